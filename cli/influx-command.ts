@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { startInfluxd } from '../lib/influx/server.ts';
+import { exitOnSignals } from '../lib/lifecycle.ts';
+import { createLogger } from '../lib/logger.ts';
+
+export function registerInfluxCommand(program: Command): void {
+  const influx = program.command('influx').description('a private InfluxDB for development and tests');
+  influx
+    .command('start')
+    .description('start influxd on loopback with its own data dir and print its URL; Ctrl-C stops it')
+    .option('--data-dir <dir>', 'where the data lives', './data/influxdb')
+    .option('--port <port>', 'HTTP port (0 = a free one)', '0')
+    .action(async (options: { dataDir: string; port: string }) => {
+      const log = createLogger().child({ component: 'influx' });
+      const server = await startInfluxd({ dataDir: options.dataDir, port: Number(options.port) });
+      console.log(`InfluxDB ${server.url} (data in ${server.dataDir}); CW_INFLUX_API=v1 CW_INFLUX_URL=${server.url}`);
+      exitOnSignals(() => server.stop(), log);
+    });
+}

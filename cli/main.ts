@@ -1,0 +1,41 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../protocol/config.ts';
+import { registerInfluxCommand } from './influx-command.ts';
+import { COMMANDS } from './commands.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('cradlewatch')
+    .description('Telemetry pipeline for infant rooms: broker, ingest, rules, simulator and dashboards')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const register of COMMANDS) register(program);
+  registerInfluxCommand(program);
+  // Commander's own errors (unknown command or flag, missing argument) exit 2 like other Unix tools.
+  for (const command of [program, ...program.commands]) command.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  if (argv.length === 0) {
+    program.outputHelp();
+    process.exit(2);
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') {
+        process.exit(0);
+      }
+      process.exit(2);
+    }
+    if (error instanceof ConfigError) {
+      console.error(`cradlewatch: ${error.message}`);
+      process.exit(2);
+    }
+    console.error(error);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,145 @@
+import { z } from 'zod';
+import { idSchema } from './ids.ts';
+
+/** Hard limits from DESIGN.md; ingest and the broker both enforce them. */
+export const LIMITS = {
+  maxMessageBytes: 16 * 1024,
+  maxBatchReadings: 100,
+  defaultMaxClockSkewMs: 5 * 60 * 1000,
+} as const;
+
+const version = z.literal(1);
+/** Milliseconds since the epoch on the device clock; 2000-01-01 .. 2100-01-01 keeps garbage out. */
+export const timestampSchema = z.int().min(946_684_800_000).max(4_102_444_800_000);
+const seq = z.int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+export const POSTURES = ['supine', 'prone', 'side', 'upright', 'unknown'] as const;
+export const postureSchema = z.enum(POSTURES);
+export type Posture = z.infer<typeof postureSchema>;
+
+/** Fields of a wearable reading, without the envelope (`v`) so batches can reuse them. */
+export const wearableFields = z.object({
+  ts: timestampSchema,
+  seq,
+  posture: postureSchema,
+  skinTempC: z.number().min(20).max(45),
+  motion: z.number().min(0).max(1),
+  worn: z.boolean(),
+  battery: z.number().min(0).max(100),
+  rssi: z.int().min(-127).max(0).optional(),
+  respRate: z.number().min(0).max(150).optional(),
+});
+export type WearableReading = z.infer<typeof wearableFields>;
+
+export const roomFields = z.object({
+  ts: timestampSchema,
+  seq,
+  tempC: z.number().min(-30).max(70),
+  humidity: z.number().min(0).max(100),
+  co2ppm: z.int().min(0).max(50_000).optional(),
+});
+export type RoomReading = z.infer<typeof roomFields>;
+
+export const wearableMessageSchema = wearableFields.extend({ v: version });
+export const roomMessageSchema = roomFields.extend({ v: version });
+
+/** A reading inside a batch may name its device; a gateway batch must (checked by the parser). */
+export const wearableBatchItemSchema = wearableFields.extend({ device: idSchema.optional() });
+export const roomBatchItemSchema = roomFields.extend({ device: idSchema.optional() });
+
+export const alarmEventSchema = z.object({
+  v: version,
+  ts: timestampSchema,
+  seq,
+  event: z.literal('pressed'),
+});
+export type AlarmEvent = z.infer<typeof alarmEventSchema>;
+
+export const statusSchema = z.object({
+  v: version,
+  ts: timestampSchema,
+  state: z.enum(['online', 'offline']),
+  fw: z.string().max(64).optional(),
+  battery: z.number().min(0).max(100).optional(),
+});
+export type DeviceStatus = z.infer<typeof statusSchema>;
+
+export const napSessionSchema = z.object({
+  v: version,
+  ts: timestampSchema,
+  state: z.enum(['started', 'ended']),
+  by: z.string().min(1).max(128),
+});
+export type NapSession = z.infer<typeof napSessionSchema>;
+
+export const ackSchema = z.object({
+  by: z.string().min(1).max(128),
+  ts: timestampSchema,
+});
+export type AlertAck = z.infer<typeof ackSchema>;
+
+export const SEVERITIES = ['info', 'warning', 'critical'] as const;
+export const severitySchema = z.enum(SEVERITIES);
+export type Severity = z.infer<typeof severitySchema>;
+
+export const ALERT_STATES = ['raised', 'acknowledged', 'escalated', 'resolved'] as const;
+export const alertStateSchema = z.enum(ALERT_STATES);
+export type AlertState = z.infer<typeof alertStateSchema>;
+
+export const RULE_IDS = [
+  'prone-sleep',
+  'no-movement',
+  'side-sleep',
+  'room-hot',
+  'room-cold',
+  'humidity',
+  'skin-temp-rise',
+  'one-key-alarm',
+  'wearable-off',
+  'monitoring-lost',
+  'low-battery',
+] as const;
+export const ruleIdSchema = z.enum(RULE_IDS);
+export type RuleId = z.infer<typeof ruleIdSchema>;
+
+export const LOCALES = ['zh-CN', 'en'] as const;
+export const localeSchema = z.enum(LOCALES);
+export type Locale = z.infer<typeof localeSchema>;
+
+/** The retained alert message on `cw/v1/{center}/alerts/{id}` and the body of every alert channel. */
+export const alertSchema = z.object({
+  v: version,
+  id: idSchema,
+  center: idSchema,
+  room: idSchema.optional(),
+  rule: ruleIdSchema,
+  severity: severitySchema,
+  state: alertStateSchema,
+  subject: z.object({ kind: z.enum(['infant', 'room', 'device']), id: idSchema }),
+  /** The measured value that made the condition true (seconds prone, °C, battery %); absent for alarms. */
+  value: z.number().optional(),
+  raisedAt: timestampSchema,
+  updatedAt: timestampSchema,
+  acknowledgedBy: z.string().optional(),
+  acknowledgedAt: timestampSchema.optional(),
+  resolvedAt: timestampSchema.optional(),
+  escalated: z.boolean(),
+  /** Bumped on every notification (reminders, repeated presses), so clients can tell a re-notify apart. */
+  notifications: z.int().min(1),
+  message: z.record(localeSchema, z.string()),
+});
+export type Alert = z.infer<typeof alertSchema>;
+
+export const deadLetterSchema = z.object({
+  v: version,
+  ts: timestampSchema,
+  topic: z.string(),
+  reason: z.string(),
+  detail: z.string(),
+  /** Original bytes: UTF-8 text where they decode, base64 otherwise. */
+  payload: z.string(),
+  encoding: z.enum(['utf8', 'base64']),
+  center: idSchema.optional(),
+  device: idSchema.optional(),
+});
+export type DeadLetter = z.infer<typeof deadLetterSchema>;

@@ -1,0 +1,104 @@
+import { isId } from './ids.ts';
+
+export const TOPIC_ROOT = 'cw/v1';
+
+export type DeviceChannel = 'telemetry' | 'alarm' | 'status';
+
+/** A topic taken apart. `kind` says which row of the DESIGN.md topic table it is. */
+export type ParsedTopic =
+  | { kind: 'device'; center: string; device: string; channel: DeviceChannel }
+  | { kind: 'gateway'; center: string; gateway: string; channel: 'telemetry' | 'status' }
+  | { kind: 'nap'; center: string; room: string }
+  | { kind: 'alert'; center: string; alertId: string }
+  | { kind: 'alert-ack'; center: string; alertId: string }
+  | { kind: 'deadletter'; center: string; device: string };
+
+function assertIds(...ids: string[]): void {
+  for (const id of ids) {
+    if (!isId(id)) throw new RangeError(`invalid id ${JSON.stringify(id)}: expected [a-z0-9-]{1,64}`);
+  }
+}
+
+export const topics = {
+  deviceTelemetry(center: string, device: string): string {
+    assertIds(center, device);
+    return `${TOPIC_ROOT}/${center}/devices/${device}/telemetry`;
+  },
+  deviceAlarm(center: string, device: string): string {
+    assertIds(center, device);
+    return `${TOPIC_ROOT}/${center}/devices/${device}/alarm`;
+  },
+  deviceStatus(center: string, device: string): string {
+    assertIds(center, device);
+    return `${TOPIC_ROOT}/${center}/devices/${device}/status`;
+  },
+  gatewayTelemetry(center: string, gateway: string): string {
+    assertIds(center, gateway);
+    return `${TOPIC_ROOT}/${center}/gateways/${gateway}/telemetry`;
+  },
+  gatewayStatus(center: string, gateway: string): string {
+    assertIds(center, gateway);
+    return `${TOPIC_ROOT}/${center}/gateways/${gateway}/status`;
+  },
+  nap(center: string, room: string): string {
+    assertIds(center, room);
+    return `${TOPIC_ROOT}/${center}/rooms/${room}/nap`;
+  },
+  alert(center: string, alertId: string): string {
+    assertIds(center, alertId);
+    return `${TOPIC_ROOT}/${center}/alerts/${alertId}`;
+  },
+  alertAck(center: string, alertId: string): string {
+    assertIds(center, alertId);
+    return `${TOPIC_ROOT}/${center}/alerts/${alertId}/ack`;
+  },
+  deadletter(center: string, device: string): string {
+    assertIds(center, device);
+    return `${TOPIC_ROOT}/deadletter/${center}/${device}`;
+  },
+} as const;
+
+/** Subscription filters used by the services. `center` narrows to one centre, `+` otherwise. */
+export const filters = {
+  telemetry: (center = '+') => [
+    `${TOPIC_ROOT}/${center}/devices/+/telemetry`,
+    `${TOPIC_ROOT}/${center}/gateways/+/telemetry`,
+  ],
+  deviceEvents: (center = '+') => [
+    `${TOPIC_ROOT}/${center}/devices/+/alarm`,
+    `${TOPIC_ROOT}/${center}/devices/+/status`,
+  ],
+  nap: (center = '+') => `${TOPIC_ROOT}/${center}/rooms/+/nap`,
+  alerts: (center = '+') => `${TOPIC_ROOT}/${center}/alerts/+`,
+  alertAcks: (center = '+') => `${TOPIC_ROOT}/${center}/alerts/+/ack`,
+} as const;
+
+/** Takes a topic apart; null for anything outside the layout (wrong root, bad id, unknown channel). */
+export function parseTopic(topic: string): ParsedTopic | null {
+  const parts = topic.split('/');
+  if (parts[0] !== 'cw' || parts[1] !== 'v1') return null;
+  const rest = parts.slice(2);
+  if (rest[0] === 'deadletter') {
+    const [, center, device] = rest;
+    if (rest.length !== 3 || !center || !device || !isId(center) || !isId(device)) return null;
+    return { kind: 'deadletter', center, device };
+  }
+  const [center, section, id, channel, extra] = rest;
+  if (!center || !section || !id || !isId(center) || !isId(id)) return null;
+  if (section === 'devices' && rest.length === 4) {
+    if (channel === 'telemetry' || channel === 'alarm' || channel === 'status') {
+      return { kind: 'device', center, device: id, channel };
+    }
+    return null;
+  }
+  if (section === 'gateways' && rest.length === 4) {
+    if (channel === 'telemetry' || channel === 'status') return { kind: 'gateway', center, gateway: id, channel };
+    return null;
+  }
+  if (section === 'rooms' && rest.length === 4 && channel === 'nap') return { kind: 'nap', center, room: id };
+  if (section === 'alerts' && rest.length === 3) return { kind: 'alert', center, alertId: id };
+  if (section === 'alerts' && rest.length === 4 && channel === 'ack' && extra === undefined) {
+    return { kind: 'alert-ack', center, alertId: id };
+  }
+  return null;
+}
