@@ -37,7 +37,8 @@ export const deviceSchema = z.object({
   room: idSchema,
   /** The infant a wearable is assigned to; a wearable without one is a spare and not monitored. */
   infant: idSchema.optional(),
-  passwordHash: passwordHashSchema,
+  /** Absent for a BLE wearable that only reaches MQTT through its room gateway: it cannot log in itself. */
+  passwordHash: passwordHashSchema.optional(),
 });
 
 export const infantSchema = z.object({
