@@ -1,0 +1,148 @@
+import { z } from 'zod';
+import { type ConfigSources, envList, loadConfig, portSchema } from '../protocol/config.ts';
+import { idSchema } from '../protocol/ids.ts';
+import { LIMITS } from '../protocol/payloads.ts';
+import { INFLUX_ENV, influxConnectionSchema } from '../lib/influx/connection.ts';
+
+const positiveInt = z.coerce.number().int().positive();
+
+/** `i/n`: this process takes the centres whose stable hash modulo n is i. */
+export const partitionSchema = z
+  .string()
+  .regex(/^\d+\/\d+$/, 'expected i/n, e.g. 0/4')
+  .transform((value) => {
+    const [index, count] = value.split('/').map(Number) as [number, number];
+    return { index, count };
+  })
+  .refine((p) => p.count >= 1 && p.index < p.count, 'expected 0 <= i < n');
+
+/** Milliseconds, or `off`/`null` to switch the clock-skew check off (replays faster than real time). */
+const skewSchema = z.preprocess(
+  (value) => (value === 'off' || value === 'null' || value === 'none' ? null : value),
+  z.union([z.null(), z.coerce.number().int().positive()]),
+);
+
+export const ingestConfigSchema = z
+  .object({
+    mqtt: z
+      .object({
+        url: z
+          .string()
+          .regex(/^(mqtts?|tcp|ssl|wss?):\/\//, 'expected mqtt://host:port')
+          .default('mqtt://127.0.0.1:1883'),
+        /** Fixed, so the broker keeps this process's persistent session (clean=false) across restarts. */
+        clientId: z.string().min(1).max(128).default('cradlewatch-ingest'),
+        username: z.string().optional(),
+        password: z.string().optional(),
+        keepaliveS: positiveInt.default(30),
+        reconnectMinMs: positiveInt.default(250),
+        reconnectMaxMs: positiveInt.default(30_000),
+      })
+      .prefault({}),
+    /** DESIGN.md makes v2 the default API; `v1` is for InfluxDB before 1.8. */
+    influx: z.preprocess(
+      (value) =>
+        value === undefined
+          ? { api: 'v2' }
+          : typeof value === 'object' && value !== null && !('api' in value)
+            ? { ...value, api: 'v2' }
+            : value,
+      influxConnectionSchema,
+    ),
+    fleetFile: z.string().min(1).optional(),
+    /** Centres this process ingests; all of the registry's when absent. */
+    centers: envList.pipe(z.array(idSchema)).optional(),
+    partition: partitionSchema.optional(),
+    maxClockSkewMs: skewSchema.default(LIMITS.defaultMaxClockSkewMs),
+    batch: z
+      .object({
+        /** Points per InfluxDB write. */
+        size: positiveInt.default(5_000),
+        /** A partial batch is flushed after this long. */
+        intervalMs: positiveInt.default(100),
+        /** A batch holding unacknowledged messages is sealed after this long without a new one. */
+        idleMs: positiveInt.default(5),
+        /** Messages awaiting PUBACK that seal the batch early, so a broker's in-flight window never stalls us. */
+        maxUnacked: positiveInt.default(1_000),
+        /** Sealed batches waiting for a write before ingest stops reading from the broker. */
+        maxQueued: positiveInt.default(8),
+      })
+      .prefault({}),
+    write: z
+      .object({
+        maxRetries: z.coerce.number().int().min(0).default(3),
+        minRetryDelayMs: positiveInt.default(200),
+        maxRetryDelayMs: positiveInt.default(5_000),
+      })
+      .prefault({}),
+    spool: z
+      .object({
+        dir: z.string().min(1).default('./data/ingest/spool'),
+        maxBytes: positiveInt.default(512 * 1024 * 1024),
+        /** Defaults to an eighth of maxBytes, at most 8 MiB, so a small budget still drains in pieces. */
+        segmentBytes: positiveInt.optional(),
+      })
+      .prefault({})
+      .transform((spool) => ({
+        ...spool,
+        segmentBytes:
+          spool.segmentBytes ?? Math.min(8 * 1024 * 1024, Math.max(4_096, Math.floor(spool.maxBytes / 8))),
+      })),
+    deadletter: z
+      .object({
+        dir: z.string().min(1).default('./data/ingest/deadletter'),
+        maxFileBytes: positiveInt.default(16 * 1024 * 1024),
+        keepFiles: positiveInt.default(5),
+        /** Also publish each record to cw/v1/deadletter/{center}/{device}. */
+        publish: z.boolean().default(true),
+      })
+      .prefault({}),
+    http: z
+      .object({
+        enabled: z.boolean().default(true),
+        host: z.string().min(1).default('127.0.0.1'),
+        port: portSchema.default(9464),
+      })
+      .prefault({}),
+    /** How often ingest writes its own `pipeline` point. */
+    metricsIntervalMs: positiveInt.default(10_000),
+    /** Recent (seq, ts) pairs remembered per device to refuse repeats as `duplicate`. */
+    dedupWindow: z.coerce.number().int().min(0).default(512),
+    /** The `instance` tag of this process's `pipeline` points. */
+    instance: z.string().min(1).optional(),
+  })
+  .refine((c) => !(c.centers && c.partition), {
+    message: 'give centers or partition, not both',
+    path: ['partition'],
+  })
+  .refine((c) => c.spool.segmentBytes <= c.spool.maxBytes, {
+    message: 'must not exceed spool.maxBytes',
+    path: ['spool', 'segmentBytes'],
+  });
+
+export type IngestConfig = z.infer<typeof ingestConfigSchema>;
+
+export const INGEST_ENV: Record<string, string> = {
+  ...INFLUX_ENV,
+  CW_MQTT_URL: 'mqtt.url',
+  CW_MQTT_USERNAME: 'mqtt.username',
+  CW_MQTT_PASSWORD: 'mqtt.password',
+  CW_INGEST_CLIENT_ID: 'mqtt.clientId',
+  CW_FLEET_FILE: 'fleetFile',
+  CW_INGEST_CENTERS: 'centers',
+  CW_INGEST_PARTITION: 'partition',
+  CW_INGEST_MAX_SKEW_MS: 'maxClockSkewMs',
+  CW_INGEST_BATCH_SIZE: 'batch.size',
+  CW_INGEST_FLUSH_INTERVAL_MS: 'batch.intervalMs',
+  CW_INGEST_FLUSH_IDLE_MS: 'batch.idleMs',
+  CW_INGEST_SPOOL_DIR: 'spool.dir',
+  CW_INGEST_SPOOL_MAX_BYTES: 'spool.maxBytes',
+  CW_INGEST_DEADLETTER_DIR: 'deadletter.dir',
+  CW_INGEST_HTTP_HOST: 'http.host',
+  CW_INGEST_HTTP_PORT: 'http.port',
+};
+
+/** File, then env (INGEST_ENV), then flags. */
+export function loadIngestConfig(sources: ConfigSources = {}): IngestConfig {
+  return loadConfig(ingestConfigSchema, { ...sources, envMap: { ...INGEST_ENV, ...sources.envMap } });
+}

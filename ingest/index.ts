@@ -1,0 +1,7 @@
+export { ingestConfigSchema, loadIngestConfig, INGEST_ENV, type IngestConfig } from './config.ts';
+export { startIngest, type Ingest, type IngestOptions } from './service.ts';
+export type { IngestStats } from './metrics.ts';
+export type { Sink, SinkResult } from './sink.ts';
+export { InfluxSink } from './influx-sink.ts';
+export { Spool } from './spool.ts';
+export { stableHash, selectCenters } from './partition.ts';

@@ -1,0 +1,183 @@
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
+import type { Logger } from '../lib/logger.ts';
+import { Backoff } from './backoff.ts';
+
+/** One received QoS 1 message whose PUBACK waits until its batch is durable. */
+export interface AckToken {
+  release(): void;
+}
+
+const NO_ACK: AckToken = { release() {} };
+
+type SendPacket = (packet: Packet, cb?: (error?: Error) => void, ...rest: unknown[]) => void;
+
+interface Held {
+  generation: number;
+  released: boolean;
+  send?: () => void;
+}
+
+/**
+ * mqtt.js handles incoming packets one at a time and writes a QoS 1 PUBACK when `handleMessage` calls back,
+ * so holding that callback until a batch is durable would take one message per flush. Instead
+ * `handleMessage` calls back at once and the outgoing `puback` is caught in `_sendPacket` (the single
+ * path every packet leaves by) and held until its batch is written or spooled. Held acks belong to one
+ * connection: after a disconnect the broker redelivers those messages itself, so stale acks are dropped,
+ * never sent on the next connection where their message ids may mean other messages.
+ */
+class AckGate {
+  #generation = 0;
+  readonly #held = new Map<number, Held>();
+
+  install(client: MqttClient): void {
+    const target = client as unknown as { _sendPacket: SendPacket };
+    const send = target._sendPacket.bind(client);
+    target._sendPacket = (packet, cb, ...rest) => {
+      const messageId = (packet as { messageId?: number }).messageId;
+      const held = packet.cmd === 'puback' && messageId !== undefined ? this.#held.get(messageId) : undefined;
+      if (!held || held.released) {
+        if (held) this.#held.delete(messageId!);
+        send(packet, cb, ...rest);
+        return;
+      }
+      held.send = () => send(packet);
+      cb?.();
+    };
+  }
+
+  hold(messageId: number): AckToken {
+    const held: Held = { generation: this.#generation, released: false };
+    this.#held.set(messageId, held);
+    return {
+      release: () => {
+        if (held.generation !== this.#generation || held.released) return;
+        held.released = true;
+        if (held.send) {
+          this.#held.delete(messageId);
+          held.send();
+        }
+      },
+    };
+  }
+
+  get pending(): number {
+    return this.#held.size;
+  }
+
+  disconnected(): void {
+    this.#generation++;
+    this.#held.clear();
+  }
+}
+
+export interface IngestMqttOptions {
+  url: string;
+  clientId: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  keepaliveS: number;
+  reconnectMinMs: number;
+  reconnectMaxMs: number;
+  subscriptions: string[];
+  /**
+   * One message in. Call `next` when ingest may take the next packet: at once normally, later under
+   * back-pressure, which stops mqtt.js reading the socket and so pushes back on the broker.
+   */
+  onMessage(topic: string, payload: Buffer, ack: AckToken, next: () => void): void;
+}
+
+export interface IngestMqtt {
+  client: MqttClient;
+  readonly connected: boolean;
+  readonly pendingAcks: number;
+  subscribe(filters: string[]): Promise<void>;
+  publish(topic: string, payload: string): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A persistent-session (clean=false, fixed client id) MQTT 3.1.1 client with QoS 1 subscriptions and
+ * deferred PUBACKs. mqtt.js reconnects on a fixed period; this one reconnects with jittered exponential
+ * backoff so a fleet of ingest processes does not stampede a restarted broker.
+ */
+export function connectIngestMqtt(options: IngestMqttOptions, log: Logger): IngestMqtt {
+  const gate = new AckGate();
+  const backoff = new Backoff(options.reconnectMinMs, options.reconnectMaxMs);
+  const subscriptions = new Set(options.subscriptions);
+  let closing = false;
+  let timer: NodeJS.Timeout | undefined;
+  const clientOptions: IClientOptions = {
+    protocolVersion: 4,
+    clientId: options.clientId,
+    clean: false,
+    keepalive: options.keepaliveS,
+    reconnectPeriod: 0,
+    connectTimeout: 10_000,
+    resubscribe: false,
+    ...(options.username ? { username: options.username } : {}),
+    ...(options.password ? { password: options.password } : {}),
+  };
+  const client = mqtt.connect(options.url, clientOptions);
+  gate.install(client);
+  client.handleMessage = (packet: Packet, callback: (error?: Error) => void) => {
+    const publish = packet as IPublishPacket;
+    const ack = publish.qos === 1 && publish.messageId !== undefined ? gate.hold(publish.messageId) : NO_ACK;
+    const payload =
+      typeof publish.payload === 'string' ? Buffer.from(publish.payload) : Buffer.from(publish.payload);
+    options.onMessage(publish.topic, payload, ack, () => callback());
+  };
+  const subscribeAll = (filters: Iterable<string>) =>
+    new Promise<void>((resolve, reject) => {
+      const list = [...filters];
+      if (list.length === 0 || !client.connected) return resolve();
+      client.subscribe(list, { qos: 1 }, (error, granted) => {
+        if (error) return reject(error);
+        const refused = granted?.filter((g) => g.qos === 128) ?? [];
+        if (refused.length > 0)
+          return reject(new Error(`broker refused subscriptions: ${refused.map((g) => g.topic).join(', ')}`));
+        resolve();
+      });
+    });
+  client.on('connect', (connack) => {
+    backoff.reset();
+    log.info(
+      { url: options.url, clientId: options.clientId, sessionPresent: connack.sessionPresent },
+      'connected to broker',
+    );
+    // Subscribing again on a present session is harmless and covers a broker that lost its state.
+    subscribeAll(subscriptions).catch((error) => log.error({ err: error }, 'subscribe failed'));
+  });
+  client.on('close', () => {
+    gate.disconnected();
+    if (closing || timer) return;
+    const delay = backoff.next();
+    log.warn({ delayMs: delay, attempt: backoff.attempt }, 'broker connection lost; reconnecting');
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (!closing) client.reconnect();
+    }, delay);
+  });
+  client.on('error', (error) => log.warn({ err: error }, 'mqtt error'));
+  return {
+    client,
+    get connected() {
+      return client.connected;
+    },
+    get pendingAcks() {
+      return gate.pending;
+    },
+    async subscribe(filters) {
+      const fresh = filters.filter((f) => !subscriptions.has(f));
+      for (const f of fresh) subscriptions.add(f);
+      await subscribeAll(fresh);
+    },
+    publish(topic, payload) {
+      if (client.connected) client.publish(topic, payload, { qos: 0 });
+    },
+    async close() {
+      closing = true;
+      clearTimeout(timer);
+      await client.endAsync();
+    },
+  };
+}

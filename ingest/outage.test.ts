@@ -1,0 +1,145 @@
+import { join } from 'node:path';
+import type { MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InfluxConnection } from '../lib/influx/connection.ts';
+import { ensureDatabase } from '../lib/influx/query.ts';
+import { type RunningInfluxd, startInfluxd } from '../lib/influx/server.ts';
+import { silentLogger } from '../lib/logger.ts';
+import { waitFor } from '../lib/net.ts';
+import { countPoints } from '../test/support/influx.ts';
+import { uniqueName } from '../test/support/influx-provider.ts';
+import { type Ingest, startIngest } from './service.ts';
+import {
+  WEARABLES,
+  deviceTopic,
+  publisher,
+  tempDir,
+  testConfig,
+  testFleetIndex,
+  wearable,
+} from './test/fixtures.ts';
+import { type RunningMosquitto, startMosquitto } from './test/mosquitto.ts';
+
+/** The issue asks for a 60 s outage; CI keeps it short. CW_INGEST_OUTAGE_SECONDS=60 runs the long one. */
+const OUTAGE_MS = Number(process.env.CW_INGEST_OUTAGE_SECONDS ?? 8) * 1_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Health {
+  influx: string;
+  spoolBytes: number;
+  status: string;
+}
+
+/** Device batches of 10 at a steady pace until stopped; `sent` counts readings. */
+function stream(pub: MqttClient) {
+  const state = { sent: 0, stop: false, done: Promise.resolve() };
+  state.done = (async () => {
+    while (!state.stop) {
+      const batch = Array.from({ length: 10 }, () => wearable());
+      await pub.publishAsync(
+        deviceTopic(WEARABLES[state.sent % WEARABLES.length]!),
+        JSON.stringify({ v: 1, batch }),
+        { qos: 1 },
+      );
+      state.sent += batch.length;
+      await sleep(10);
+    }
+  })();
+  return state;
+}
+
+describe('InfluxDB outage', () => {
+  let influxd: RunningInfluxd;
+  let broker: RunningMosquitto;
+  let pub: MqttClient;
+  const running: Ingest[] = [];
+
+  beforeAll(async () => {
+    [influxd, broker] = await Promise.all([startInfluxd(), startMosquitto()]);
+    pub = await publisher(broker.url);
+  });
+
+  afterAll(async () => {
+    await pub?.endAsync();
+    for (const ingest of running) await ingest.close().catch(() => {});
+    await broker?.stop();
+    await influxd?.stop();
+  });
+
+  async function start(
+    overrides: Parameters<typeof testConfig>[2] = {},
+  ): Promise<{ ingest: Ingest; influx: InfluxConnection }> {
+    const influx: InfluxConnection = { api: 'v1', url: influxd.url, database: uniqueName() };
+    await ensureDatabase(influx);
+    const ingest = await startIngest(testConfig(influx, broker.url, overrides), silentLogger, {
+      fleet: testFleetIndex(),
+    });
+    running.push(ingest);
+    await waitFor(
+      async () => {
+        await pub.publishAsync(deviceTopic('w9'), JSON.stringify({ v: 1, ...wearable() }), { qos: 1 });
+        return ingest.stats().received > 0;
+      },
+      { what: 'ingest subscribed', intervalMs: 200 },
+    );
+    return { ingest, influx };
+  }
+
+  const health = async (ingest: Ingest) =>
+    (await fetch(`${ingest.httpUrl}/healthz`)).json() as Promise<Health>;
+  const notProbe = `"device" != 'w9'`;
+
+  it(`spools through a ${OUTAGE_MS / 1000} s outage mid-stream and drains: every reading once`, async () => {
+    const { ingest, influx } = await start();
+    const flow = stream(pub);
+    await sleep(1_500);
+    await influxd.process.kill('SIGKILL');
+    await waitFor(async () => (await health(ingest)).spoolBytes > 0, { what: 'spooling', timeoutMs: 15_000 });
+    expect(await health(ingest)).toMatchObject({ influx: 'unreachable', status: 'spooling' });
+    await sleep(OUTAGE_MS);
+    await influxd.restart();
+    await sleep(1_500);
+    flow.stop = true;
+    await flow.done;
+    await waitFor(async () => (await countPoints(influx, 'wearable', 'seq', notProbe)) >= flow.sent, {
+      what: `${flow.sent} points`,
+      timeoutMs: 30_000,
+    });
+    expect(await countPoints(influx, 'wearable', 'seq', notProbe)).toBe(flow.sent);
+    expect(ingest.stats().spooled).toBeGreaterThan(0);
+    await waitFor(async () => (await health(ingest)).spoolBytes === 0, { what: 'spool drained' });
+    expect(await health(ingest)).toMatchObject({ influx: 'reachable', status: 'ok' });
+  });
+
+  it('stops acknowledging before the spool is full and loses nothing (back-pressure)', async () => {
+    const { ingest, influx } = await start({
+      spool: { dir: join(tempDir(), 'spool'), maxBytes: 32 * 1024, segmentBytes: 8 * 1024 },
+      batch: { intervalMs: 50, maxQueued: 2 },
+    });
+    await influxd.process.kill('SIGKILL');
+    await waitFor(() => !ingest.stats().influxUp || ingest.stats().pendingAcks === 0, {
+      what: 'outage noticed',
+    });
+    const flow = stream(pub);
+    await waitFor(async () => (await health(ingest)).status === 'blocked', {
+      what: 'blocked',
+      timeoutMs: 20_000,
+    });
+    const held = ingest.stats();
+    expect(held.spoolBytes).toBeLessThanOrEqual(32 * 1024);
+    expect(held.pendingAcks).toBeGreaterThan(0);
+    const sentWhenBlocked = flow.sent;
+    await sleep(1_000);
+    // Blocked means not reading: the broker holds what the publisher keeps sending.
+    expect(flow.sent).toBeGreaterThan(sentWhenBlocked);
+    expect(ingest.stats().received).toBe(held.received);
+    flow.stop = true;
+    await flow.done;
+    await influxd.restart();
+    await waitFor(async () => (await countPoints(influx, 'wearable', 'seq', notProbe)) >= flow.sent, {
+      what: `${flow.sent} points`,
+      timeoutMs: 30_000,
+    });
+    expect(await countPoints(influx, 'wearable', 'seq', notProbe)).toBe(flow.sent);
+  });
+});

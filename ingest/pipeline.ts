@@ -1,0 +1,263 @@
+import { pingInflux } from '../lib/influx/query.ts';
+import type { Logger } from '../lib/logger.ts';
+import { Backoff, sleep } from './backoff.ts';
+import type { InfluxSink } from './influx-sink.ts';
+import type { IngestMetrics } from './metrics.ts';
+import type { AckToken } from './mqtt-client.ts';
+import type { SinkResult } from './sink.ts';
+import { type Spool, SpoolFullError } from './spool.ts';
+
+/** Where a line came from, so a line InfluxDB refuses can be dead-lettered with its original message. */
+export interface LineOrigin {
+  topic: string;
+  payload: Uint8Array;
+  center?: string | undefined;
+  device?: string | undefined;
+}
+
+interface Batch {
+  lines: string[];
+  times: number[];
+  origins: (LineOrigin | undefined)[];
+  acks: AckToken[];
+}
+
+export interface PipelineOptions {
+  batchSize: number;
+  intervalMs: number;
+  idleMs: number;
+  maxUnacked: number;
+  maxQueued: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  influxUrl: string;
+  influx: InfluxSink;
+  spool: Spool;
+  metrics: IngestMetrics;
+  /** Makes the dead letters of a batch durable before its acks go out. */
+  syncDeadLetters(): void;
+  /** A line InfluxDB refused for good; origin is absent for lines that come back from the spool. */
+  rejected(line: string, detail: string, origin: LineOrigin | undefined): void;
+  log: Logger;
+}
+
+const emptyBatch = (): Batch => ({ lines: [], times: [], origins: [], acks: [] });
+
+/**
+ * Batches points, writes each sealed batch to InfluxDB, or to the spool while InfluxDB is away, and only
+ * then releases the batch's PUBACKs. Batches are persisted one at a time in arrival order; a separate loop
+ * drains the spool oldest first once InfluxDB answers again, while new batches keep going straight to it.
+ * When the spool has no room the batch waits in memory; once maxQueued batches wait, `blocked` turns true
+ * and the MQTT side stops reading: the broker and the devices hold the rest.
+ */
+export class Pipeline {
+  #current = emptyBatch();
+  readonly #queue: Batch[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #idle: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #influxUp = true;
+  #closed = false;
+  readonly #abort = new AbortController();
+  readonly #unblocked: (() => void)[] = [];
+  #wakeDrain: (() => void) | undefined;
+  #draining: Promise<void> = Promise.resolve();
+
+  constructor(private readonly o: PipelineOptions) {}
+
+  /** Starts the loop that drains the spool whenever InfluxDB answers; call after drainOnce at start-up. */
+  start(): void {
+    this.#draining = this.#drainLoop();
+  }
+
+  get influxUp(): boolean {
+    return this.#influxUp;
+  }
+
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  get blocked(): boolean {
+    return this.#queue.length >= this.o.maxQueued;
+  }
+
+  /** Resolves when the pipeline takes input again. */
+  whenUnblocked(): Promise<void> {
+    if (!this.blocked) return Promise.resolve();
+    return new Promise((resolve) => this.#unblocked.push(resolve));
+  }
+
+  add(
+    lines: readonly string[],
+    times: readonly number[],
+    ack: AckToken | undefined,
+    origin?: LineOrigin,
+  ): void {
+    const batch = this.#current;
+    for (let i = 0; i < lines.length; i++) {
+      batch.lines.push(lines[i]!);
+      batch.times.push(times[i]!);
+      batch.origins.push(origin);
+    }
+    if (ack) batch.acks.push(ack);
+    if (batch.lines.length >= this.o.batchSize || batch.acks.length >= this.o.maxUnacked) {
+      this.#seal();
+      return;
+    }
+    if (batch.lines.length === 0 && batch.acks.length === 0) return;
+    this.#timer ??= setTimeout(() => this.#seal(), this.o.intervalMs);
+    // A broker stops sending when its in-flight window is full of messages we have not acknowledged yet
+    // (mosquitto's default is 20): a short quiet spell seals the batch so the window never waits for intervalMs.
+    if (ack) {
+      if (this.#idle) this.#idle.refresh();
+      else this.#idle = setTimeout(() => this.#seal(), this.o.idleMs);
+    }
+  }
+
+  #seal(): void {
+    clearTimeout(this.#timer);
+    clearTimeout(this.#idle);
+    this.#timer = undefined;
+    this.#idle = undefined;
+    const batch = this.#current;
+    if (batch.lines.length === 0 && batch.acks.length === 0) return;
+    this.#current = emptyBatch();
+    this.#queue.push(batch);
+    this.#running ??= this.#run().finally(() => {
+      this.#running = undefined;
+    });
+  }
+
+  async #run(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue[0]!;
+      await this.#persist(batch);
+      this.#queue.shift();
+      for (const ack of batch.acks) ack.release();
+      if (!this.blocked) for (const resolve of this.#unblocked.splice(0)) resolve();
+    }
+  }
+
+  #handleRejected(
+    result: SinkResult,
+    lines: readonly string[],
+    origins: readonly (LineOrigin | undefined)[],
+  ): number {
+    for (const { index, detail } of result.rejected) this.o.rejected(lines[index]!, detail, origins[index]);
+    return lines.length - result.rejected.length;
+  }
+
+  async #persist(batch: Batch): Promise<void> {
+    this.o.syncDeadLetters();
+    if (batch.lines.length === 0) return;
+    const backoff = new Backoff(this.o.retryMinMs, this.o.retryMaxMs);
+    for (;;) {
+      if (this.#influxUp) {
+        const started = performance.now();
+        try {
+          const result = await this.o.influx.write(batch.lines);
+          const written = this.#handleRejected(result, batch.lines, batch.origins);
+          this.o.metrics.written(written, (performance.now() - started) / 1000, batch.times);
+          return;
+        } catch (error) {
+          this.#setInfluxUp(false, error);
+        }
+      }
+      try {
+        await this.o.spool.write(batch.lines);
+        this.o.metrics.spooled(batch.lines.length);
+        this.#wakeDrain?.();
+        return;
+      } catch (error) {
+        // Full or failing (a disk error), the batch stays here unacknowledged and is tried again.
+        if (error instanceof SpoolFullError) {
+          this.o.log.warn(
+            { spoolBytes: this.o.spool.bytes },
+            'spool full: holding acknowledgements until InfluxDB returns',
+          );
+        } else {
+          this.o.log.error({ err: error }, 'spool append failed: holding acknowledgements');
+        }
+        await sleep(backoff.next(), this.#abort.signal);
+        if (this.#closed)
+          throw new Error('closed while InfluxDB is down and the spool cannot take the batch');
+        if (await pingInflux({ url: this.o.influxUrl })) this.#influxUp = true;
+      }
+    }
+  }
+
+  #setInfluxUp(up: boolean, error?: unknown): void {
+    if (this.#influxUp === up) return;
+    this.#influxUp = up;
+    if (up) this.o.log.info('InfluxDB is back; draining the spool');
+    else this.o.log.warn({ err: error }, 'InfluxDB unreachable; spooling to disk');
+    this.#wakeDrain?.();
+  }
+
+  async #drainLoop(): Promise<void> {
+    const backoff = new Backoff(this.o.retryMinMs, this.o.retryMaxMs);
+    while (!this.#closed) {
+      if (this.#influxUp && this.o.spool.isEmpty) {
+        await new Promise<void>((resolve) => {
+          this.#wakeDrain = resolve;
+        });
+        this.#wakeDrain = undefined;
+        continue;
+      }
+      try {
+        if (this.o.spool.isEmpty) {
+          if (!(await pingInflux({ url: this.o.influxUrl })))
+            throw new Error('InfluxDB does not answer /ping');
+        } else {
+          const drained = await this.#drainSpool();
+          if (drained > 0) this.o.log.info({ points: drained }, 'spool drained');
+        }
+        this.#setInfluxUp(true);
+        backoff.reset();
+      } catch {
+        this.#influxUp = false;
+        await sleep(backoff.next(), this.#abort.signal);
+      }
+    }
+  }
+
+  #drainSpool(): Promise<number> {
+    return this.o.spool.drain(async (lines) => {
+      const started = performance.now();
+      const result = await this.o.influx.write(lines);
+      const written = this.#handleRejected(result, lines, []);
+      this.o.metrics.written(written, (performance.now() - started) / 1000, []);
+      this.#setInfluxUp(true);
+    }, this.#abort.signal);
+  }
+
+  /** Writes the spool out while InfluxDB takes it; false when InfluxDB stays away (the spool keeps it). */
+  async drainOnce(): Promise<boolean> {
+    try {
+      await this.#drainSpool();
+      return true;
+    } catch {
+      this.#influxUp = false;
+      return false;
+    }
+  }
+
+  /** Seals the open batch and waits until everything received so far is durable. */
+  async flush(): Promise<void> {
+    this.#seal();
+    while (this.#running) await this.#running;
+  }
+
+  /** Flushes what it can; a batch stuck behind a full spool stays unacknowledged for the broker to redeliver. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#abort.abort();
+    this.#wakeDrain?.();
+    try {
+      await this.flush();
+    } finally {
+      await this.#draining;
+    }
+  }
+}

@@ -1,0 +1,158 @@
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { type Sink, type SinkResult, SinkUnavailableError } from './sink.ts';
+
+export interface SpoolOptions {
+  dir: string;
+  maxBytes: number;
+  segmentBytes: number;
+}
+
+const HEADER = 4;
+const SEGMENT = /^(\d{12})\.seg$/;
+
+/** The spool cannot take this batch without passing its byte budget. */
+export class SpoolFullError extends SinkUnavailableError {
+  constructor(need: number, free: number) {
+    super(`spool full: batch needs ${need} bytes, ${free} free`);
+    this.name = 'SpoolFullError';
+  }
+}
+
+function encode(lines: readonly string[]): Buffer {
+  const body = Buffer.from(lines.join('\n'), 'utf8');
+  const record = Buffer.allocUnsafe(HEADER + body.length);
+  record.writeUInt32BE(body.length, 0);
+  body.copy(record, HEADER);
+  return record;
+}
+
+/** Records of one segment file; a torn tail (a crash mid-append, never fsync'd, never acknowledged) is dropped. */
+function readSegment(file: string): string[][] {
+  const data = readFileSync(file);
+  const records: string[][] = [];
+  let at = 0;
+  while (at + HEADER <= data.length) {
+    const length = data.readUInt32BE(at);
+    if (at + HEADER + length > data.length) break;
+    const text = data.toString('utf8', at + HEADER, at + HEADER + length);
+    records.push(text.length === 0 ? [] : text.split('\n'));
+    at += HEADER + length;
+  }
+  return records;
+}
+
+/**
+ * A disk queue of batches for when InfluxDB is away: length-prefixed records in numbered segment files,
+ * each append fsync'd before it counts as durable, the whole bounded by maxBytes. Draining takes whole
+ * sealed segments oldest first and deletes a segment only after every record in it is written, so a crash
+ * mid-drain rewrites a few points (idempotent) and never loses one.
+ */
+export class Spool implements Sink {
+  #bytes = 0;
+  #segments: { seq: number; bytes: number }[] = [];
+  #fd: number | null = null;
+  #closed = false;
+
+  private constructor(private readonly options: SpoolOptions) {}
+
+  static open(options: SpoolOptions): Spool {
+    mkdirSync(options.dir, { recursive: true });
+    const spool = new Spool(options);
+    for (const name of readdirSync(options.dir).sort()) {
+      const match = SEGMENT.exec(name);
+      if (!match) continue;
+      const bytes = statSync(join(options.dir, name)).size;
+      spool.#segments.push({ seq: Number(match[1]), bytes });
+      spool.#bytes += bytes;
+    }
+    return spool;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get maxBytes(): number {
+    return this.options.maxBytes;
+  }
+
+  get isEmpty(): boolean {
+    return this.#bytes === 0;
+  }
+
+  /** Whether a batch of about this many bytes still fits. */
+  fits(bytes: number): boolean {
+    return this.#bytes + bytes <= this.options.maxBytes;
+  }
+
+  #path(seq: number): string {
+    return join(this.options.dir, `${String(seq).padStart(12, '0')}.seg`);
+  }
+
+  async write(lines: readonly string[]): Promise<SinkResult> {
+    if (this.#closed) throw new Error('spool is closed');
+    if (lines.length === 0) return { rejected: [] };
+    const record = encode(lines);
+    if (!this.fits(record.length))
+      throw new SpoolFullError(record.length, this.options.maxBytes - this.#bytes);
+    let active = this.#fd === null ? undefined : this.#segments.at(-1);
+    if (!active || active.bytes + record.length > this.options.segmentBytes) {
+      this.#seal();
+      active = { seq: (this.#segments.at(-1)?.seq ?? 0) + 1, bytes: 0 };
+      this.#segments.push(active);
+      this.#fd = openSync(this.#path(active.seq), 'a');
+    }
+    writeSync(this.#fd!, record);
+    fsyncSync(this.#fd!);
+    active.bytes += record.length;
+    this.#bytes += record.length;
+    return { rejected: [] };
+  }
+
+  /** Stops appending to the current segment so a drain may take it. */
+  #seal(): void {
+    if (this.#fd !== null) closeSync(this.#fd);
+    this.#fd = null;
+  }
+
+  /**
+   * Hands the oldest segment's batches to `write` in order, then deletes it; repeats until the spool is empty
+   * or `write` throws (the segment stays for the next drain). Returns the number of lines drained.
+   */
+  async drain(write: (lines: string[]) => Promise<void>, signal?: AbortSignal): Promise<number> {
+    let drained = 0;
+    while (!this.isEmpty && !signal?.aborted) {
+      const oldest = this.#segments[0]!;
+      if (this.#fd !== null && this.#segments.length === 1) this.#seal();
+      for (const lines of readSegment(this.#path(oldest.seq))) {
+        await write(lines);
+        drained += lines.length;
+      }
+      unlinkSync(this.#path(oldest.seq));
+      this.#segments.shift();
+      this.#bytes -= oldest.bytes;
+    }
+    return drained;
+  }
+
+  /** Every spooled batch, oldest first, without removing anything. */
+  peekAll(): string[][] {
+    return this.#segments.flatMap((s) => readSegment(this.#path(s.seq)));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#seal();
+  }
+}

@@ -1,0 +1,68 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, waitFor } from '../../lib/net.ts';
+
+export interface RunningMosquitto {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+function reachable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Debian's mosquitto on a free loopback port with a generated config: anonymous clients on 127.0.0.1, no
+ * persistence file. `unlimited` (the default) lifts the in-flight and queue limits so a persistent session
+ * keeps every QoS 1 message while ingest is down; `stock` keeps mosquitto's defaults (20 in flight).
+ */
+export async function startMosquitto(limits: 'unlimited' | 'stock' = 'unlimited'): Promise<RunningMosquitto> {
+  const binary = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((b) => existsSync(b)) ?? 'mosquitto';
+  const dir = mkdtempSync(join(tmpdir(), 'cw-mosquitto-'));
+  const port = await freePort();
+  const config = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    config,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence false',
+      ...(limits === 'unlimited' ? ['max_inflight_messages 0', 'max_queued_messages 0'] : []),
+      'log_dest none',
+      '',
+    ].join('\n'),
+  );
+  const child: ChildProcess = spawn(binary, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d) => (stderr += d));
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`mosquitto exited: ${stderr}`);
+      return reachable(port);
+    },
+    { what: `mosquitto on ${port}` },
+  );
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      if (child.exitCode === null) {
+        const gone = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await gone;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
