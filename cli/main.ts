@@ -11,25 +11,28 @@ export function buildProgram(): Command {
     .exitOverride();
   for (const register of COMMANDS) register(program);
   registerInfluxCommand(program);
-  // Commander's own errors (unknown command or flag, missing argument) exit 2 like other Unix tools.
-  for (const command of [program, ...program.commands]) command.exitOverride();
+  // Commander's own errors (unknown command or flag, missing argument) exit 2 like other Unix tools; every
+  // level of subcommand must throw instead of exiting for main() to choose the code.
+  const overrideAll = (command: Command): void => {
+    command.exitOverride();
+    command.commands.forEach(overrideAll);
+  };
+  overrideAll(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   if (argv.length === 0) {
-    program.outputHelp();
+    program.outputHelp({ error: true });
     process.exit(2);
   }
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') {
-        process.exit(0);
-      }
-      process.exit(2);
+      // Asked-for help and --version exit 0; help shown because a command was incomplete exits 2 with the rest.
+      process.exit(error.exitCode === 0 ? 0 : 2);
     }
     if (error instanceof ConfigError) {
       console.error(`cradlewatch: ${error.message}`);

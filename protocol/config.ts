@@ -68,13 +68,17 @@ export function readConfigFile(file: string): Plain {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new ConfigError(`cannot read config file ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    throw new ConfigError(
+      `cannot read config file ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+    );
   }
   let value: unknown;
   try {
     value = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new ConfigError(`config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`);
+    throw new ConfigError(
+      `config file ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message}`,
+    );
   }
   if (value === null || value === undefined) return {};
   if (!isPlain(value)) throw new ConfigError(`config file ${file} must hold a mapping at the top level`);
@@ -117,6 +121,9 @@ export function maskSecrets(value: unknown, secretKey = /(password|token|secret|
   if (Array.isArray(value)) return value.map((v) => maskSecrets(v, secretKey));
   if (!isPlain(value)) return value;
   return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [k, secretKey.test(k) && v !== undefined && v !== '' ? '***' : maskSecrets(v, secretKey)]),
+    Object.entries(value).map(([k, v]) => [
+      k,
+      secretKey.test(k) && v !== undefined && v !== '' ? '***' : maskSecrets(v, secretKey),
+    ]),
   );
 }

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { idSchema } from './ids.ts';
+import { centerIdSchema, idSchema } from './ids.ts';
 import type { Message, Reading } from './parse.ts';
 import { type ParseResult, refuse } from './reasons.ts';
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM');
 
 export const centerSchema = z.object({
-  id: idSchema,
+  id: centerIdSchema,
   name: z.string().min(1),
   nameZh: z.string().min(1).optional(),
   timezone: z.string().min(1).default('Asia/Shanghai'),
@@ -26,9 +26,11 @@ export const deviceKindSchema = z.enum(DEVICE_KINDS);
 export type DeviceKind = z.infer<typeof deviceKindSchema>;
 
 /** `scrypt$N$r$p$saltBase64$hashBase64`, produced by lib/credentials.ts. */
-export const passwordHashSchema = z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, {
-  message: 'expected scrypt$N$r$p$salt$hash',
-});
+export const passwordHashSchema = z
+  .string()
+  .regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/, {
+    message: 'expected scrypt$N$r$p$salt$hash',
+  });
 
 export const deviceSchema = z.object({
   id: idSchema,
@@ -65,7 +67,8 @@ export const fleetSchema = z
     const unique = (list: { id: string }[], key: 'centers' | 'rooms' | 'devices' | 'infants') => {
       const seen = new Set<string>();
       list.forEach((item, i) => {
-        if (seen.has(item.id)) ctx.addIssue({ code: 'custom', path: [key, i, 'id'], message: `duplicate id ${item.id}` });
+        if (seen.has(item.id))
+          ctx.addIssue({ code: 'custom', path: [key, i, 'id'], message: `duplicate id ${item.id}` });
         seen.add(item.id);
       });
       return seen;
@@ -79,25 +82,43 @@ export const fleetSchema = z
     unique(fleet.devices, 'devices');
     fleet.rooms.forEach((room, i) => {
       if (!centers.has(room.center)) {
-        ctx.addIssue({ code: 'custom', path: ['rooms', i, 'center'], message: `unknown centre ${room.center}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rooms', i, 'center'],
+          message: `unknown centre ${room.center}`,
+        });
       }
     });
     const checkRoom = (key: 'devices' | 'infants', i: number, center: string, room: string) => {
       const found = rooms.get(room);
       if (!found) ctx.addIssue({ code: 'custom', path: [key, i, 'room'], message: `unknown room ${room}` });
       else if (found.center !== center) {
-        ctx.addIssue({ code: 'custom', path: [key, i, 'center'], message: `room ${room} is in centre ${found.center}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [key, i, 'center'],
+          message: `room ${room} is in centre ${found.center}`,
+        });
       }
     };
-    fleet.infants.forEach((infant, i) => checkRoom('infants', i, infant.center, infant.room));
+    fleet.infants.forEach((infant, i) => {
+      checkRoom('infants', i, infant.center, infant.room);
+    });
     fleet.devices.forEach((device, i) => {
       checkRoom('devices', i, device.center, device.room);
       if (device.infant === undefined) return;
       const infant = infants.get(device.infant);
       if (device.kind !== 'wearable') {
-        ctx.addIssue({ code: 'custom', path: ['devices', i, 'infant'], message: 'only a wearable has an infant' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['devices', i, 'infant'],
+          message: 'only a wearable has an infant',
+        });
       } else if (!infant) {
-        ctx.addIssue({ code: 'custom', path: ['devices', i, 'infant'], message: `unknown infant ${device.infant}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['devices', i, 'infant'],
+          message: `unknown infant ${device.infant}`,
+        });
       }
     });
   });
@@ -155,7 +176,8 @@ export function checkPublisher(message: Message, fleet: FleetIndex): ParseResult
   if (device.center !== message.center) {
     return refuse('topic-mismatch', `${publisher} belongs to centre ${device.center}, not ${message.center}`);
   }
-  const sourceType = message.kind === 'telemetry' || message.kind === 'status' ? message.source.type : 'device';
+  const sourceType =
+    message.kind === 'telemetry' || message.kind === 'status' ? message.source.type : 'device';
   if ((sourceType === 'gateway') !== (device.kind === 'gateway')) {
     return refuse('topic-mismatch', `${publisher} is a ${device.kind}, not a ${sourceType}`);
   }
@@ -170,11 +192,17 @@ export function checkReading(reading: Reading, publisher: Device, fleet: FleetIn
   const device = fleet.devices.get(reading.device);
   if (!device) return refuse('unknown-device', `${reading.device} is not in the fleet registry`);
   if (publisher.kind === 'gateway' && device.room !== publisher.room) {
-    return refuse('topic-mismatch', `gateway ${publisher.id} relays room ${publisher.room}, not ${device.room}`);
+    return refuse(
+      'topic-mismatch',
+      `gateway ${publisher.id} relays room ${publisher.room}, not ${device.room}`,
+    );
   }
   const expected = reading.type === 'wearable' ? 'wearable' : 'room';
   if (device.kind !== expected) {
-    return refuse('topic-mismatch', `${device.id} is a ${device.kind} device but sent a ${reading.type} reading`);
+    return refuse(
+      'topic-mismatch',
+      `${device.id} is a ${device.kind} device but sent a ${reading.type} reading`,
+    );
   }
   return { ok: true, value: device };
 }

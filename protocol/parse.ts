@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import {
   LIMITS,
   ackSchema,
@@ -43,7 +43,12 @@ export type Message =
       refused: ItemRefusal[];
     }
   | { kind: 'alarm'; center: string; device: string; event: AlarmEvent }
-  | { kind: 'status'; center: string; source: { type: 'device' | 'gateway'; id: string }; status: DeviceStatus }
+  | {
+      kind: 'status';
+      center: string;
+      source: { type: 'device' | 'gateway'; id: string };
+      status: DeviceStatus;
+    }
   | { kind: 'nap'; center: string; room: string; nap: NapSession }
   | { kind: 'alert-ack'; center: string; alertId: string; ack: AlertAck };
 
@@ -74,11 +79,21 @@ export function decodeJson(payload: Uint8Array): ParseResult<unknown> {
   }
 }
 
+/**
+ * Decodes and validates a payload that arrives outside the device topics (a retained alert, a dead-letter
+ * record): the same refusal reasons as parseMessage, never a throw.
+ */
+export function parsePayload<T>(schema: z.ZodType<T>, payload: Uint8Array): ParseResult<T> {
+  const decoded = decodeJson(payload);
+  return decoded.ok ? validate(schema, decoded.value) : decoded;
+}
+
 function checkSkew(ts: number, options: ParseOptions): ParseResult<true> {
   const maxSkew = options.maxSkewMs === undefined ? LIMITS.defaultMaxClockSkewMs : options.maxSkewMs;
   if (maxSkew === null) return { ok: true, value: true };
   const skew = ts - (options.now ?? Date.now());
-  if (Math.abs(skew) > maxSkew) return refuse('clock-skew', `ts is ${Math.round(skew / 1000)} s off server time`);
+  if (Math.abs(skew) > maxSkew)
+    return refuse('clock-skew', `ts is ${Math.round(skew / 1000)} s off server time`);
   return { ok: true, value: true };
 }
 
@@ -100,7 +115,8 @@ function readingKind(value: Record<string, unknown>): 'wearable' | 'room' | null
 
 function parseSingleReading(value: Record<string, unknown>, device: string, options: ParseOptions) {
   const kind = readingKind(value);
-  if (kind === null) return refuse('schema', '(root): neither a wearable reading (posture) nor a room reading (tempC)');
+  if (kind === null)
+    return refuse('schema', '(root): neither a wearable reading (posture) nor a room reading (tempC)');
   const parsed =
     kind === 'wearable' ? validate(wearableMessageSchema, value) : validate(roomMessageSchema, value);
   if (!parsed.ok) return parsed;
@@ -108,6 +124,34 @@ function parseSingleReading(value: Record<string, unknown>, device: string, opti
   if (!skew.ok) return skew;
   const { v: _v, ...reading } = parsed.value;
   return { ok: true as const, value: { type: kind, device, reading } as Reading };
+}
+
+/** One item of a batch: a reading, or why it alone is refused (the rest of the batch still counts). */
+function parseBatchItem(
+  item: unknown,
+  source: { type: 'device' | 'gateway'; id: string },
+  options: ParseOptions,
+): { ok: true; value: Reading } | { ok: false; refusal: Omit<ItemRefusal, 'index' | 'item'> } {
+  const fail = (reason: Reason, detail: string, device?: string) => ({
+    ok: false as const,
+    refusal: { reason, detail, ...(device ? { device } : {}) },
+  });
+  if (!isRecord(item)) return fail('schema', 'expected an object');
+  const kind = readingKind(item);
+  if (kind === null) return fail('schema', 'neither a wearable reading (posture) nor a room reading (tempC)');
+  const parsed =
+    kind === 'wearable' ? validate(wearableBatchItemSchema, item) : validate(roomBatchItemSchema, item);
+  if (!parsed.ok) return fail(parsed.reason, parsed.detail);
+  const { device: named, ...reading } = parsed.value;
+  if (source.type === 'gateway' && named === undefined)
+    return fail('schema', 'device: required in a gateway batch');
+  if (source.type === 'device' && named !== undefined && named !== source.id) {
+    return fail('topic-mismatch', `device ${named} in the batch of ${source.id}`, named);
+  }
+  const device = named ?? source.id;
+  const skew = checkSkew(reading.ts, options);
+  if (!skew.ok) return fail(skew.reason, skew.detail, device);
+  return { ok: true, value: { type: kind, device, reading } as Reading };
 }
 
 function parseBatch(
@@ -124,25 +168,10 @@ function parseBatch(
   }
   const readings: Reading[] = [];
   const refused: ItemRefusal[] = [];
-  batch.forEach((item, index) => {
-    const fail = (reason: Reason, detail: string, device?: string) => {
-      refused.push({ index, item, reason, detail: `batch.${index}: ${detail}`, ...(device ? { device } : {}) });
-    };
-    if (!isRecord(item)) return fail('schema', 'expected an object');
-    const kind = readingKind(item);
-    if (kind === null) return fail('schema', 'neither a wearable reading (posture) nor a room reading (tempC)');
-    const parsed =
-      kind === 'wearable' ? validate(wearableBatchItemSchema, item) : validate(roomBatchItemSchema, item);
-    if (!parsed.ok) return fail(parsed.reason, parsed.detail);
-    const { device: named, ...reading } = parsed.value;
-    if (source.type === 'gateway' && named === undefined) return fail('schema', 'device: required in a gateway batch');
-    if (source.type === 'device' && named !== undefined && named !== source.id) {
-      return fail('topic-mismatch', `device ${named} in the batch of ${source.id}`, named);
-    }
-    const device = named ?? source.id;
-    const skew = checkSkew(reading.ts, options);
-    if (!skew.ok) return fail(skew.reason, skew.detail, device);
-    readings.push({ type: kind, device, reading } as Reading);
+  batch.forEach((item: unknown, index) => {
+    const result = parseBatchItem(item, source, options);
+    if (result.ok) readings.push(result.value);
+    else refused.push({ index, item, ...result.refusal, detail: `batch.${index}: ${result.refusal.detail}` });
   });
   return { ok: true, value: { readings, refused } };
 }
@@ -175,11 +204,19 @@ function parseTelemetry(
  * Parses one MQTT message into a typed value or a machine-readable refusal. Never throws: anything a
  * device can send ends here as a value or a reason.
  */
-export function parseMessage(topic: string, payload: Uint8Array, options: ParseOptions = {}): ParseResult<Message> {
+export function parseMessage(
+  topic: string,
+  payload: Uint8Array,
+  options: ParseOptions = {},
+): ParseResult<Message> {
   const where = parseTopic(topic);
-  if (where === null) return refuse('bad-topic', `topic ${JSON.stringify(topic.slice(0, 200))} is outside cw/v1`);
+  if (where === null)
+    return refuse('bad-topic', `topic ${JSON.stringify(topic.slice(0, 200))} is outside cw/v1`);
   if (where.kind === 'alert' || where.kind === 'deadletter') {
-    return refuse('bad-topic', `${where.kind} topics are published by cradlewatch services, not parsed as input`);
+    return refuse(
+      'bad-topic',
+      `${where.kind} topics are published by cradlewatch services, not parsed as input`,
+    );
   }
   const decoded = decodeJson(payload);
   if (!decoded.ok) return decoded;
@@ -193,7 +230,10 @@ export function parseMessage(topic: string, payload: Uint8Array, options: ParseO
         if (!event.ok) return event;
         const skew = checkSkew(event.value.ts, options);
         if (!skew.ok) return skew;
-        return { ok: true, value: { kind: 'alarm', center: where.center, device: where.device, event: event.value } };
+        return {
+          ok: true,
+          value: { kind: 'alarm', center: where.center, device: where.device, event: event.value },
+        };
       }
       const status = validate(statusSchema, value);
       if (!status.ok) return status;

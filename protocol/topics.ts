@@ -1,4 +1,4 @@
-import { isId } from './ids.ts';
+import { isCenterId, isId } from './ids.ts';
 
 export const TOPIC_ROOT = 'cw/v1';
 
@@ -13,10 +13,12 @@ export type ParsedTopic =
   | { kind: 'alert-ack'; center: string; alertId: string }
   | { kind: 'deadletter'; center: string; device: string };
 
-function assertIds(...ids: string[]): void {
-  for (const id of ids) {
+function assertIds(center: string, ...ids: string[]): void {
+  for (const id of [center, ...ids]) {
     if (!isId(id)) throw new RangeError(`invalid id ${JSON.stringify(id)}: expected [a-z0-9-]{1,64}`);
   }
+  if (!isCenterId(center))
+    throw new RangeError(`invalid centre ${JSON.stringify(center)}: the name is reserved`);
 }
 
 export const topics = {
@@ -80,7 +82,7 @@ export function parseTopic(topic: string): ParsedTopic | null {
   const rest = parts.slice(2);
   if (rest[0] === 'deadletter') {
     const [, center, device] = rest;
-    if (rest.length !== 3 || !center || !device || !isId(center) || !isId(device)) return null;
+    if (rest.length !== 3 || !center || !device || !isCenterId(center) || !isId(device)) return null;
     return { kind: 'deadletter', center, device };
   }
   const [center, section, id, channel, extra] = rest;
@@ -92,7 +94,8 @@ export function parseTopic(topic: string): ParsedTopic | null {
     return null;
   }
   if (section === 'gateways' && rest.length === 4) {
-    if (channel === 'telemetry' || channel === 'status') return { kind: 'gateway', center, gateway: id, channel };
+    if (channel === 'telemetry' || channel === 'status')
+      return { kind: 'gateway', center, gateway: id, channel };
     return null;
   }
   if (section === 'rooms' && rest.length === 4 && channel === 'nap') return { kind: 'nap', center, room: id };

@@ -4,7 +4,10 @@ import { request } from 'node:http';
 export function dockerAvailable(timeoutMs = 1_500): Promise<boolean> {
   const host = process.env.DOCKER_HOST;
   const target = host?.startsWith('tcp://')
-    ? { host: new URL(host.replace('tcp://', 'http://')).hostname, port: Number(new URL(host.replace('tcp://', 'http://')).port) }
+    ? {
+        host: new URL(host.replace('tcp://', 'http://')).hostname,
+        port: Number(new URL(host.replace('tcp://', 'http://')).port),
+      }
     : { socketPath: host?.startsWith('unix://') ? host.slice('unix://'.length) : '/var/run/docker.sock' };
   return new Promise((resolve) => {
     const req = request({ ...target, path: '/_ping', method: 'GET', timeout: timeoutMs }, (res) => {

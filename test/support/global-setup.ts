@@ -9,7 +9,15 @@ declare module 'vitest' {
 
 /** One real InfluxDB for the whole run; suites take fresh databases on it (see influx.ts). */
 export default async function setup(project: TestProject) {
-  const { info, stop } = await provideInfluxServer();
+  let provided: Awaited<ReturnType<typeof provideInfluxServer>>;
+  try {
+    provided = await provideInfluxServer();
+  } catch (error) {
+    // A missing server is a setup problem, not a test failure: one line on what to do, not a stack.
+    console.error(`[test] ${(error as Error).message}`);
+    process.exit(1);
+  }
+  const { info, stop } = provided;
   console.log(`[test] InfluxDB ${info.api} at ${info.url} (${info.source})`);
   project.provide('influx', info);
   return async () => {

@@ -16,7 +16,12 @@ export interface InfluxServerInfo {
 }
 
 export const INFLUX2_IMAGE = 'influxdb:2.7';
-export const INFLUX2_SETUP = { username: 'cradlewatch', password: 'cradlewatch-test', org: 'cradlewatch', token: 'cw-test-token' };
+export const INFLUX2_SETUP = {
+  username: 'cradlewatch',
+  password: 'cradlewatch-test',
+  org: 'cradlewatch',
+  token: 'cw-test-token',
+};
 
 /**
  * Finds a real InfluxDB for the test run, in DESIGN order: CW_TEST_INFLUX_URL; a private influxd from PATH;
@@ -25,11 +30,18 @@ export const INFLUX2_SETUP = { username: 'cradlewatch', password: 'cradlewatch-t
 export async function provideInfluxServer(): Promise<{ info: InfluxServerInfo; stop: () => Promise<void> }> {
   const fromEnv = process.env.CW_TEST_INFLUX_URL;
   if (fromEnv) {
-    if (!(await pingInflux({ url: fromEnv }, 3_000))) throw new Error(`CW_TEST_INFLUX_URL=${fromEnv} does not answer /ping`);
+    if (!(await pingInflux({ url: fromEnv }, 3_000)))
+      throw new Error(`CW_TEST_INFLUX_URL=${fromEnv} does not answer /ping`);
     const token = process.env.CW_TEST_INFLUX_TOKEN;
     return {
       info: token
-        ? { api: 'v2', url: fromEnv, token, org: process.env.CW_TEST_INFLUX_ORG ?? 'cradlewatch', source: 'CW_TEST_INFLUX_URL' }
+        ? {
+            api: 'v2',
+            url: fromEnv,
+            token,
+            org: process.env.CW_TEST_INFLUX_ORG ?? 'cradlewatch',
+            source: 'CW_TEST_INFLUX_URL',
+          }
         : { api: 'v1', url: fromEnv, source: 'CW_TEST_INFLUX_URL' },
       stop: async () => {},
     };
@@ -47,7 +59,10 @@ export async function provideInfluxServer(): Promise<{ info: InfluxServerInfo; s
   );
 }
 
-export async function startInflux2Container(): Promise<{ info: Omit<InfluxServerInfo, 'source'>; stop: () => Promise<void> }> {
+export async function startInflux2Container(): Promise<{
+  info: Omit<InfluxServerInfo, 'source'>;
+  stop: () => Promise<void>;
+}> {
   const { GenericContainer, Wait } = await import('testcontainers');
   const container = await new GenericContainer(INFLUX2_IMAGE)
     .withEnvironment({
@@ -63,7 +78,9 @@ export async function startInflux2Container(): Promise<{ info: Omit<InfluxServer
     .start();
   const url = `http://${container.getHost()}:${container.getMappedPort(8086)}`;
   const orgs = (await (
-    await fetch(`${url}/api/v2/orgs?org=${INFLUX2_SETUP.org}`, { headers: { authorization: `Token ${INFLUX2_SETUP.token}` } })
+    await fetch(`${url}/api/v2/orgs?org=${INFLUX2_SETUP.org}`, {
+      headers: { authorization: `Token ${INFLUX2_SETUP.token}` },
+    })
   ).json()) as { orgs: { id: string }[] };
   return {
     info: { api: 'v2', url, token: INFLUX2_SETUP.token, org: INFLUX2_SETUP.org, orgId: orgs.orgs[0]!.id },

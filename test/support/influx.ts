@@ -25,13 +25,27 @@ export async function freshInflux(server: InfluxServerInfo = inject('influx')): 
   await fetch(`${server.url}/api/v2/dbrps`, {
     method: 'POST',
     headers,
-    body: JSON.stringify({ orgID: server.orgId, bucketID: bucket.id, database: name, retention_policy: 'autogen', default: true }),
+    body: JSON.stringify({
+      orgID: server.orgId,
+      bucketID: bucket.id,
+      database: name,
+      retention_policy: 'autogen',
+      default: true,
+    }),
   });
   return { api: 'v2', url: server.url, token: server.token!, org: server.org!, bucket: name };
 }
 
 /** `SELECT count(field) FROM measurement` as a number (0 when the measurement is empty). */
-export async function countPoints(conn: InfluxConnection, measurement: string, field: string, where = ''): Promise<number> {
-  const rows = await influxRows(conn, `SELECT count("${field}") FROM "${measurement}"${where ? ` WHERE ${where}` : ''}`);
+export async function countPoints(
+  conn: InfluxConnection,
+  measurement: string,
+  field: string,
+  where = '',
+): Promise<number> {
+  const rows = await influxRows(
+    conn,
+    `SELECT count("${field}") FROM "${measurement}"${where ? ` WHERE ${where}` : ''}`,
+  );
   return Number(rows[0]?.count ?? 0);
 }

@@ -1,0 +1,136 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { DASHBOARDS_DIR } from './build.ts';
+
+const ROOT = join(DASHBOARDS_DIR, '..');
+const COMPOSE = join(ROOT, 'docker-compose.yml');
+const compose = (...args: string[]) =>
+  spawnSync('docker-compose', ['-f', COMPOSE, ...args], { cwd: ROOT, encoding: 'utf8' });
+
+describe('docker-compose.yml', () => {
+  it('passes `docker-compose config` (no engine needed), the simulator only under the demo profile', () => {
+    const config = compose('config', '-q');
+    expect(
+      config.error,
+      'docker-compose is not installed (Debian: apt-get install docker-compose)',
+    ).toBeUndefined();
+    expect(config.status, config.stderr).toBe(0);
+    const services = compose('--profile', 'demo', 'config', '--services');
+    expect(services.stdout.trim().split('\n').sort()).toEqual(
+      ['broker', 'fleet', 'grafana', 'influxdb', 'ingest', 'rules', 'sim'].sort(),
+    );
+    const resolved = parseYaml(compose('config').stdout) as {
+      services: Record<string, { profiles?: string[] }>;
+    };
+    expect(resolved.services.sim!.profiles).toEqual(['demo']);
+    for (const [name, service] of Object.entries(resolved.services)) {
+      if (name !== 'sim') expect(service.profiles, name).toBeUndefined();
+    }
+  });
+
+  it('runs each cradlewatch service from the one image with its command, env config and a healthcheck', () => {
+    const resolved = parseYaml(compose('config').stdout) as {
+      services: Record<
+        string,
+        {
+          command?: string[];
+          healthcheck?: { test?: string[] };
+          build?: unknown;
+          environment?: Record<string, string>;
+        }
+      >;
+    };
+    for (const name of ['broker', 'ingest', 'rules']) {
+      const service = resolved.services[name]!;
+      expect(service.command).toEqual(['node', 'bin/cradlewatch.mjs', name]);
+      expect(service.build, name).toBeDefined();
+      expect(service.healthcheck?.test?.length, name).toBeGreaterThan(0);
+      expect(service.environment?.CW_FLEET_FILE, name).toBe('/fleet/fleet.yaml');
+    }
+    for (const name of ['influxdb', 'grafana'])
+      expect(resolved.services[name]!.healthcheck?.test).toBeDefined();
+    // InfluxQL on 2.x needs the DBRP mapping the init script creates.
+    const init = readFileSync(join(DASHBOARDS_DIR, 'provisioning/influxdb/create-dbrp.sh'), 'utf8');
+    expect(init).toContain('influx v1 dbrp create');
+  });
+
+  it('a broken compose file is refused with a reason', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cw-compose-'));
+    try {
+      writeFileSync(join(dir, 'docker-compose.yml'), 'services:\n  grafana:\n    image: [unclosed\n');
+      const result = spawnSync('docker-compose', ['-f', join(dir, 'docker-compose.yml'), 'config', '-q'], {
+        encoding: 'utf8',
+      });
+      expect(result.status).not.toBe(0);
+      expect(result.stderr.length).toBeGreaterThan(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/**
+ * Files the CLI loads at start, following static imports only (a dynamic `import()` is loaded when its
+ * command runs, e.g. `dashboards build`, which may use dev dependencies), and the packages they name.
+ */
+function staticImportGraph(entry: string): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const pending = [entry];
+  const importRe = /^\s*(?:import|export)\s+(?!type\s)(?:[^'"]*?\sfrom\s+)?['"]([^'"]+)['"]/gm;
+  while (pending.length > 0) {
+    const file = pending.pop()!;
+    if (files.has(file)) continue;
+    files.add(file);
+    for (const [, spec] of readFileSync(file, 'utf8').matchAll(importRe)) {
+      if (spec!.startsWith('.')) pending.push(resolve(dirname(file), spec!));
+      else if (!spec!.startsWith('node:') && !builtinModules.includes(spec!)) {
+        const parts = spec!.split('/');
+        packages.add(spec!.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!);
+      }
+    }
+  }
+  return { files, packages };
+}
+
+describe('Dockerfile', () => {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const dockerignore = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() && !l.startsWith('#'));
+
+  it('is multi-stage, installs production dependencies only and runs as a non-root user', () => {
+    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    const user = /^USER (\S+)/m.exec(dockerfile)?.[1];
+    expect(user).toBeDefined();
+    expect(['root', '0']).not.toContain(user);
+  });
+
+  it('copies every source folder the CLI loads, and those load only production dependencies', () => {
+    const { files, packages } = staticImportGraph(join(ROOT, 'cli/main.ts'));
+    const folders = new Set([...files].map((f) => relative(ROOT, f).split('/')[0]!));
+    for (const folder of folders) {
+      expect(dockerfile, `Dockerfile must COPY ${folder}`).toMatch(
+        new RegExp(`^COPY ${folder} \\./${folder}$`, 'm'),
+      );
+      expect(dockerignore, `.dockerignore excludes ${folder}`).not.toContain(folder);
+    }
+    for (const file of files) {
+      expect(file.endsWith('.test.ts') || file.split('/').includes('testing'), relative(ROOT, file)).toBe(
+        false,
+      );
+      expect(existsSync(file), relative(ROOT, file)).toBe(true);
+    }
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    for (const name of packages)
+      expect(Object.keys(pkg.dependencies), `${name} is not a production dependency`).toContain(name);
+  });
+});

@@ -1,0 +1,64 @@
+import type { MqttClient } from 'mqtt';
+import { z } from 'zod';
+import type { AlertChannel } from '../../protocol/alerts.ts';
+import type { FleetIndex } from '../../protocol/fleet.ts';
+import { localeSchema } from '../../protocol/payloads.ts';
+import type { InfluxConnection } from '../../lib/influx/connection.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { InfluxHistoryChannel } from './influx.ts';
+import { MqttAlertChannel } from './mqtt.ts';
+import { type AlertText, WebhookChannel, webhookSchema } from './webhook.ts';
+import { renderAlertText } from '../text/index.ts';
+
+export { channelRegistry } from './metrics.ts';
+export { SseHub } from './sse.ts';
+export { webhookSchema, type WebhookConfig } from './webhook.ts';
+
+export const channelsConfigSchema = z
+  .object({
+    mqtt: z.object({ enabled: z.boolean().default(true) }).default({ enabled: true }),
+    /** Alert history in InfluxDB; needs the service's InfluxDB connection. */
+    history: z
+      .object({ enabled: z.boolean().default(true), locale: localeSchema.default('zh-CN') })
+      .default({ enabled: true, locale: 'zh-CN' }),
+    webhooks: z.array(webhookSchema).default([]),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Set<string>();
+    config.webhooks.forEach((hook, i) => {
+      if (seen.has(hook.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['webhooks', i, 'name'],
+          message: `duplicate webhook ${hook.name}`,
+        });
+      seen.add(hook.name);
+    });
+  });
+export type ChannelsConfig = z.infer<typeof channelsConfigSchema>;
+
+export interface ChannelDeps {
+  mqtt: MqttClient;
+  influx?: InfluxConnection;
+  fleet: () => FleetIndex;
+  log: Logger;
+}
+
+/**
+ * The delivery channels the rules service fans every transition out to. The SSE hub is not among them:
+ * rules/http owns it, fed from AlertService.subscribe, because it lives and dies with the HTTP server.
+ */
+export function createChannels(config: ChannelsConfig, deps: ChannelDeps): AlertChannel[] {
+  const log = deps.log.child({ component: 'alert-channels' });
+  const channels: AlertChannel[] = [];
+  if (config.mqtt.enabled) channels.push(new MqttAlertChannel(deps.mqtt, log));
+  if (config.history.enabled) {
+    if (!deps.influx)
+      throw new Error('channels.history is enabled but the rules service has no InfluxDB connection');
+    channels.push(new InfluxHistoryChannel(deps.influx, config.history.locale, log));
+  }
+  const text: AlertText = (alert, locale, withNames) =>
+    renderAlertText(alert, deps.fleet(), { withNames, locale });
+  for (const hook of config.webhooks) channels.push(new WebhookChannel(hook, text, log));
+  return channels;
+}

@@ -1,0 +1,67 @@
+import type { MqttClient } from 'mqtt';
+import type { AlertChannel, AlertTransition } from '../../protocol/alerts.ts';
+import { topics } from '../../protocol/topics.ts';
+import type { Logger } from '../../lib/logger.ts';
+import { channelMetrics } from './metrics.ts';
+
+/**
+ * Retained `cw/v1/{center}/alerts/{id}` while an alert is open, so a client that connects later sees every
+ * open alert at once; an empty retained message on resolve clears it from the broker. The client belongs to
+ * the rules service: this channel never ends it, it only waits for its own publishes to be acknowledged.
+ */
+export class MqttAlertChannel implements AlertChannel {
+  readonly name = 'mqtt';
+  private pending = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(
+    private readonly client: MqttClient,
+    private readonly log: Logger,
+    private readonly closeTimeoutMs = 5_000,
+  ) {}
+
+  deliver(transition: AlertTransition): void {
+    if (this.closed) return;
+    const { alert } = transition;
+    const payload = transition.kind === 'resolved' ? '' : JSON.stringify(alert);
+    let topic: string;
+    try {
+      topic = topics.alert(alert.center, alert.id);
+    } catch (error) {
+      this.log.error({ err: error, alert: alert.id }, 'alert has an id that cannot be a topic');
+      channelMetrics.failed.inc({ channel: this.name });
+      return;
+    }
+    // mqtt.js queues while disconnected and sends in order on reconnect, so nothing here waits for the broker.
+    const sent = new Promise<void>((resolve) => {
+      this.client.publish(topic, payload, { qos: 1, retain: true }, (error) => {
+        if (error) {
+          channelMetrics.failed.inc({ channel: this.name });
+          this.log.warn({ err: error, topic }, 'alert publish failed');
+        } else {
+          channelMetrics.delivered.inc({ channel: this.name });
+        }
+        resolve();
+      });
+    });
+    this.pending.add(sent);
+    void sent.then(() => this.pending.delete(sent));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.pending.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.closeTimeoutMs);
+    });
+    const result = await Promise.race([Promise.all(this.pending).then(() => 'done' as const), timeout]);
+    clearTimeout(timer);
+    if (result === 'timeout') {
+      this.log.warn(
+        { pending: this.pending.size },
+        'closing with alert publishes not yet acknowledged by the broker',
+      );
+    }
+  }
+}

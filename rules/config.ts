@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import { type ConfigSources, loadConfig } from '../protocol/config.ts';
+import { INFLUX_ENV, influxConnectionSchema } from '../lib/influx/connection.ts';
+import { channelsConfigSchema } from './channels/index.ts';
+import { rulesConfigSchema } from './engine/thresholds.ts';
+import { httpConfigSchema } from './http/index.ts';
+
+const positiveInt = z.coerce.number().int().positive();
+
+/** Milliseconds, or `off` to switch the clock-skew check off (replays run ahead of the wall clock). */
+const skewSchema = z.preprocess(
+  (value) => (value === 'off' || value === 'null' || value === 'none' ? null : value),
+  z.union([z.null(), z.coerce.number().int().positive()]),
+);
+
+export const rulesServiceConfigSchema = z
+  .object({
+    mqtt: z
+      .object({
+        url: z
+          .string()
+          .regex(/^(mqtts?|tcp|ssl|wss?):\/\//, 'expected mqtt://host:port')
+          .default('mqtt://127.0.0.1:1883'),
+        /** Fixed, so the broker keeps this process's session and queues QoS 1 input across a restart. */
+        clientId: z.string().min(1).max(128).default('cradlewatch-rules'),
+        username: z.string().optional(),
+        password: z.string().optional(),
+        keepaliveS: positiveInt.default(30),
+      })
+      .prefault({}),
+    fleetFile: z.string({ error: 'required: the fleet registry (fleet.yaml)' }).min(1),
+    /** Where the journal and snapshot of open alerts and rule timers live. */
+    journalDir: z.string().min(1).default('./data/rules'),
+    journalCompactBytes: positiveInt.default(4 * 1024 * 1024),
+    /** For nap_check / nap_session records and the alert-history channel; optional without those. */
+    influx: z.preprocess(
+      (value) =>
+        typeof value === 'object' && value !== null && !('api' in value) ? { ...value, api: 'v2' } : value,
+      influxConnectionSchema.optional(),
+    ),
+    /**
+     * `wall`: engine time is the wall clock (live). `device`: it follows the newest device timestamp seen and
+     * runs on at `speed` × wall time, so a replay at 10× raises the same alerts at the same device times.
+     */
+    clock: z
+      .object({ mode: z.enum(['wall', 'device']).default('wall'), speed: z.coerce.number().positive().default(1) })
+      .prefault({}),
+    maxClockSkewMs: skewSchema.default(5 * 60 * 1000),
+    rules: rulesConfigSchema,
+    http: httpConfigSchema.prefault({}),
+    channels: channelsConfigSchema.prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    if (config.channels.history.enabled && !config.influx) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['channels', 'history', 'enabled'],
+        message: 'alert history needs an InfluxDB connection (influx.*) or channels.history.enabled: false',
+      });
+    }
+    if (config.clock.mode === 'wall' && config.clock.speed !== 1) {
+      ctx.addIssue({ code: 'custom', path: ['clock', 'speed'], message: 'a speed other than 1 needs clock.mode: device' });
+    }
+  });
+
+export type RulesServiceConfig = z.infer<typeof rulesServiceConfigSchema>;
+
+export const RULES_ENV: Record<string, string> = {
+  ...INFLUX_ENV,
+  CW_MQTT_URL: 'mqtt.url',
+  CW_MQTT_USERNAME: 'mqtt.username',
+  CW_MQTT_PASSWORD: 'mqtt.password',
+  CW_RULES_CLIENT_ID: 'mqtt.clientId',
+  CW_FLEET_FILE: 'fleetFile',
+  CW_RULES_JOURNAL_DIR: 'journalDir',
+  CW_RULES_CLOCK: 'clock.mode',
+  CW_RULES_SPEED: 'clock.speed',
+  CW_RULES_MAX_SKEW_MS: 'maxClockSkewMs',
+  CW_RULES_HTTP_HOST: 'http.host',
+  CW_RULES_HTTP_PORT: 'http.port',
+};
+
+/** File, then env (RULES_ENV), then flags. */
+export function loadRulesConfig(sources: ConfigSources = {}): RulesServiceConfig {
+  return loadConfig(rulesServiceConfigSchema, { ...sources, envMap: { ...RULES_ENV, ...sources.envMap } });
+}

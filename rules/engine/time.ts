@@ -1,0 +1,62 @@
+/** Calendar arithmetic in a centre's timezone, via Intl: deterministic for a given instant and zone. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+    });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+export interface LocalTime {
+  year: number;
+  month: number;
+  /** YYYY-MM-DD */
+  day: string;
+  /** Minutes since local midnight. */
+  minuteOfDay: number;
+}
+
+export function localTime(ms: number, timeZone: string): LocalTime {
+  const parts: Record<string, string> = {};
+  for (const p of formatter(timeZone).formatToParts(ms)) parts[p.type] = p.value;
+  const year = Number(parts.year);
+  const month = Number(parts.month);
+  return {
+    year,
+    month,
+    day: `${parts.year}-${parts.month}-${parts.day}`,
+    minuteOfDay: Number(parts.hour) * 60 + Number(parts.minute),
+  };
+}
+
+/** Whole months of age on the local date of `ms`; the registry keeps only the birth month. */
+export function ageInMonths(birthMonth: string, ms: number, timeZone: string): number {
+  const [y, m] = birthMonth.split('-').map(Number) as [number, number];
+  const now = localTime(ms, timeZone);
+  return (now.year - y) * 12 + (now.month - m);
+}
+
+const hhmm = (value: string) => {
+  const [h, m] = value.split(':').map(Number) as [number, number];
+  return h * 60 + m;
+};
+
+/** Whether a local minute falls in one of the windows; a window whose end is before its start spans midnight. */
+export function inSchedule(windows: { start: string; end: string }[], minuteOfDay: number): boolean {
+  return windows.some(({ start, end }) => {
+    const s = hhmm(start);
+    const e = hhmm(end);
+    return s <= e ? minuteOfDay >= s && minuteOfDay < e : minuteOfDay >= s || minuteOfDay < e;
+  });
+}

@@ -1,0 +1,189 @@
+import { readFileSync, statSync } from 'node:fs';
+import { AxeBuilder } from '@axe-core/playwright';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Alert } from '../../../protocol/payloads.ts';
+import { waitFor } from '../../../lib/net.ts';
+import { artifactPath, launchChromium } from './browser.ts';
+
+async function seriousViolations(page: Page): Promise<string[]> {
+  const results = await new AxeBuilder({ page }).analyze();
+  return results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+/** What the browser suite needs from a running rules service with a broker and a simulated centre. */
+export interface PageBackend {
+  url: string;
+  tokens: { a: string; b: string };
+  /** A room of centre A and the display name of an infant in it. */
+  roomA: { id: string; infantName: string };
+  /** Presses centre A's one-key alarm button (MQTT); resolves with the wall-clock time of the press. */
+  pressAlarm(): Promise<number>;
+  /** The alert as the service holds it, read through the API with centre A's token. */
+  alert(id: string): Promise<Alert | undefined>;
+  /** Whether the service says room A naps. */
+  napping(): Promise<boolean>;
+  /** Makes the service record nap checks in room A while it naps; resolves with what the CSV rows must say. */
+  simulateChecks(): Promise<Array<{ infant: string; posture?: string }>>;
+  close(): Promise<void>;
+}
+
+/**
+ * The caregiver page in real headless Chromium, end to end: login, live alarm within a second, one-click
+ * acknowledge, nap sessions, the nap-check sheet as CSV, centre isolation, reconnect, accessibility.
+ */
+export function caregiverPageSuite(name: string, createBackend: () => Promise<PageBackend>): void {
+  describe(`caregiver page: ${name}`, () => {
+    let backend: PageBackend;
+    let browser: Browser;
+    let page: Page;
+
+    beforeAll(async () => {
+      [backend, browser] = await Promise.all([createBackend(), launchChromium()]);
+      const context = await browser.newContext({
+        viewport: { width: 1280, height: 800 },
+        acceptDownloads: true,
+      });
+      page = await context.newPage();
+    });
+    afterAll(async () => {
+      await browser?.close();
+      await backend?.close();
+    });
+
+    it('logs in with a pasted caregiver token and shows its rooms', async () => {
+      await page.goto(backend.url);
+      await page.locator('#token').waitFor();
+      expect(await seriousViolations(page)).toEqual([]);
+      await page.fill('#token', backend.tokens.a);
+      await page.click('button[type=submit]');
+      const tile = page.locator(`[data-room="${backend.roomA.id}"]`);
+      await tile.waitFor();
+      await expect(tile.textContent()).resolves.toContain(backend.roomA.infantName);
+      expect(await page.evaluate(() => localStorage.getItem('cradlewatch.token'))).toBe(backend.tokens.a);
+      await page.screenshot({ path: artifactPath('01-board.png') });
+    });
+
+    it('shows a one-key alarm within a second of the press, and acknowledges it with one click', async () => {
+      const pressed = await backend.pressAlarm();
+      const card = page.locator('[data-rule="one-key-alarm"]').first();
+      await card.waitFor({ timeout: 5_000 });
+      const shownAfter = Date.now() - pressed;
+      expect(shownAfter).toBeLessThan(1_000);
+      const id = (await card.getAttribute('data-alert-id'))!;
+      expect(await card.getAttribute('class')).toContain('sev-critical');
+      expect(await page.evaluate(() => document.querySelector('.alert')?.getAttribute('data-rule'))).toBe(
+        'one-key-alarm',
+      );
+      // The room tile follows the board refresh the event triggers.
+      await page
+        .locator(`[data-room="${backend.roomA.id}"].has-alert.sev-critical`)
+        .waitFor({ timeout: 3_000 });
+      await page.screenshot({ path: artifactPath('02-alarm.png') });
+      await page.setViewportSize({ width: 900, height: 640 });
+      await page.screenshot({ path: 'docs/caregiver-page.png' });
+      await page.setViewportSize({ width: 1280, height: 800 });
+      expect(statSync('docs/caregiver-page.png').size).toBeLessThan(150 * 1024);
+
+      await card.locator('button.ack').click();
+      await waitFor(async () => (await backend.alert(id))?.state === 'acknowledged', {
+        what: 'acknowledged alert',
+      });
+      await page.locator(`[data-alert-id="${id}"].state-acknowledged`).waitFor();
+      await page.screenshot({ path: artifactPath('03-acknowledged.png') });
+
+      await page.locator(`[data-alert-id="${id}"] button.resolve`).click();
+      await page.locator(`[data-alert-id="${id}"]`).waitFor({ state: 'detached' });
+      expect((await backend.alert(id))?.state ?? 'resolved').toBe('resolved');
+    });
+
+    it('starts and ends a nap from the page', async () => {
+      const tile = page.locator(`[data-room="${backend.roomA.id}"]`);
+      await tile.locator('button.nap').click();
+      await waitFor(() => backend.napping(), { what: 'nap started' });
+      await page.locator(`[data-room="${backend.roomA.id}"].napping`).waitFor();
+      const expected = await backend.simulateChecks();
+      await tile.locator('button.nap').click();
+      await waitFor(async () => !(await backend.napping()), { what: 'nap ended' });
+      await page.locator(`[data-room="${backend.roomA.id}"]:not(.napping)`).waitFor();
+
+      await tile.locator('button.checks').click();
+      const rows = page.locator('.sheet tbody tr');
+      await rows.first().waitFor();
+      expect(await rows.count()).toBe(expected.length);
+      await page.screenshot({ path: artifactPath('04-sheet.png') });
+      await rows.first().locator('button.confirm').click();
+      await page.locator('.sheet tbody tr').first().locator('button.confirm').waitFor({ state: 'detached' });
+
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('button.csv')]);
+      const file = artifactPath('sheet.csv');
+      await download.saveAs(file);
+      const lines = readFileSync(file, 'utf8').replace('\ufeff', '').trim().split('\r\n');
+      expect(lines[0]).toBe(
+        'time,room,infant,name,posture,motion,skin_temp_c,open_alerts,confirmed_by,confirmed_at',
+      );
+      const body = lines.slice(1).map((l) => l.split(','));
+      expect(body).toHaveLength(expected.length);
+      for (const [i, want] of expected.entries()) {
+        expect(body[i]?.[1]).toBe(backend.roomA.id);
+        expect(body[i]?.[2]).toBe(want.infant);
+        if (want.posture) expect(body[i]?.[4]).toBe(want.posture);
+      }
+      expect(body.filter((cells) => cells[8] !== '')).toHaveLength(1);
+
+      await page.emulateMedia({ media: 'print' });
+      await page.screenshot({ path: artifactPath('05-print.png'), fullPage: true });
+      expect(await page.locator('.top').isVisible()).toBe(false);
+      await page.emulateMedia({ media: 'screen' });
+      await page.click('.sheet-actions button:last-child');
+    });
+
+    it('switches to English and back from one catalogue', async () => {
+      await page.click('button.lang');
+      await expect(page.locator('html').getAttribute('lang')).resolves.toBe('en');
+      await expect(page.locator('#rooms-title').textContent()).resolves.toBe('Rooms');
+      await page.click('button.lang');
+      await expect(page.locator('#rooms-title').textContent()).resolves.toBe('房间');
+    });
+
+    it('passes an axe accessibility check with no serious or critical violations', async () => {
+      await backend.pressAlarm();
+      await page.locator('[data-rule="one-key-alarm"]').first().waitFor();
+      expect(await seriousViolations(page)).toEqual([]);
+      await page.locator(`[data-room="${backend.roomA.id}"] button.checks`).click();
+      await page.locator('.sheet').waitFor();
+      expect(await seriousViolations(page)).toEqual([]);
+      await page.click('.sheet-actions button:last-child');
+    });
+
+    it('says when data is stale after a network drop and catches up by itself', async () => {
+      const context = page.context();
+      await context.setOffline(true);
+      await page.locator('.banner.stale').waitFor({ timeout: 20_000 });
+      const pressed = await backend.pressAlarm();
+      await context.setOffline(false);
+      await page.locator('.banner.stale').waitFor({ state: 'detached', timeout: 15_000 });
+      await waitFor(async () => (await page.locator('[data-rule="one-key-alarm"]').count()) > 0, {
+        what: 'alarm after reconnect',
+      });
+      expect(Date.now() - pressed).toBeLessThan(15_000);
+    });
+
+    it("never shows centre A's alarm to centre B's caregiver", async () => {
+      // Its own context: its own localStorage, as on another tablet.
+      const otherContext = await browser.newContext();
+      const other = await otherContext.newPage();
+      await other.goto(`${backend.url}/?token=${backend.tokens.b}`);
+      await other.locator('#rooms-title').waitFor();
+      expect(other.url()).not.toContain('token=');
+      await backend.pressAlarm();
+      await page.locator('[data-rule="one-key-alarm"]').first().waitFor();
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(await other.locator('[data-rule="one-key-alarm"]').count()).toBe(0);
+      expect(await other.locator(`[data-room="${backend.roomA.id}"]`).count()).toBe(0);
+      await otherContext.close();
+    });
+  });
+}
