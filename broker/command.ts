@@ -1,11 +1,52 @@
 import type { Command } from 'commander';
+import { exitOnSignals } from '../lib/lifecycle.ts';
+import { createLogger } from '../lib/logger.ts';
+import { loadBrokerConfig } from './config.ts';
+import { startBroker } from './server.ts';
+
+interface BrokerFlags {
+  config?: string;
+  fleet?: string;
+  host?: string;
+  port?: string;
+  tlsPort?: string;
+  wsPort?: string;
+  httpPort?: string;
+  allowAnonymous?: boolean;
+  redis?: string;
+}
 
 export function registerBrokerCommand(program: Command): void {
   program
     .command('broker')
-    .description('broker service (being built)')
-    .action(() => {
-      console.error('cradlewatch broker: not built yet');
-      process.exit(1);
+    .description('MQTT broker (Aedes) with per-device authentication and topic ACLs')
+    .option('-c, --config <file>', 'YAML/JSON config (service accounts, limits, TLS)')
+    .option('--fleet <file>', 'fleet registry (fleet.yaml); env CW_FLEET_FILE')
+    .option('--host <host>', 'address to bind (default 127.0.0.1)')
+    .option('--port <port>', 'MQTT over TCP (default 1883; 0 = free port)')
+    .option('--tls-port <port>', 'MQTT over TLS, when tls.cert and tls.key are configured (default 8883)')
+    .option('--ws-port <port>', 'MQTT over WebSocket at /mqtt')
+    .option('--http-port <port>', '/healthz and /metrics')
+    .option('--redis <url>', 'Redis for shared persistence and pub/sub (cluster of brokers)')
+    .option('--allow-anonymous', 'development only: no authentication, every topic open')
+    .action(async (flags: BrokerFlags) => {
+      const config = loadBrokerConfig({
+        file: flags.config,
+        overrides: {
+          fleetFile: flags.fleet,
+          host: flags.host,
+          port: flags.port,
+          tlsPort: flags.tlsPort,
+          wsPort: flags.wsPort,
+          httpPort: flags.httpPort,
+          redis: flags.redis,
+          allowAnonymous: flags.allowAnonymous,
+        },
+      });
+      const log = createLogger().child({ component: 'broker' });
+      const broker = await startBroker(config, log);
+      // Machine-readable first line for scripts and tests that start the broker on free ports.
+      console.log(JSON.stringify({ ready: true, mqtt: broker.mqttUrl, ws: broker.wsUrl, tls: broker.tlsUrl, http: broker.httpUrl }));
+      exitOnSignals(() => broker.close(), log, 5_000);
     });
 }

@@ -11,7 +11,9 @@ export function readFleet(file: string): FleetIndex {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new ConfigError(`cannot read fleet registry ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    throw new ConfigError(
+      `cannot read fleet registry ${file}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+    );
   }
   let raw: unknown;
   try {
@@ -20,7 +22,8 @@ export function readFleet(file: string): FleetIndex {
     throw new ConfigError(`fleet registry ${file} does not parse: ${(error as Error).message}`);
   }
   const result = fleetSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(`fleet registry ${file} is invalid: ${describeZodError(result.error)}`);
+  if (!result.success)
+    throw new ConfigError(`fleet registry ${file} is invalid: ${describeZodError(result.error)}`);
   return new FleetIndex(result.data satisfies Fleet);
 }
 

@@ -16,11 +16,12 @@ export function exitOnSignals(close: () => Promise<void>, log: Logger, graceMs =
     }
     closing = true;
     log.info({ signal }, 'shutting down');
-    const timer = setTimeout(() => {
+    // Not unref'd: a close that awaits something nothing will ever settle empties the event loop, and Node
+    // would then exit 0 as if shutdown had finished. The timer keeps the process alive to report it.
+    setTimeout(() => {
       log.error({ graceMs }, 'shutdown overran its grace period; exiting');
       process.exit(1);
     }, graceMs);
-    timer.unref();
     close().then(
       () => {
         log.info('stopped');

@@ -36,7 +36,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     level,
     redact: { paths: REDACT_PATHS, censor: '***' },
     ...(pretty
-      ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,name' } } }
+      ? {
+          transport: {
+            target: 'pino-pretty',
+            options: { colorize: true, translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname,name' },
+          },
+        }
       : {}),
   });
 }

@@ -8,7 +8,9 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
     server.on('error', reject);
     server.listen(0, host, () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -22,5 +24,7 @@ export async function waitFor(
     if (await check()) return;
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
   }
-  throw new Error(`timed out after ${options.timeoutMs ?? 15_000} ms waiting for ${options.what ?? 'condition'}`);
+  throw new Error(
+    `timed out after ${options.timeoutMs ?? 15_000} ms waiting for ${options.what ?? 'condition'}`,
+  );
 }

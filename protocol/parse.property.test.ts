@@ -551,3 +551,35 @@ describe('skew window options', () => {
     }
   });
 });
+
+describe('parsePayload', () => {
+  const record = {
+    v: 1,
+    ts: ARB_NOW,
+    topic: 't',
+    reason: 'not-json',
+    detail: 'd',
+    payload: 'x',
+    encoding: 'utf8',
+  };
+
+  it('holds a dead-letter reason to the contract list', () => {
+    expect(parsePayload(deadLetterSchema, encodeJson(record)).ok).toBe(true);
+    const refused = parsePayload(deadLetterSchema, encodeJson({ ...record, reason: 'not json' }));
+    expect(refused).toMatchObject({
+      ok: false,
+      reason: 'schema',
+      detail: expect.stringMatching(/^reason: /),
+    });
+  });
+
+  it('needs an alert text in every locale', () => {
+    const alert = fc.sample(alertArb, { numRuns: 1, seed: 7 })[0]!;
+    const refused = parsePayload(alertSchema, encodeJson({ ...alert, message: { en: 'only English' } }));
+    expect(refused).toMatchObject({
+      ok: false,
+      reason: 'schema',
+      detail: expect.stringMatching(/^message\.zh-CN: /),
+    });
+  });
+});

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { idSchema } from './ids.ts';
+import { reasonSchema } from './reasons.ts';
 
 /** Hard limits from DESIGN.md; ingest and the broker both enforce them. */
 export const LIMITS = {
@@ -134,7 +135,8 @@ export const deadLetterSchema = z.object({
   v: version,
   ts: timestampSchema,
   topic: z.string(),
-  reason: z.string(),
+  /** One of the contract's reasons, so consumers and metrics can switch on it. */
+  reason: reasonSchema,
   detail: z.string(),
   /** Original bytes: UTF-8 text where they decode, base64 otherwise. */
   payload: z.string(),

@@ -1,11 +1,61 @@
 import type { Command } from 'commander';
+import { exitOnSignals } from '../lib/lifecycle.ts';
+import { createLogger } from '../lib/logger.ts';
+import { maskSecrets } from '../protocol/config.ts';
+import { loadRulesConfig } from './config.ts';
+import { startRules } from './service.ts';
+
+interface RulesFlags {
+  config?: string;
+  fleet?: string;
+  mqttUrl?: string;
+  clientId?: string;
+  journalDir?: string;
+  clock?: string;
+  speed?: string;
+  maxSkew?: string;
+  httpHost?: string;
+  httpPort?: string;
+  printConfig?: boolean;
+}
+
+/** Flags as a partial config; absent flags stay undefined so file and env values show through. */
+function flagOverrides(f: RulesFlags): Record<string, unknown> {
+  return {
+    fleetFile: f.fleet,
+    mqtt: { url: f.mqttUrl, clientId: f.clientId },
+    journalDir: f.journalDir,
+    clock: { mode: f.clock, speed: f.speed },
+    maxClockSkewMs: f.maxSkew,
+    http: { host: f.httpHost, port: f.httpPort },
+  };
+}
 
 export function registerRulesCommand(program: Command): void {
   program
     .command('rules')
-    .description('rules service (being built)')
-    .action(() => {
-      console.error('cradlewatch rules: not built yet');
-      process.exit(1);
+    .description('evaluate the safety rules on the live stream and deliver alerts (HTTP, SSE, MQTT, webhooks)')
+    .option('-c, --config <file>', 'YAML or JSON config file')
+    .option('--fleet <file>', 'fleet registry (env CW_FLEET_FILE)')
+    .option('--mqtt-url <url>', 'broker URL (env CW_MQTT_URL)')
+    .option('--client-id <id>', 'fixed MQTT client id of the persistent session (env CW_RULES_CLIENT_ID)')
+    .option('--journal-dir <dir>', 'durable state directory (env CW_RULES_JOURNAL_DIR)')
+    .option('--clock <mode>', '"wall" (live) or "device" (replays; env CW_RULES_CLOCK)')
+    .option('--speed <x>', 'replay speed for --clock device (env CW_RULES_SPEED)')
+    .option('--max-skew <ms>', 'allowed device clock skew in ms, or "off" for replays (env CW_RULES_MAX_SKEW_MS)')
+    .option('--http-host <host>', 'HTTP listen address (env CW_RULES_HTTP_HOST)')
+    .option('--http-port <port>', 'HTTP port, 0 for any free one (env CW_RULES_HTTP_PORT)')
+    .option('--print-config', 'print the merged config (secrets masked) and exit')
+    .action(async (flags: RulesFlags) => {
+      const config = loadRulesConfig({ file: flags.config, overrides: flagOverrides(flags) });
+      if (flags.printConfig) {
+        const plain = { ...config, rules: { defaults: config.rules.defaults, centers: Object.fromEntries(config.rules.centers) } };
+        console.log(JSON.stringify(maskSecrets(plain), null, 2));
+        return;
+      }
+      const log = createLogger().child({ component: 'rules' });
+      const rules = await startRules(config, log);
+      log.info({ url: rules.url }, 'rules service ready');
+      exitOnSignals(() => rules.close(), log);
     });
 }

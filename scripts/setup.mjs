@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Runs before `npm start` and `npm test` so a fresh clone needs no manual step: installs npm dependencies
 // when missing and, as root on Debian, the system packages the run needs. Plain JavaScript with no
-// dependencies, because it runs before node_modules exists.
+// dependencies, because it runs before node_modules exists. When everything is present it only stats a
+// few files and prints nothing, so it costs a few tens of milliseconds on every run.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,40 +14,49 @@ const forTests = process.argv.includes('--test');
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 const say = (line) => console.log(`[setup] ${line}`);
 
-if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) {
-  say('installing npm dependencies (npm ci)');
-  execFileSync('npm', [existsSync(join(root, 'package-lock.json')) ? 'ci' : 'install', '--no-audit', '--no-fund'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+// A dependency added since the last install (a pull, a merge) counts as missing too, not only a fresh clone.
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const declared = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies });
+const absent = declared.filter((name) => !existsSync(join(root, 'node_modules', name, 'package.json')));
+if (absent.length > 0) {
+  const fresh = !existsSync(join(root, 'node_modules'));
+  // `npm ci` only into an empty tree: on a working tree it would delete what is installed and in use.
+  const verb = fresh && existsSync(join(root, 'package-lock.json')) ? 'ci' : 'install';
+  say(`installing npm dependencies (npm ${verb}: ${absent.length} missing)`);
+  execFileSync('npm', [verb, '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 }
 
-// command on PATH → Debian package that provides it. `npm start` needs only InfluxDB; the tests also
-// drive real MQTT peers, Redis for the broker cluster, Chromium for the caregiver page and
-// docker-compose to validate the compose file without an engine.
+// The daemons live in sbin, which a non-login PATH may lack.
+const onPath = (command) => () =>
+  has(command) || existsSync(`/usr/sbin/${command}`) || existsSync(`/usr/bin/${command}`);
+
+/**
+ * What the run needs from Debian: [how to tell it is there, package]. `npm start` needs only InfluxDB; the
+ * tests also drive real MQTT peers, Redis for the broker cluster, Chromium (with a CJK font, so zh-CN
+ * screenshots show text rather than boxes) for the caregiver page, and docker-compose to validate the
+ * compose file without an engine.
+ */
 const wanted = [
-  ['influxd', 'influxdb'],
+  [onPath('influxd'), 'influxdb'],
   ...(forTests
     ? [
-        ['mosquitto_pub', 'mosquitto-clients'],
-        ['mosquitto', 'mosquitto'],
-        ['redis-server', 'redis-server'],
-        ['chromium', 'chromium'],
-        ['docker-compose', 'docker-compose'],
+        [onPath('mosquitto_pub'), 'mosquitto-clients'],
+        [onPath('mosquitto'), 'mosquitto'],
+        [onPath('redis-server'), 'redis-server'],
+        [onPath('chromium'), 'chromium'],
+        [onPath('docker-compose'), 'docker-compose'],
+        [() => existsSync('/usr/share/fonts/truetype/wqy/wqy-microhei.ttc'), 'fonts-wqy-microhei'],
       ]
     : []),
 ];
-// The daemons live in sbin, which a non-login PATH may lack.
-const onPath = (command) => has(command) || existsSync(`/usr/sbin/${command}`) || existsSync(`/usr/bin/${command}`);
-const missing = wanted.filter(([command]) => !onPath(command));
-if (missing.length === 0) process.exit(0);
+const packages = wanted.filter(([present]) => !present()).map(([, pkg]) => pkg);
+if (packages.length === 0) process.exit(0);
 
-const packages = missing.map(([, pkg]) => pkg);
 const isRoot = process.getuid?.() === 0;
 const isDebian = existsSync('/etc/debian_version') && has('apt-get');
 if (process.env.CW_SKIP_SYSTEM_INSTALL === '1' || !isRoot || !isDebian) {
   const how = isDebian ? `sudo apt-get install -y ${packages.join(' ')}` : `install: ${packages.join(', ')}`;
-  console.error(`[setup] missing ${missing.map(([c]) => c).join(', ')}; ${how}`);
+  console.error(`[setup] missing Debian packages ${packages.join(', ')}; ${how}`);
   // Without influxd, `npm start` still runs (it spools); tests cannot run without their real peers.
   process.exit(forTests ? 1 : 0);
 }
@@ -59,6 +69,8 @@ execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...p
 });
 // Debian starts some daemons on install where an init system runs; the project runs its own private ones.
 for (const service of ['influxdb', 'mosquitto', 'redis-server']) {
-  spawnSync('sh', ['-c', `service ${service} stop`], { stdio: 'ignore' });
+  if (packages.includes(service)) {
+    spawnSync('sh', ['-c', `service ${service} stop`], { stdio: 'ignore' });
+  }
 }
 say('system packages ready');

@@ -27,7 +27,9 @@ export class InfluxQueryError extends Error {
 function authHeaders(conn: InfluxConnection): Record<string, string> {
   if (conn.api === 'v2') return { authorization: `Token ${conn.token}` };
   if (conn.username) {
-    return { authorization: `Basic ${Buffer.from(`${conn.username}:${conn.password ?? ''}`).toString('base64')}` };
+    return {
+      authorization: `Basic ${Buffer.from(`${conn.username}:${conn.password ?? ''}`).toString('base64')}`,
+    };
   }
   return {};
 }
@@ -56,7 +58,8 @@ export async function influxQl(
     signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
   });
   const text = await response.text();
-  if (!response.ok) throw new InfluxQueryError(`InfluxQL ${response.status}: ${text.slice(0, 300)}`, response.status);
+  if (!response.ok)
+    throw new InfluxQueryError(`InfluxQL ${response.status}: ${text.slice(0, 300)}`, response.status);
   const body = JSON.parse(text) as { results?: InfluxStatementResult[]; error?: string };
   if (body.error) throw new InfluxQueryError(`InfluxQL: ${body.error}`);
   const results = body.results ?? [];
@@ -66,10 +69,7 @@ export async function influxQl(
 }
 
 /** Rows of the first series of the first statement as objects keyed by column. */
-export async function influxRows(
-  conn: InfluxConnection,
-  query: string,
-): Promise<Record<string, unknown>[]> {
+export async function influxRows(conn: InfluxConnection, query: string): Promise<Record<string, unknown>[]> {
   const [first] = await influxQl(conn, query);
   const rows: Record<string, unknown>[] = [];
   for (const series of first?.series ?? []) {
@@ -88,7 +88,9 @@ export async function ensureDatabase(conn: InfluxConnection): Promise<void> {
 
 export async function pingInflux(conn: Pick<InfluxConnection, 'url'>, timeoutMs = 2_000): Promise<boolean> {
   try {
-    const response = await fetch(`${conn.url.replace(/\/$/, '')}/ping`, { signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetch(`${conn.url.replace(/\/$/, '')}/ping`, {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     return response.status === 204 || response.ok;
   } catch {
     return false;

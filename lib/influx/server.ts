@@ -62,7 +62,9 @@ bind-address = "${host}:${rpcPort}"
 export async function startInfluxd(options: InfluxdOptions = {}): Promise<RunningInfluxd> {
   const binary = findInfluxd(options.binary);
   if (!binary) {
-    throw new Error('influxd is not on PATH: install it (Debian: apt-get install influxdb) or set CW_INFLUX_URL');
+    throw new Error(
+      'influxd is not on PATH: install it (Debian: apt-get install influxdb) or set CW_INFLUX_URL',
+    );
   }
   const host = options.host ?? '127.0.0.1';
   const temporary = options.dataDir === undefined;

@@ -18,7 +18,8 @@ function v1Transport(inner: Transport, conn: Extract<InfluxConnection, { api: 'v
   };
   return {
     send: (path, body, options, callbacks) => inner.send(rewrite(path), body, options, callbacks),
-    request: (path, body, options, responseStarted) => inner.request(rewrite(path), body, options, responseStarted),
+    request: (path, body, options, responseStarted) =>
+      inner.request(rewrite(path), body, options, responseStarted),
     iterate: (path, body, options) => inner.iterate(rewrite(path), body, options),
     chunkCombiner: inner.chunkCombiner,
   };

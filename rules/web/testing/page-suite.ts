@@ -2,7 +2,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { AxeBuilder } from '@axe-core/playwright';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Alert } from '../../../protocol/payloads.ts';
+import type { Alert, Posture } from '../../../protocol/payloads.ts';
+import type { NapCheckRecord } from '../../contracts.ts';
 import { waitFor } from '../../../lib/net.ts';
 import { artifactPath, launchChromium } from './browser.ts';
 
@@ -25,8 +26,12 @@ export interface PageBackend {
   alert(id: string): Promise<Alert | undefined>;
   /** Whether the service says room A naps. */
   napping(): Promise<boolean>;
-  /** Makes the service record nap checks in room A while it naps; resolves with what the CSV rows must say. */
-  simulateChecks(): Promise<Array<{ infant: string; posture?: string }>>;
+  /** What the simulated wearables of room A report. */
+  simulated: { infants: string[]; posture: Posture };
+  /** Resolves once the service has written at least `count` automatic nap checks in room A today. */
+  awaitChecks(count: number): Promise<void>;
+  /** Room A's nap checks of today as the service holds them. */
+  checkRecords(): Promise<NapCheckRecord[]>;
   close(): Promise<void>;
 }
 
@@ -104,10 +109,12 @@ export function caregiverPageSuite(name: string, createBackend: () => Promise<Pa
       await tile.locator('button.nap').click();
       await waitFor(() => backend.napping(), { what: 'nap started' });
       await page.locator(`[data-room="${backend.roomA.id}"].napping`).waitFor();
-      const expected = await backend.simulateChecks();
+      await backend.awaitChecks(2);
       await tile.locator('button.nap').click();
       await waitFor(async () => !(await backend.napping()), { what: 'nap ended' });
       await page.locator(`[data-room="${backend.roomA.id}"]:not(.napping)`).waitFor();
+      const expected = [...(await backend.checkRecords())].sort((a, b) => a.at - b.at || a.infant.localeCompare(b.infant));
+      expect(expected.length).toBeGreaterThanOrEqual(2);
 
       await tile.locator('button.checks').click();
       const rows = page.locator('.sheet tbody tr');
@@ -127,9 +134,15 @@ export function caregiverPageSuite(name: string, createBackend: () => Promise<Pa
       const body = lines.slice(1).map((l) => l.split(','));
       expect(body).toHaveLength(expected.length);
       for (const [i, want] of expected.entries()) {
-        expect(body[i]?.[1]).toBe(backend.roomA.id);
-        expect(body[i]?.[2]).toBe(want.infant);
-        if (want.posture) expect(body[i]?.[4]).toBe(want.posture);
+        const [, room, infant, , posture, , , openAlerts] = body[i]!;
+        expect({ room, infant, posture, openAlerts }).toEqual({
+          room: backend.roomA.id,
+          infant: want.infant,
+          posture: want.posture,
+          openAlerts: String(want.openAlerts),
+        });
+        expect(backend.simulated.infants).toContain(infant);
+        expect(posture).toBe(backend.simulated.posture);
       }
       expect(body.filter((cells) => cells[8] !== '')).toHaveLength(1);
 

@@ -1,0 +1,78 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+
+/** One registry per broker, so several services in one process (`cradlewatch up`) keep their metrics apart. */
+export function createBrokerMetrics() {
+  const registry = new Registry();
+  const prefix = 'cradlewatch_broker_';
+  return {
+    registry,
+    clients: new Gauge({ name: `${prefix}clients_connected`, help: 'MQTT clients connected', registers: [registry] }),
+    messagesIn: new Counter({
+      name: `${prefix}messages_in_total`,
+      help: 'PUBLISH packets accepted from clients, by QoS',
+      labelNames: ['qos'],
+      registers: [registry],
+    }),
+    messagesOut: new Counter({
+      name: `${prefix}messages_out_total`,
+      help: 'PUBLISH packets delivered to clients, by QoS',
+      labelNames: ['qos'],
+      registers: [registry],
+    }),
+    bytesIn: new Counter({ name: `${prefix}payload_bytes_in_total`, help: 'Payload bytes accepted', registers: [registry] }),
+    authFailures: new Counter({
+      name: `${prefix}auth_failures_total`,
+      help: 'Refused logins, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    aclRefusals: new Counter({
+      name: `${prefix}acl_refusals_total`,
+      help: 'Refused publishes and subscriptions',
+      labelNames: ['action'],
+      registers: [registry],
+    }),
+    limitDisconnects: new Counter({
+      name: `${prefix}limit_disconnects_total`,
+      help: 'Clients disconnected for breaking a limit',
+      labelNames: ['limit'],
+      registers: [registry],
+    }),
+    backlogBytes: new Gauge({
+      name: `${prefix}backlog_bytes`,
+      help: 'Bytes waiting on subscriber sockets plus messages queued inside the broker',
+      registers: [registry],
+    }),
+    telemetryHeld: new Gauge({
+      name: `${prefix}telemetry_held`,
+      help: '1 while the broker has stopped reading from telemetry publishers to bound memory',
+      registers: [registry],
+    }),
+    holds: new Counter({ name: `${prefix}overload_holds_total`, help: 'Times telemetry was held', registers: [registry] }),
+  };
+}
+export type BrokerMetrics = ReturnType<typeof createBrokerMetrics>;
+
+export interface BrokerStats {
+  clients: number;
+  messagesIn: number;
+  authFailures: number;
+  aclRefusals: number;
+  limitDisconnects: number;
+  telemetryHeld: boolean;
+}
+
+async function total(counter: Counter): Promise<number> {
+  return (await counter.get()).values.reduce((sum, v) => sum + v.value, 0);
+}
+
+export async function readStats(m: BrokerMetrics, held: boolean): Promise<BrokerStats> {
+  return {
+    clients: (await m.clients.get()).values[0]?.value ?? 0,
+    messagesIn: await total(m.messagesIn),
+    authFailures: await total(m.authFailures),
+    aclRefusals: await total(m.aclRefusals),
+    limitDisconnects: await total(m.limitDisconnects),
+    telemetryHeld: held,
+  };
+}

@@ -1,0 +1,330 @@
+import { readFileSync } from 'node:fs';
+import { type Server as HttpServer, createServer as createHttpServer } from 'node:http';
+import { createRequire } from 'node:module';
+import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createServer as createTlsServer } from 'node:tls';
+import { Aedes, type Client, type PublishPacket } from 'aedes';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { FleetWatcher } from '../lib/fleet-file.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { FleetIndex } from '../protocol/fleet.ts';
+import { parseTopic, topics } from '../protocol/topics.ts';
+import { type Principal, canPublish, canSubscribe } from './acl.ts';
+import { Authenticator, FailureThrottle } from './auth.ts';
+import type { BrokerConfig } from './config.ts';
+import { type BrokerMetrics, type BrokerStats, createBrokerMetrics, readStats } from './metrics.ts';
+import { GuardedConnection, TokenBucket } from './packet-guard.ts';
+
+const require = createRequire(import.meta.url);
+
+export interface RunningBroker {
+  mqttUrl: string;
+  tlsUrl?: string;
+  wsUrl?: string;
+  httpUrl?: string;
+  aedes: Aedes;
+  metrics: BrokerMetrics;
+  stats(): Promise<BrokerStats>;
+  close(): Promise<void>;
+}
+
+export interface BrokerOptions {
+  /** An in-memory registry instead of config.fleetFile (`cradlewatch up`, tests). */
+  fleet?: FleetIndex;
+}
+
+/** Per-connection state the hooks share; Aedes' Client is not ours to extend. */
+interface Session {
+  principal: Principal;
+  bucket: TokenBucket;
+  /** The broker-made offline will, for devices that set none. */
+  brokerWill?: PublishPacket;
+}
+
+function statusPayload(state: 'online' | 'offline'): Buffer {
+  return Buffer.from(JSON.stringify({ v: 1, ts: Date.now(), state }));
+}
+
+/** Devices that only stream readings: the first traffic to hold when the broker runs out of room. */
+function isTelemetryPublisher(principal: Principal): boolean {
+  return principal.type === 'device' && principal.kind !== 'alarm';
+}
+
+async function redisBackends(url: string) {
+  const parsed = new URL(url);
+  const options = {
+    host: parsed.hostname,
+    port: Number(parsed.port || 6379),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    db: Number(parsed.pathname.slice(1) || 0),
+  };
+  // The package's main export wraps the async persistence in a callback shim that Aedes 1.x refuses.
+  const RedisPersistence = require('aedes-persistence-redis/asyncPersistence.js');
+  const mqemitterRedis = require('mqemitter-redis');
+  return { persistence: new RedisPersistence(options), mq: mqemitterRedis(options) };
+}
+
+function listen(server: Server | HttpServer, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: Server | HttpServer): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * The cradlewatch broker: Aedes with registry-backed authentication, per-device topic ACLs, packet-size,
+ * rate and connection limits, an overload guard that holds telemetry before alarms, device status on
+ * connect and loss, and /healthz + /metrics.
+ */
+export async function startBroker(config: BrokerConfig, log: Logger, options: BrokerOptions = {}): Promise<RunningBroker> {
+  const watcher = options.fleet || !config.fleetFile ? undefined : new FleetWatcher(config.fleetFile, log).start();
+  const fleet = () => options.fleet ?? watcher?.current;
+  if (!config.allowAnonymous && !fleet() && config.accounts.length === 0) {
+    throw new Error('broker has no one to let in: give fleetFile, accounts, or allowAnonymous');
+  }
+  if (config.allowAnonymous) {
+    log.warn('ANONYMOUS MODE: no authentication, every topic open to every client. For development only.');
+  }
+  const metrics = createBrokerMetrics();
+  const auth = new Authenticator(fleet, config.accounts);
+  const throttle = new FailureThrottle(config.limits.authFailuresBeforeDelay, config.limits.authFailureDelayMs);
+  const sessions = new WeakMap<Client, Session>();
+  const connections = new Set<GuardedConnection>();
+  const connectionOf = new WeakMap<Client, GuardedConnection>();
+
+  const backends = config.redis ? await redisBackends(config.redis) : {};
+  const aedes = await Aedes.createBroker({ ...backends, concurrency: 1_000, drainTimeout: 30_000, heartbeatInterval: 60_000 });
+
+  const addressOf = (client: Client) =>
+    (client.conn as unknown as { remoteAddress?: string }).remoteAddress ?? 'unknown';
+
+  // [MQTT-3.1.3-8]: a zero-byte client id with CleanSession 0 gets CONNACK 2. Aedes invents an id before
+  // authenticate runs, so preConnect, which still sees the CONNECT, marks such clients.
+  const anonymousPersistent = new WeakSet<Client>();
+  aedes.preConnect = (client, packet, callback) => {
+    if (!packet.clientId && packet.clean === false) anonymousPersistent.add(client);
+    if (aedes.connectedClients >= config.limits.maxConnections) {
+      metrics.limitDisconnects.inc({ limit: 'connections' });
+      log.warn({ address: addressOf(client), max: config.limits.maxConnections }, 'connection refused: at maximum connections');
+      return callback(new Error('maximum connections reached'), false);
+    }
+    callback(null, true);
+  };
+
+  aedes.authenticate = (client, username, password, callback) => {
+    if (anonymousPersistent.has(client)) {
+      return callback(Object.assign(new Error('identifier rejected'), { returnCode: 2 }), false);
+    }
+    const address = addressOf(client);
+    const delay = throttle.delayFor(address);
+    const run = async () => {
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      const result = config.allowAnonymous
+        ? ({ ok: true, principal: { type: 'anonymous' } } as const)
+        : await auth.check(username, password);
+      if (!result.ok) {
+        throttle.failed(address);
+        metrics.authFailures.inc({ reason: result.reason });
+        log.warn({ clientId: client.id, username, address, reason: result.reason }, 'login refused');
+        return callback(Object.assign(new Error(result.reason), { returnCode: result.returnCode }), false);
+      }
+      throttle.succeeded(address);
+      const session: Session = {
+        principal: result.principal,
+        bucket: new TokenBucket(config.limits.publishRate, config.limits.publishBurst),
+      };
+      const principal = result.principal;
+      if (principal.type === 'device') {
+        const client_ = client as unknown as { _will: PublishPacket | null };
+        const statusTopic =
+          principal.kind === 'gateway'
+            ? topics.gatewayStatus(principal.center, principal.id)
+            : topics.deviceStatus(principal.center, principal.id);
+        if (!client_._will) {
+          // A device that sets no will still gets its loss announced, as DESIGN.md promises supervisors.
+          session.brokerWill = {
+            cmd: 'publish',
+            topic: statusTopic,
+            payload: statusPayload('offline'),
+            qos: 1,
+            retain: true,
+            dup: false,
+          } as PublishPacket;
+          client_._will = session.brokerWill;
+        }
+      }
+      sessions.set(client, session);
+      callback(null, true);
+    };
+    run().catch((error: unknown) => {
+      log.error({ err: error, clientId: client.id }, 'authentication failed unexpectedly');
+      callback(Object.assign(new Error('server unavailable'), { returnCode: 3 }), false);
+    });
+  };
+
+  aedes.authorizePublish = (client, packet, callback) => {
+    if (!client) return callback(null); // a will of a client that lived on another (dead) cluster node
+    const session = sessions.get(client);
+    if (!session) return callback(new Error('not authenticated'));
+    const isWill = packet === (client as unknown as { will: PublishPacket | null }).will;
+    if (isWill) {
+      // A will is composed at connect time; the status it announces is the moment of loss.
+      const where = parseTopic(packet.topic);
+      if (where && (where.kind === 'device' || where.kind === 'gateway') && where.channel === 'status') {
+        packet.payload = statusPayload('offline');
+      }
+    } else if (session.principal.type !== 'service' && !session.bucket.take()) {
+      metrics.limitDisconnects.inc({ limit: 'publish-rate' });
+      log.warn({ clientId: client.id, rate: config.limits.publishRate }, 'client disconnected: publish rate limit');
+      return callback(new Error('publish rate limit exceeded'));
+    }
+    if (!canPublish(session.principal, packet.topic)) {
+      metrics.aclRefusals.inc({ action: 'publish' });
+      log.warn({ clientId: client.id, topic: packet.topic.slice(0, 200) }, 'publish refused by ACL; client disconnected');
+      return callback(new Error('publish not authorised'));
+    }
+    metrics.messagesIn.inc({ qos: String(packet.qos) });
+    metrics.bytesIn.inc(packet.payload.length);
+    callback(null);
+  };
+
+  aedes.authorizeSubscribe = (client, subscription, callback) => {
+    const session = sessions.get(client);
+    if (session && canSubscribe(session.principal, subscription.topic)) return callback(null, subscription);
+    metrics.aclRefusals.inc({ action: 'subscribe' });
+    log.warn({ clientId: client.id, topic: subscription.topic.slice(0, 200) }, 'subscription refused by ACL');
+    // SUBACK 0x80 for this filter; the connection stays.
+    callback(null, null);
+  };
+
+  aedes.on('clientReady', (client) => {
+    metrics.clients.set(aedes.connectedClients);
+    const session = sessions.get(client);
+    if (session?.brokerWill && session.principal.type === 'device') {
+      aedes.publish({ ...session.brokerWill, payload: statusPayload('online') } as PublishPacket, () => {});
+    }
+  });
+  aedes.on('clientDisconnect', () => metrics.clients.set(aedes.connectedClients));
+  aedes.on('publish', (packet, client) => {
+    if (client) return;
+    metrics.messagesOut.inc({ qos: String(packet.qos) });
+  });
+  aedes.on('clientError', (client, error) => log.debug({ clientId: client.id, err: error.message }, 'client error'));
+  aedes.on('connectionError', (client, error) =>
+    log.debug({ clientId: client.id, err: error.message }, 'connection error'),
+  );
+
+  const handle = (socket: Duplex & { remoteAddress?: string; remotePort?: number }) => {
+    const connection = new GuardedConnection(socket, config.limits.maxPacketBytes, (declared) => {
+      metrics.limitDisconnects.inc({ limit: 'packet-size' });
+      log.warn(
+        { address: socket.remoteAddress, bytes: declared, max: config.limits.maxPacketBytes },
+        'client disconnected: packet too large',
+      );
+    });
+    connections.add(connection);
+    connection.on('close', () => connections.delete(connection));
+    const client = aedes.handle(connection as unknown as Socket);
+    connectionOf.set(client, connection);
+  };
+
+  // Overload guard: Aedes acknowledges publishers whatever its subscribers can take, so without it the
+  // backlog grows without bound (DESIGN.md: 1.1 GB at 20k msgs/s). Holding telemetry sockets lets TCP push
+  // back on devices while alarm buttons and the services keep flowing.
+  let held = false;
+  const internals = aedes as unknown as { mq: { _messageQueue?: unknown[] }; clients: Record<string, Client> };
+  const mq = internals.mq;
+  const guard = setInterval(() => {
+    let backlog = 0;
+    for (const c of connections) backlog += c.backlogBytes;
+    // A queued message is counted at 1 KiB, a batch's order of size.
+    backlog += (mq._messageQueue?.length ?? 0) * 1024;
+    metrics.backlogBytes.set(backlog);
+    const shouldHold = held ? backlog > config.limits.backlogLowBytes : backlog > config.limits.backlogHighBytes;
+    if (shouldHold === held) return;
+    held = shouldHold;
+    metrics.telemetryHeld.set(held ? 1 : 0);
+    if (held) {
+      metrics.holds.inc();
+      log.warn({ backlog }, 'overload: holding telemetry publishers until subscribers catch up');
+    } else log.info({ backlog }, 'overload cleared: reading telemetry again');
+    for (const client of Object.values(internals.clients)) {
+      const session = sessions.get(client);
+      if (session && isTelemetryPublisher(session.principal)) connectionOf.get(client)?.hold(held);
+    }
+  }, 100);
+  guard.unref();
+  // A telemetry device connecting while held starts held.
+  aedes.on('clientReady', (client) => {
+    const session = sessions.get(client);
+    if (held && session && isTelemetryPublisher(session.principal)) connectionOf.get(client)?.hold(true);
+  });
+
+  const servers: (Server | HttpServer)[] = [];
+  const tcp = createServer({ noDelay: true }, handle);
+  servers.push(tcp);
+  const mqttPort = await listen(tcp, config.port, config.host);
+  const running: RunningBroker = {
+    mqttUrl: `mqtt://${config.host}:${mqttPort}`,
+    aedes,
+    metrics,
+    stats: () => readStats(metrics, held),
+    close: async () => {},
+  };
+  if (config.tls) {
+    const tls = createTlsServer({ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) }, handle);
+    servers.push(tls);
+    running.tlsUrl = `mqtts://${config.host}:${await listen(tls, config.tlsPort, config.host)}`;
+  }
+  let wss: WebSocketServer | undefined;
+  if (config.wsPort !== undefined) {
+    const httpServer = createHttpServer();
+    wss = new WebSocketServer({ server: httpServer, path: '/mqtt' });
+    wss.on('connection', (ws, req) => {
+      const stream = createWebSocketStream(ws) as Duplex & { remoteAddress?: string };
+      stream.remoteAddress = req.socket.remoteAddress;
+      handle(stream);
+    });
+    servers.push(httpServer);
+    running.wsUrl = `ws://${config.host}:${await listen(httpServer, config.wsPort, config.host)}/mqtt`;
+  }
+  let app: FastifyInstance | undefined;
+  if (config.httpPort !== undefined) {
+    app = Fastify({ logger: false });
+    app.get('/healthz', async () => ({ ok: !aedes.closed, clients: aedes.connectedClients, telemetryHeld: held }));
+    app.get('/metrics', async (_request, reply) => {
+      reply.header('content-type', metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
+    await app.listen({ port: config.httpPort, host: config.host });
+    running.httpUrl = `http://${config.host}:${(app.server.address() as AddressInfo).port}`;
+  }
+  log.info(
+    { mqtt: running.mqttUrl, tls: running.tlsUrl, ws: running.wsUrl, http: running.httpUrl, redis: Boolean(config.redis) },
+    'broker listening',
+  );
+
+  running.close = async () => {
+    clearInterval(guard);
+    watcher?.close();
+    for (const server of servers) server.close();
+    wss?.close();
+    // Closing Aedes disconnects its clients (their wills are not sent: the broker is leaving, not them).
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    for (const c of connections) c.destroy();
+    await Promise.all(servers.map((s) => closeServer(s)));
+    await app?.close();
+    const closable = backends as { mq?: { close(cb: () => void): void } };
+    if (closable.mq) await new Promise<void>((resolve) => closable.mq!.close(resolve));
+  };
+  return running;
+}

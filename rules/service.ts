@@ -1,0 +1,364 @@
+import { Point, type WriteApi } from '@influxdata/influxdb-client';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { AlertChannel, AlertService, AlertTransition, CommandResult } from '../protocol/alerts.ts';
+import { ConfigError } from '../protocol/config.ts';
+import { checkPublisher, checkReading, type FleetIndex } from '../protocol/fleet.ts';
+import { type Message, parseMessage } from '../protocol/parse.ts';
+import type { Alert } from '../protocol/payloads.ts';
+import { filters, topics } from '../protocol/topics.ts';
+import { FleetWatcher } from '../lib/fleet-file.ts';
+import { createWriteApi } from '../lib/influx/writer.ts';
+import type { Logger } from '../lib/logger.ts';
+import { createChannels } from './channels/index.ts';
+import type { BoardService, NapCheckRecord, RoomBoard } from './contracts.ts';
+import type { RulesServiceConfig } from './config.ts';
+import { DeviceTimeClock } from './engine/clock.ts';
+import { Engine, type EngineInput, type EngineOutput, type NapChange } from './engine/engine.ts';
+import { localTime } from './engine/time.ts';
+import { startHttp } from './http/index.ts';
+import { Journal } from './journal/journal.ts';
+
+export interface RulesStats {
+  received: number;
+  invalid: number;
+  stale: number;
+  transitions: number;
+}
+
+export interface RunningRules {
+  url: string;
+  alerts: AlertService;
+  board: BoardService;
+  stats: RulesStats;
+  close(): Promise<void>;
+}
+
+type BoardEvent = { type: 'board'; center: string } | { type: 'nap-check'; record: NapCheckRecord };
+
+/**
+ * The I/O shell around the engine: MQTT in, journal, channels, InfluxDB and HTTP out. Every engine step is
+ * journalled (fsync) before its transitions reach a channel, and a delivery watermark is journalled after,
+ * so a kill -9 at any point neither loses a transition nor delivers one twice.
+ */
+export async function startRules(config: RulesServiceConfig, logger: Logger): Promise<RunningRules> {
+  const log = logger.child({ component: 'rules' });
+  const fleetWatcher = new FleetWatcher(config.fleetFile, log);
+  const fleet = () => fleetWatcher.current;
+  for (const center of config.rules.centers.keys()) {
+    if (!fleet().centers.has(center)) {
+      throw new ConfigError(`invalid config:\n  rules.centers.${center}: no such centre in ${config.fleetFile}`);
+    }
+  }
+
+  const { journal, restored } = Journal.open(config.journalDir, { compactBytes: config.journalCompactBytes });
+  const deviceClock = config.clock.mode === 'device' ? new DeviceTimeClock(config.clock.speed) : undefined;
+  const now = deviceClock ? deviceClock.now : Date.now;
+  const speed = config.clock.speed;
+  const engine = new Engine({ fleet: fleet(), rules: config.rules, clock: now, state: restored.state });
+  fleetWatcher.onChange((next) => engine.setFleet(next));
+  fleetWatcher.start();
+  log.info(
+    { open: engine.openAlerts().length, seq: engine.seq, delivered: restored.delivered },
+    'rules state restored',
+  );
+
+  const stats: RulesStats = { received: 0, invalid: 0, stale: 0, transitions: 0 };
+  const transitionListeners = new Set<(t: AlertTransition) => void>();
+  const boardListeners = new Set<(e: BoardEvent) => void>();
+  const writer: WriteApi | undefined = config.influx
+    ? createWriteApi(config.influx, { flushInterval: 1_000, maxRetries: 5 })
+    : undefined;
+
+  const client: MqttClient = mqtt.connect(config.mqtt.url, {
+    clientId: config.mqtt.clientId,
+    clean: false,
+    keepalive: config.mqtt.keepaliveS,
+    protocolVersion: 4,
+    reconnectPeriod: 1_000,
+    ...(config.mqtt.username ? { username: config.mqtt.username } : {}),
+    ...(config.mqtt.password ? { password: config.mqtt.password } : {}),
+  });
+  // The broker sends this session's queued QoS 1 messages right after CONNACK: hold them until ready.
+  let ready = false;
+  const early: [string, Buffer][] = [];
+  client.on('message', (topic, payload) => {
+    if (ready) receive(topic, payload);
+    else early.push([topic, payload]);
+  });
+  client.on('error', (error) => log.warn({ err: error }, 'mqtt error'));
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', (error) => {
+      if (!client.connected) {
+        client.end(true);
+        reject(new Error(`cannot connect to MQTT ${config.mqtt.url}: ${error.message}`));
+      }
+    });
+  });
+  const channels: AlertChannel[] = createChannels(config.channels, {
+    mqtt: client,
+    ...(config.influx ? { influx: config.influx } : {}),
+    fleet,
+    log,
+  });
+
+  const deliver = (transitions: AlertTransition[]) => {
+    if (transitions.length === 0) return;
+    for (const transition of transitions) {
+      for (const channel of channels) channel.deliver(transition);
+      for (const listener of transitionListeners) listener(transition);
+      for (const listener of boardListeners) listener({ type: 'board', center: transition.alert.center });
+    }
+    journal.markDelivered(transitions.at(-1)!.seq);
+  };
+
+  // A transition journalled but not yet handed to the channels when the last process died goes out now, once.
+  deliver(restored.recent.filter((t) => t.seq > restored.delivered));
+
+  const publishNap = (nap: NapChange) => {
+    client.publish(
+      topics.nap(nap.center, nap.room),
+      JSON.stringify({ v: 1, ts: nap.at, state: nap.state, by: nap.by }),
+      { qos: 1, retain: true },
+    );
+  };
+
+  const writeCheck = (record: NapCheckRecord) => {
+    if (!writer) return;
+    const point = new Point('nap_check')
+      .tag('center', record.center)
+      .tag('room', record.room)
+      .tag('infant', record.infant)
+      .intField('open_alerts', record.openAlerts)
+      .timestamp(record.at);
+    if (record.posture) point.stringField('posture', record.posture);
+    if (record.motion !== undefined) point.floatField('motion', record.motion);
+    if (record.skinTempC !== undefined) point.floatField('skin_temp', record.skinTempC);
+    if (record.confirmedBy) point.stringField('confirmed_by', record.confirmedBy);
+    writer.writePoint(point);
+  };
+
+  let timer: NodeJS.Timeout | undefined;
+  let armedFor: number | undefined;
+  let closed = false;
+
+  const step = (out: EngineOutput) => {
+    journal.append(engine.drainChanges(), out.transitions);
+    stats.stale += out.stale;
+    stats.transitions += out.transitions.length;
+    deliver(out.transitions);
+    for (const nap of out.naps) {
+      if (nap.source === 'schedule') publishNap(nap);
+      writer?.writePoint(
+        new Point('nap_session')
+          .tag('center', nap.center)
+          .tag('room', nap.room)
+          .stringField('state', nap.state)
+          .stringField('by', nap.by)
+          .timestamp(nap.at),
+      );
+      for (const listener of boardListeners) listener({ type: 'board', center: nap.center });
+    }
+    for (const record of out.checks) {
+      writeCheck(record);
+      for (const listener of boardListeners) listener({ type: 'nap-check', record });
+    }
+    if (journal.needsCompaction()) journal.compact(engine.snapshot());
+    arm();
+  };
+
+  /** One timer, for the engine's next deadline; in device-time mode wall delays shrink by the speed. */
+  const arm = () => {
+    if (closed) return;
+    const deadline = engine.nextDeadline();
+    if (deadline === armedFor && timer) return;
+    clearTimeout(timer);
+    armedFor = deadline;
+    if (deadline === undefined) return;
+    const delay = Math.max(0, Math.ceil((deadline - now()) / speed));
+    timer = setTimeout(() => {
+      timer = undefined;
+      armedFor = undefined;
+      step(engine.tick());
+    }, delay);
+  };
+
+  const input = (value: EngineInput, ts: number) => {
+    deviceClock?.observe(ts);
+    step(engine.handle(value));
+  };
+
+  const onMessage = (message: Message) => {
+    switch (message.kind) {
+      case 'telemetry': {
+        const publisher = fleet().devices.get(message.source.id)!;
+        stats.invalid += message.refused.length;
+        for (const reading of message.readings) {
+          if (!checkReading(reading, publisher, fleet()).ok) {
+            stats.invalid++;
+            continue;
+          }
+          input({ type: 'reading', center: message.center, reading }, reading.reading.ts);
+        }
+        return;
+      }
+      case 'status':
+        if (message.source.type === 'device') {
+          input({ type: 'status', center: message.center, device: message.source.id, status: message.status }, message.status.ts);
+        }
+        return;
+      case 'alarm':
+        input({ type: 'alarm', center: message.center, device: message.device, event: message.event }, message.event.ts);
+        return;
+      case 'nap':
+        input({ type: 'nap', center: message.center, room: message.room, nap: message.nap }, message.nap.ts);
+        return;
+      case 'alert-ack': {
+        const alert = engine.getAlert(message.alertId);
+        if (alert?.center === message.center) alerts.acknowledge(message.alertId, message.ack.by, message.ack.ts);
+        return;
+      }
+    }
+  };
+
+  const receive = (topic: string, payload: Buffer) => {
+    stats.received++;
+    const parsed = parseMessage(topic, payload, {
+      now: now(),
+      maxSkewMs: config.maxClockSkewMs,
+    });
+    const checked = parsed.ok ? checkPublisher(parsed.value, fleet()) : parsed;
+    if (!checked.ok) {
+      // Ingest dead-letters invalid input; here it is only counted.
+      stats.invalid++;
+      log.debug({ topic, reason: checked.reason, detail: checked.detail }, 'input ignored');
+      return;
+    }
+    try {
+      onMessage(checked.value);
+    } catch (error) {
+      log.error({ err: error, topic }, 'rules step failed');
+    }
+  };
+
+  const command = (run: () => { result: CommandResult; output: EngineOutput }): CommandResult => {
+    const { result, output } = run();
+    step(output);
+    return result;
+  };
+
+  const alerts: AlertService = {
+    list(filter = {}) {
+      const open = engine.openAlerts().filter((a) => !filter.center || a.center === filter.center);
+      if (!filter.includeResolved) return open;
+      const resolved = new Map<string, Alert>();
+      for (const t of journal.recent()) {
+        if (t.kind === 'resolved' && (!filter.center || t.alert.center === filter.center)) resolved.set(t.alert.id, t.alert);
+      }
+      return [...open, ...resolved.values()];
+    },
+    get: (id) => engine.getAlert(id) ?? journal.recent().findLast((t) => t.alert.id === id)?.alert,
+    acknowledge: (id, by, at = now()) => command(() => engine.acknowledge(id, by, at)),
+    resolve: (id, by, at = now()) => command(() => engine.resolve(id, by, at)),
+    transitionsSince: (afterSeq, center) =>
+      journal.recent().filter((t) => t.seq > afterSeq && (!center || t.alert.center === center)),
+    subscribe(listener) {
+      transitionListeners.add(listener);
+      return () => transitionListeners.delete(listener);
+    },
+  };
+
+  const board: BoardService = {
+    rooms: (center) => roomBoards(fleet(), engine, center),
+    async setNap(center, room, state, by) {
+      const ts = Math.floor(now());
+      await client.publishAsync(topics.nap(center, room), JSON.stringify({ v: 1, ts, state, by }), {
+        qos: 1,
+        retain: true,
+      });
+      // Followed at once rather than on the broker's echo, which the engine then sees as no change.
+      input({ type: 'nap', center, room, nap: { v: 1, ts, state, by } }, ts);
+    },
+    napChecks(center, room, day) {
+      const zone = fleet().centers.get(center)?.timezone ?? 'UTC';
+      return engine
+        .checks()
+        .filter((c) => c.center === center && c.room === room && localTime(c.at, zone).day === day)
+        .sort((a, b) => a.at - b.at || a.infant.localeCompare(b.infant));
+    },
+    confirmCheck(center, checkId, by) {
+      const record = engine.confirmCheck(center, checkId, by, Math.floor(now()));
+      if (record) step(engine.tick());
+      return record;
+    },
+    subscribe(listener) {
+      boardListeners.add(listener);
+      return () => boardListeners.delete(listener);
+    },
+  };
+
+  const http = await startHttp(config.http, { alerts, board, fleet, log });
+  step(engine.tick());
+  ready = true;
+  for (const [topic, payload] of early.splice(0)) receive(topic, payload);
+  await client.subscribeAsync(
+    [...filters.telemetry(), ...filters.deviceEvents(), filters.nap(), filters.alertAcks()],
+    { qos: 1 },
+  );
+
+  return {
+    url: http.url,
+    alerts,
+    board,
+    stats,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearTimeout(timer);
+      await http.close();
+      await Promise.all(channels.map((c) => c.close()));
+      await client.endAsync();
+      await writer?.close().catch((error: unknown) => log.warn({ err: error }, 'influx flush failed on close'));
+      journal.compact(engine.snapshot());
+      journal.close();
+      fleetWatcher.close();
+    },
+  };
+}
+
+function roomBoards(fleet: FleetIndex, engine: Engine, center: string): RoomBoard[] {
+  const open = engine.openAlerts();
+  return fleet.roomsOf(center).map((room) => {
+    const nap = engine.nap(room.id);
+    const env = engine.room(room.id);
+    return {
+      center,
+      room: room.id,
+      name: room.name,
+      ...(room.nameZh ? { nameZh: room.nameZh } : {}),
+      napping: nap?.napping === true,
+      ...(nap?.napping && nap.since !== undefined ? { napStartedAt: nap.since } : {}),
+      ...(env ? { tempC: env.tempC, humidity: env.humidity } : {}),
+      infants: fleet.infantsOf(room.id).map((infant) => {
+        const device = fleet.wearableOfInfant.get(infant.id);
+        const r = device ? engine.wearable(device.id) : undefined;
+        return {
+          infant: infant.id,
+          displayName: infant.displayName,
+          ...(device ? { device: device.id } : {}),
+          ...(r
+            ? {
+                posture: r.posture,
+                skinTempC: r.skinTempC,
+                motion: r.motion,
+                worn: r.worn,
+                battery: r.battery,
+                lastReadingAt: r.ts,
+              }
+            : {}),
+        };
+      }),
+      openAlerts: open.filter((a) => a.room === room.id),
+    };
+  });
+}

@@ -1,0 +1,126 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InfluxConnection } from '../../lib/influx/connection.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { waitFor } from '../../lib/net.ts';
+import type { Alert } from '../../protocol/payloads.ts';
+import { countPoints, freshInflux } from '../../test/support/influx.ts';
+import { webhookReceiver, type WebhookReceiver } from '../channels/testing/receiver.ts';
+import { rulesServiceConfigSchema } from '../config.ts';
+import { type RunningRules, startRules } from '../service.ts';
+import { Devices, api, sseClient, startMosquitto, supervisorTokens, workDir } from './support.ts';
+
+/**
+ * Devices → broker → rules → SSE client and a webhook receiver, all real: mosquitto as the broker, the rules
+ * service in this process with short hold, reminder and escalation times.
+ */
+describe('rules end to end (mosquitto broker, SSE, webhook, InfluxDB)', () => {
+  let broker: Awaited<ReturnType<typeof startMosquitto>>;
+  let rules: RunningRules;
+  let devices: Devices;
+  let hook: WebhookReceiver;
+  let influx: InfluxConnection;
+  let sse: ReturnType<typeof sseClient>;
+
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    hook = await webhookReceiver();
+    influx = await freshInflux();
+    const { dir, fleetFile } = workDir();
+    const config = rulesServiceConfigSchema.parse({
+      mqtt: { url: broker.url, clientId: 'rules-e2e' },
+      fleetFile,
+      journalDir: join(dir, 'journal'),
+      influx,
+      rules: {
+        defaults: {
+          prone: { holdS: 2, clearS: 1 },
+          monitoringLost: { silenceS: 3600 },
+          lifecycle: { reminderS: { critical: 1 }, escalateS: { critical: 2.5 } },
+          napCheck: { underOneMin: 0.05, oneYearMin: 0.1 },
+        },
+      },
+      http: { port: 0, tokens: supervisorTokens },
+      channels: { webhooks: [{ name: 'hook', url: hook.url, backoffMs: 50 }] },
+    });
+    rules = await startRules(config, silentLogger);
+    sse = sseClient(rules.url);
+    await sse.opened;
+    devices = await Devices.connect(broker.url);
+  });
+
+  afterAll(async () => {
+    sse?.close();
+    await devices?.close();
+    await rules?.close();
+    await hook?.close();
+    await broker?.close();
+  });
+
+  it('a one-key alarm press reaches the SSE stream and the webhook; staff resolve it', async () => {
+    await devices.press(Date.now());
+    await waitFor(() => sse.events.some((e) => e.alert.rule === 'one-key-alarm'), { what: 'alarm on SSE' });
+    const raised = sse.events.find((e) => e.alert.rule === 'one-key-alarm')!;
+    expect(raised).toMatchObject({ kind: 'raised', alert: { severity: 'critical', subject: { id: 'btn-2' } } });
+    await waitFor(() => hook.requests.some((r) => JSON.stringify(r.body).includes(raised.alert.id)), {
+      what: 'alarm at the webhook',
+    });
+    const res = await api(rules.url, `/api/alerts/${raised.alert.id}/resolve`, { method: 'POST', body: '{}' });
+    expect(res.status).toBe(200);
+    await waitFor(() => sse.events.some((e) => e.alert.id === raised.alert.id && e.kind === 'resolved'));
+  });
+
+  it('prone for the hold time: one alert, reminders, escalation, ack over HTTP, resolved when the infant turns', async () => {
+    await devices.nap('r2', 'started', Date.now());
+    await waitFor(() => rules.board.rooms('ca').find((r) => r.room === 'r2')?.napping === true, { what: 'nap' });
+    const proneStart = Date.now();
+    const stream = async (posture: 'prone' | 'supine', until: () => boolean, timeoutMs: number) => {
+      const end = Date.now() + timeoutMs;
+      while (!until() && Date.now() < end) {
+        await devices.wearable('w-07', Date.now(), { posture });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const prone = () => sse.events.filter((e) => e.alert.rule === 'prone-sleep');
+    await stream('prone', () => prone().some((e) => e.kind === 'escalated'), 10_000);
+    const raised = prone().find((e) => e.kind === 'raised')!;
+    expect(raised.at - proneStart).toBeGreaterThanOrEqual(2000);
+    expect(raised.at - proneStart).toBeLessThan(3000);
+    expect(prone().map((e) => e.kind)).toEqual(['raised', 'renotified', 'renotified', 'escalated']);
+    expect(prone().find((e) => e.kind === 'escalated')?.audience).toBe('supervisors');
+
+    const ack = await api(rules.url, `/api/alerts/${raised.alert.id}/ack`, { method: 'POST', body: '{}' });
+    expect(ack.status).toBe(200);
+    await stream('prone', () => false, 2_000);
+    expect(prone().map((e) => e.kind).slice(4)).toEqual(['acknowledged']);
+    const open = (await api(rules.url, '/api/alerts')).body as { alerts?: Alert[] } | Alert[];
+    const list = Array.isArray(open) ? open : (open.alerts ?? []);
+    expect(list.find((a) => a.id === raised.alert.id)?.state).toBe('acknowledged');
+
+    await stream('supine', () => prone().some((e) => e.kind === 'resolved'), 5_000);
+    expect(prone().map((e) => e.kind).slice(4)).toEqual(['acknowledged', 'resolved']);
+    expect(new Set(prone().map((e) => e.alert.id)).size).toBe(1);
+    await waitFor(() => hook.requests.filter((r) => JSON.stringify(r.body).includes(raised.alert.id)).length >= 6, {
+      what: 'webhook deliveries of the prone alert',
+    });
+  });
+
+  it('writes nap-check records and nap sessions to InfluxDB, and keeps the day for the sheet', async () => {
+    await waitFor(async () => (await countPoints(influx, 'nap_check', 'open_alerts')) >= 2, {
+      what: 'nap_check points',
+    });
+    expect(await countPoints(influx, 'nap_session', 'state')).toBeGreaterThanOrEqual(1);
+    const day = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(Date.now());
+    const checks = rules.board.napChecks('ca', 'r2', day);
+    expect(checks.length).toBeGreaterThanOrEqual(3);
+    const confirmed = rules.board.confirmCheck('ca', checks[0]!.id, 'teacher-li');
+    expect(confirmed?.confirmedBy).toBe('teacher-li');
+  });
+
+  it('counts and ignores invalid input', async () => {
+    const before = rules.stats.invalid;
+    await devices.client.publishAsync('cw/v1/ca/devices/w-07/telemetry', 'not json', { qos: 1 });
+    await devices.client.publishAsync('cw/v1/ca/devices/ghost/alarm', JSON.stringify({ v: 1, ts: Date.now(), seq: 1, event: 'pressed' }), { qos: 1 });
+    await waitFor(() => rules.stats.invalid >= before + 2, { what: 'invalid count' });
+  });
+});

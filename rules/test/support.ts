@@ -1,0 +1,108 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventSource } from 'eventsource';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { AlertTransition } from '../../protocol/alerts.ts';
+import { topics } from '../../protocol/topics.ts';
+import type { WearableReading } from '../../protocol/payloads.ts';
+import { freePort, waitFor } from '../../lib/net.ts';
+import { calm, fleetDoc } from './harness.ts';
+
+export const SUPERVISOR_TOKEN = 'supervisor-token-0123456789';
+
+/**
+ * A real MQTT 3.1.1 broker for the rules service's tests: Debian's mosquitto, which DESIGN.md names as a
+ * stand-in for ours (every service is a plain MQTT client).
+ */
+export async function startMosquitto(): Promise<{ url: string; close(): Promise<void> }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'cw-mosq-'));
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n`);
+  const child: ChildProcess = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: 'ignore' });
+  const url = `mqtt://127.0.0.1:${port}`;
+  await waitFor(
+    async () => {
+      const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 500 }).catch(() => null);
+      if (!c) return false;
+      await c.endAsync();
+      return true;
+    },
+    { what: 'mosquitto to listen', timeoutMs: 10_000 },
+  );
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export function workDir(): { dir: string; fleetFile: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'cw-rules-'));
+  const fleetFile = join(dir, 'fleet.json');
+  writeFileSync(fleetFile, JSON.stringify(fleetDoc));
+  return { dir, fleetFile };
+}
+
+/** A device side: publishes protocol payloads as the wearables, the button and the caregiver app would. */
+export class Devices {
+  #seq = 0;
+  private constructor(readonly client: MqttClient) {}
+
+  static async connect(url: string): Promise<Devices> {
+    return new Devices(await mqtt.connectAsync(url, { clientId: `sim-${Math.random().toString(36).slice(2)}` }));
+  }
+
+  wearable(device: string, ts: number, fields: Partial<WearableReading> = {}) {
+    const body = { v: 1, ...calm, ...fields, ts, seq: this.#seq++ };
+    return this.client.publishAsync(topics.deviceTelemetry('ca', device), JSON.stringify(body), { qos: 1 });
+  }
+
+  press(ts: number, device = 'btn-2') {
+    const body = { v: 1, ts, seq: this.#seq++, event: 'pressed' };
+    return this.client.publishAsync(topics.deviceAlarm('ca', device), JSON.stringify(body), { qos: 1 });
+  }
+
+  nap(room: string, state: 'started' | 'ended', ts: number) {
+    const body = { v: 1, ts, state, by: 'teacher-li' };
+    return this.client.publishAsync(topics.nap('ca', room), JSON.stringify(body), { qos: 1, retain: true });
+  }
+
+  close() {
+    return this.client.endAsync();
+  }
+}
+
+/** An SSE client of /api/alerts/stream, as the caregiver page is. */
+export function sseClient(baseUrl: string, token = SUPERVISOR_TOKEN) {
+  const events: (AlertTransition & { receivedAt: number })[] = [];
+  const source = new EventSource(`${baseUrl}/api/alerts/stream?token=${token}`);
+  source.addEventListener('alert', (event) => {
+    events.push({ ...(JSON.parse(event.data) as AlertTransition), receivedAt: performance.now() });
+  });
+  const opened = new Promise<void>((resolve, reject) => {
+    source.addEventListener('open', () => resolve(), { once: true });
+    source.addEventListener('error', (e) => reject(new Error(`SSE failed: ${e.message}`)), { once: true });
+  });
+  return { events, opened, close: () => source.close() };
+}
+
+export async function api(baseUrl: string, path: string, init: RequestInit = {}) {
+  const res = await fetch(`${baseUrl}${path}`, {
+    ...init,
+    headers: {
+      authorization: `Bearer ${SUPERVISOR_TOKEN}`,
+      ...(init.body ? { 'content-type': 'application/json' } : {}),
+      ...init.headers,
+    },
+  });
+  return { status: res.status, body: (await res.json()) as unknown };
+}
+
+export const supervisorTokens = [{ token: SUPERVISOR_TOKEN, role: 'supervisor', name: 'head-teacher' }];
