@@ -28,3 +28,14 @@ export async function waitFor(
     `timed out after ${options.timeoutMs ?? 15_000} ms waiting for ${options.what ?? 'condition'}`,
   );
 }
+
+/** `preferred` when it can be bound now, else a free port (0 keeps "any free port"). */
+export function preferredPort(preferred: number, host = '127.0.0.1'): Promise<number> {
+  if (preferred === 0) return freePort(host);
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(freePort(host)));
+    server.listen(preferred, host, () => server.close(() => resolve(preferred)));
+  });
+}

@@ -101,10 +101,16 @@ const readingArb: fc.Arbitrary<WearableReading | RoomReading> = fc.oneof(wearabl
 /** Drops readings from the end until the encoded message fits the size limit. */
 function fitToLimit(message: BatchMessage): BatchMessage {
   const batch = [...message.batch];
-  while (batch.length > 1 && encodeJson({ ...message, batch }).byteLength > LIMITS.maxMessageBytes)
-    batch.pop();
+  let size = encodeJson(message).byteLength;
+  while (batch.length > 1 && size > LIMITS.maxMessageBytes) {
+    // The item and the comma before it.
+    size -= encodeJson(batch.pop()).byteLength + 1;
+  }
   return { ...message, batch };
 }
+
+/** Lengths up to the 100-reading limit, not fast-check's default of about ten. */
+const BATCH_LENGTH = { minLength: 1, maxLength: LIMITS.maxBatchReadings, size: 'medium' } as const;
 
 /**
  * A device's own batch (1..100 readings, each naming the device or not) for the device `device`. Long
@@ -112,7 +118,7 @@ function fitToLimit(message: BatchMessage): BatchMessage {
  */
 export const deviceBatchArb = (device: string): fc.Arbitrary<BatchMessage> =>
   fc
-    .array(fc.tuple(readingArb, fc.boolean()), { minLength: 1, maxLength: LIMITS.maxBatchReadings })
+    .array(fc.tuple(readingArb, fc.boolean()), BATCH_LENGTH)
     .map((items) => ({
       v: 1 as const,
       batch: items.map(([reading, named]) => (named ? { ...reading, device } : reading)),
@@ -122,12 +128,7 @@ export const deviceBatchArb = (device: string): fc.Arbitrary<BatchMessage> =>
 /** A room gateway's batch: every reading names one of the room's devices. */
 export const gatewayBatchArb: fc.Arbitrary<BatchMessage> = fc
   .uniqueArray(idArb, { minLength: 1, maxLength: 8 })
-  .chain((devices) =>
-    fc.array(fc.tuple(readingArb, fc.constantFrom(...devices)), {
-      minLength: 1,
-      maxLength: LIMITS.maxBatchReadings,
-    }),
-  )
+  .chain((devices) => fc.array(fc.tuple(readingArb, fc.constantFrom(...devices)), BATCH_LENGTH))
   .map((items) => ({ v: 1 as const, batch: items.map(([reading, device]) => ({ ...reading, device })) }))
   .map(fitToLimit);
 

@@ -126,6 +126,11 @@ describe('fleet schema', () => {
       (f: Raw) => (f.devices[3]!.infant = 'a-07'),
       'devices.3.infant: only a wearable has an infant',
     ],
+    [
+      'two wearables for one infant',
+      (f: Raw) => (f.devices[2]!.infant = 'a-07'),
+      'devices.2.infant: infant a-07 already wears w-1',
+    ],
     ['a bad device kind', (f: Raw) => (f.devices[0]!.kind = 'toaster'), 'devices.0.kind'],
     ['an id with capitals', (f: Raw) => (f.devices[0]!.id = 'W-1'), 'devices.0.id: ids are 1-64 characters'],
     [

@@ -103,6 +103,7 @@ export const fleetSchema = z
     fleet.infants.forEach((infant, i) => {
       checkRoom('infants', i, infant.center, infant.room);
     });
+    const wornBy = new Map<string, string>();
     fleet.devices.forEach((device, i) => {
       checkRoom('devices', i, device.center, device.room);
       if (device.infant === undefined) return;
@@ -119,6 +120,15 @@ export const fleetSchema = z
           path: ['devices', i, 'infant'],
           message: `unknown infant ${device.infant}`,
         });
+      } else if (wornBy.has(device.infant)) {
+        // FleetIndex.wearableOfInfant keeps one wearable per infant; a second would go unmonitored.
+        ctx.addIssue({
+          code: 'custom',
+          path: ['devices', i, 'infant'],
+          message: `infant ${device.infant} already wears ${wornBy.get(device.infant)}`,
+        });
+      } else {
+        wornBy.set(device.infant, device.id);
       }
     });
   });

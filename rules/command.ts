@@ -34,7 +34,9 @@ function flagOverrides(f: RulesFlags): Record<string, unknown> {
 export function registerRulesCommand(program: Command): void {
   program
     .command('rules')
-    .description('evaluate the safety rules on the live stream and deliver alerts (HTTP, SSE, MQTT, webhooks)')
+    .description(
+      'evaluate the safety rules on the live stream and deliver alerts (HTTP, SSE, MQTT, webhooks)',
+    )
     .option('-c, --config <file>', 'YAML or JSON config file')
     .option('--fleet <file>', 'fleet registry (env CW_FLEET_FILE)')
     .option('--mqtt-url <url>', 'broker URL (env CW_MQTT_URL)')
@@ -42,14 +44,20 @@ export function registerRulesCommand(program: Command): void {
     .option('--journal-dir <dir>', 'durable state directory (env CW_RULES_JOURNAL_DIR)')
     .option('--clock <mode>', '"wall" (live) or "device" (replays; env CW_RULES_CLOCK)')
     .option('--speed <x>', 'replay speed for --clock device (env CW_RULES_SPEED)')
-    .option('--max-skew <ms>', 'allowed device clock skew in ms, or "off" for replays (env CW_RULES_MAX_SKEW_MS)')
+    .option(
+      '--max-skew <ms>',
+      'allowed device clock skew in ms, or "off" for replays (env CW_RULES_MAX_SKEW_MS)',
+    )
     .option('--http-host <host>', 'HTTP listen address (env CW_RULES_HTTP_HOST)')
     .option('--http-port <port>', 'HTTP port, 0 for any free one (env CW_RULES_HTTP_PORT)')
     .option('--print-config', 'print the merged config (secrets masked) and exit')
     .action(async (flags: RulesFlags) => {
       const config = loadRulesConfig({ file: flags.config, overrides: flagOverrides(flags) });
       if (flags.printConfig) {
-        const plain = { ...config, rules: { defaults: config.rules.defaults, centers: Object.fromEntries(config.rules.centers) } };
+        const plain = {
+          ...config,
+          rules: { defaults: config.rules.defaults, centers: Object.fromEntries(config.rules.centers) },
+        };
         console.log(JSON.stringify(maskSecrets(plain), null, 2));
         return;
       }

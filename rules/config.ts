@@ -43,7 +43,10 @@ export const rulesServiceConfigSchema = z
      * runs on at `speed` × wall time, so a replay at 10× raises the same alerts at the same device times.
      */
     clock: z
-      .object({ mode: z.enum(['wall', 'device']).default('wall'), speed: z.coerce.number().positive().default(1) })
+      .object({
+        mode: z.enum(['wall', 'device']).default('wall'),
+        speed: z.coerce.number().positive().default(1),
+      })
       .prefault({}),
     maxClockSkewMs: skewSchema.default(5 * 60 * 1000),
     rules: rulesConfigSchema,
@@ -59,7 +62,11 @@ export const rulesServiceConfigSchema = z
       });
     }
     if (config.clock.mode === 'wall' && config.clock.speed !== 1) {
-      ctx.addIssue({ code: 'custom', path: ['clock', 'speed'], message: 'a speed other than 1 needs clock.mode: device' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clock', 'speed'],
+        message: 'a speed other than 1 needs clock.mode: device',
+      });
     }
   });
 

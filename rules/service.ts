@@ -46,7 +46,9 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
   const fleet = () => fleetWatcher.current;
   for (const center of config.rules.centers.keys()) {
     if (!fleet().centers.has(center)) {
-      throw new ConfigError(`invalid config:\n  rules.centers.${center}: no such centre in ${config.fleetFile}`);
+      throw new ConfigError(
+        `invalid config:\n  rules.centers.${center}: no such centre in ${config.fleetFile}`,
+      );
     }
   }
 
@@ -91,6 +93,8 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
     client.once('error', (error) => {
       if (!client.connected) {
         client.end(true);
+        journal.close();
+        fleetWatcher.close();
         reject(new Error(`cannot connect to MQTT ${config.mqtt.url}: ${error.message}`));
       }
     });
@@ -204,18 +208,25 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
       }
       case 'status':
         if (message.source.type === 'device') {
-          input({ type: 'status', center: message.center, device: message.source.id, status: message.status }, message.status.ts);
+          input(
+            { type: 'status', center: message.center, device: message.source.id, status: message.status },
+            message.status.ts,
+          );
         }
         return;
       case 'alarm':
-        input({ type: 'alarm', center: message.center, device: message.device, event: message.event }, message.event.ts);
+        input(
+          { type: 'alarm', center: message.center, device: message.device, event: message.event },
+          message.event.ts,
+        );
         return;
       case 'nap':
         input({ type: 'nap', center: message.center, room: message.room, nap: message.nap }, message.nap.ts);
         return;
       case 'alert-ack': {
         const alert = engine.getAlert(message.alertId);
-        if (alert?.center === message.center) alerts.acknowledge(message.alertId, message.ack.by, message.ack.ts);
+        if (alert?.center === message.center)
+          alerts.acknowledge(message.alertId, message.ack.by, message.ack.ts);
         return;
       }
     }
@@ -253,7 +264,8 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
       if (!filter.includeResolved) return open;
       const resolved = new Map<string, Alert>();
       for (const t of journal.recent()) {
-        if (t.kind === 'resolved' && (!filter.center || t.alert.center === filter.center)) resolved.set(t.alert.id, t.alert);
+        if (t.kind === 'resolved' && (!filter.center || t.alert.center === filter.center))
+          resolved.set(t.alert.id, t.alert);
       }
       return [...open, ...resolved.values()];
     },
@@ -297,7 +309,19 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
     },
   };
 
-  const http = await startHttp(config.http, { alerts, board, fleet, log });
+  let http: Awaited<ReturnType<typeof startHttp>>;
+  try {
+    http = await startHttp(config.http, { alerts, board, fleet, log });
+  } catch (error) {
+    closed = true;
+    clearTimeout(timer);
+    await Promise.all(channels.map((c) => c.close()));
+    await client.endAsync(true);
+    await writer?.close().catch(() => undefined);
+    journal.close();
+    fleetWatcher.close();
+    throw error;
+  }
   step(engine.tick());
   ready = true;
   for (const [topic, payload] of early.splice(0)) receive(topic, payload);
@@ -318,7 +342,9 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
       await http.close();
       await Promise.all(channels.map((c) => c.close()));
       await client.endAsync();
-      await writer?.close().catch((error: unknown) => log.warn({ err: error }, 'influx flush failed on close'));
+      await writer
+        ?.close()
+        .catch((error: unknown) => log.warn({ err: error }, 'influx flush failed on close'));
       journal.compact(engine.snapshot());
       journal.close();
       fleetWatcher.close();

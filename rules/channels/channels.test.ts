@@ -6,6 +6,9 @@ import { type RunningMosquitto, startMosquitto } from '../../ingest/test/mosquit
 import { influxRows } from '../../lib/influx/query.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { freePort } from '../../lib/net.ts';
+import { hashPassword } from '../../lib/credentials.ts';
+import { brokerConfigSchema, type RunningBroker, startBroker } from '../../broker/index.ts';
+import { testFleet } from '../http/testing/memory.ts';
 import { freshInflux } from '../../test/support/influx.ts';
 import type { Alert } from '../../protocol/payloads.ts';
 import { channelContract, type Observed } from './channel-contract.ts';
@@ -17,42 +20,78 @@ import { webhookReceiver } from './testing/receiver.ts';
 import { WebhookChannel, webhookSchema } from './webhook.ts';
 
 let mosquitto: RunningMosquitto;
+let ours: RunningBroker;
+const password = 'channel-test-secret';
 beforeAll(async () => {
-  mosquitto = await startMosquitto();
+  const passwordHash = hashPassword(password, { N: 1024 });
+  [mosquitto, ours] = await Promise.all([
+    startMosquitto(),
+    startBroker(
+      brokerConfigSchema.parse({
+        port: 0,
+        accounts: [
+          { username: 'rules', passwordHash, role: 'rules' },
+          { username: 'observer', passwordHash, role: 'supervisor' },
+        ],
+      }),
+      silentLogger,
+      { fleet: testFleet },
+    ),
+  ]);
 });
 afterAll(async () => {
   await mosquitto?.stop();
+  await ours?.close();
 });
 
-channelContract({
-  name: 'MQTT (retained alert topics, real mosquitto)',
-  async create() {
-    const proxy = await tcpProxy(mosquitto.port);
-    const publisher = await mqtt.connectAsync(`mqtt://127.0.0.1:${proxy.port}`, { reconnectPeriod: 200 });
-    const observer = await mqtt.connectAsync(mosquitto.url);
-    const seen: Observed[] = [];
-    observer.on('message', (topic, payload, packet) => {
-      // Retained copies of earlier tests' alerts arrive on subscribe; only live publishes count here.
-      if (packet.retain) return;
-      const id = topic.split('/')[4]!;
-      seen.push({
-        id,
-        state: payload.length === 0 ? 'resolved' : (JSON.parse(payload.toString()) as Alert).state,
+/** The MQTT channel against a broker: publishing through a relay the test can cut, observed directly. */
+function mqttHarness(
+  name: string,
+  broker: () => { port: number; auth: (user: string) => mqtt.IClientOptions },
+) {
+  channelContract({
+    name,
+    async create() {
+      const { port, auth } = broker();
+      const proxy = await tcpProxy(port);
+      const publisher = await mqtt.connectAsync(`mqtt://127.0.0.1:${proxy.port}`, {
+        reconnectPeriod: 200,
+        ...auth('rules'),
       });
-    });
-    await observer.subscribeAsync('cw/v1/+/alerts/+', { qos: 1 });
-    return {
-      channel: new MqttAlertChannel(publisher, silentLogger, 3_000),
-      observed: async () => seen,
-      breakPeer: () => proxy.cut(),
-      async teardown() {
-        await publisher.endAsync(true);
-        await observer.endAsync(true);
-        await proxy.cut();
-      },
-    };
-  },
-});
+      const observer = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, auth('observer'));
+      const seen: Observed[] = [];
+      observer.on('message', (topic, payload, packet) => {
+        // Retained copies of earlier tests' alerts arrive on subscribe; only live publishes count here.
+        if (packet.retain) return;
+        const id = topic.split('/')[4]!;
+        seen.push({
+          id,
+          state: payload.length === 0 ? 'resolved' : (JSON.parse(payload.toString()) as Alert).state,
+        });
+      });
+      await observer.subscribeAsync('cw/v1/c1/alerts/+', { qos: 1 });
+      return {
+        channel: new MqttAlertChannel(publisher, silentLogger, 3_000),
+        observed: async () => seen,
+        breakPeer: () => proxy.cut(),
+        async teardown() {
+          await publisher.endAsync(true);
+          await observer.endAsync(true);
+          await proxy.cut();
+        },
+      };
+    },
+  });
+}
+
+mqttHarness('MQTT (retained alert topics, Debian mosquitto)', () => ({
+  port: mosquitto.port,
+  auth: () => ({}),
+}));
+mqttHarness('MQTT (retained alert topics, our broker with ACLs)', () => ({
+  port: Number(new URL(ours.mqttUrl).port),
+  auth: (username) => ({ username, password }),
+}));
 
 channelContract({
   name: 'webhook (generic JSON, local receiver)',

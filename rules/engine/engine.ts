@@ -102,7 +102,8 @@ export class Engine {
   readonly #roomLatestTs = new Map<string, number>();
   readonly #statusTs = new Map<string, number>();
   /** Silence is counted from here for a wearable that has not reported since this process started. */
-  readonly #monitorFrom: number;
+  #monitorFrom: number;
+  #sawInput = false;
   #out: EngineOutput = { transitions: [], naps: [], checks: [], stale: 0 };
   #lastPrune = 0;
 
@@ -112,14 +113,34 @@ export class Engine {
     this.#clock = options.clock;
     this.#state = options.state ?? emptyState();
     this.#monitorFrom = this.#clock();
-    for (const [key, open] of Object.entries(this.#state.alerts)) this.#byId.set(open.alert.id, key);
+    for (const [key, open] of Object.entries(this.#state.alerts)) {
+      this.#byId.set(open.alert.id, key);
+      this.#skipMissedReminders(key, open);
+    }
     this.#scheduleAll();
+  }
+
+  /** After a downtime, one reminder stands for all the missed ones; then the cadence goes on from there. */
+  #skipMissedReminders(key: string, open: OpenAlert): void {
+    const remind = s(this.#thresholds(open.alert.center).lifecycle.reminderS[open.alert.severity]);
+    const now = this.#clock();
+    if (open.nextReminderAt === undefined || remind <= 0 || open.nextReminderAt + remind > now) return;
+    open.nextReminderAt += remind * Math.floor((now - open.nextReminderAt) / remind);
+    this.#set('alerts', key, open);
   }
 
   // ---- inputs -------------------------------------------------------------------------------------
 
   handle(input: EngineInput): EngineOutput {
     const ts = inputTime(input);
+    if (!this.#sawInput) {
+      this.#sawInput = true;
+      // A replay's device time starts before the wall clock: silence is counted from its first input.
+      if (ts < this.#monitorFrom) {
+        this.#monitorFrom = ts;
+        for (const device of this.#fleet.devices.values()) this.#schedule(`m|${device.id}`);
+      }
+    }
     this.#advance(Math.min(ts, this.#clock()));
     switch (input.type) {
       case 'reading':
@@ -161,7 +182,11 @@ export class Engine {
       open.nextReminderAt = undefined;
       open.escalateAt = undefined;
       open.criticalAt = undefined;
-      this.#update(key, open, 'acknowledged', at, { state: 'acknowledged', acknowledgedBy: by, acknowledgedAt: at });
+      this.#update(key, open, 'acknowledged', at, {
+        state: 'acknowledged',
+        acknowledgedBy: by,
+        acknowledgedAt: at,
+      });
     }
     return { result: { ok: true, alert: open.alert }, output: this.tick() };
   }
@@ -272,7 +297,12 @@ export class Engine {
     const t = this.#thresholds(device.center);
     this.#judge(
       alertKey('low-battery', deviceId),
-      { rule: 'low-battery', center: device.center, room: device.room, subject: { kind: 'device', id: deviceId } },
+      {
+        rule: 'low-battery',
+        center: device.center,
+        room: device.room,
+        subject: { kind: 'device', id: deviceId },
+      },
       reading.ts,
       [{ severity: 'info', holdMs: 0, active: reading.battery < t.lowBattery.below }],
       reading.battery >= t.lowBattery.clearAtOrAbove,
@@ -290,7 +320,11 @@ export class Engine {
   #judgeWearable(infant: Infant, entry: WearableLatest, at: number): void {
     const r = entry.reading;
     const t = this.#thresholds(infant.center);
-    const base = { center: infant.center, room: infant.room, subject: { kind: 'infant' as const, id: infant.id } };
+    const base = {
+      center: infant.center,
+      room: infant.room,
+      subject: { kind: 'infant' as const, id: infant.id },
+    };
     const napping = this.#napping(infant.room);
     const age = ageInMonths(infant.birthMonth, at, this.#timeZone(infant.center));
     this.#judge(
@@ -311,7 +345,13 @@ export class Engine {
       alertKey('no-movement', infant.id),
       { ...base, rule: 'no-movement' },
       at,
-      [{ severity: 'critical', holdMs: s(t.noMovement.holdS), active: napping && r.worn && r.motion < t.noMovement.below }],
+      [
+        {
+          severity: 'critical',
+          holdMs: s(t.noMovement.holdS),
+          active: napping && r.worn && r.motion < t.noMovement.below,
+        },
+      ],
       !r.worn || r.motion >= t.noMovement.clearAtOrAbove,
       s(t.noMovement.clearS),
     );
@@ -340,7 +380,8 @@ export class Engine {
     );
     const baseline = this.#state.baselines[infant.id];
     const st = t.skinTemp;
-    const hot = baseline !== undefined && r.worn && (r.skinTempC - baseline >= st.riseC || r.skinTempC >= st.absoluteC);
+    const hot =
+      baseline !== undefined && r.worn && (r.skinTempC - baseline >= st.riseC || r.skinTempC >= st.absoluteC);
     const back =
       baseline === undefined ||
       !r.worn ||
@@ -392,7 +433,11 @@ export class Engine {
     this.#roomLatestTs.set(deviceId, reading.ts);
     this.#rooms.set(device.room, reading);
     const t = this.#thresholds(device.center);
-    const base = { center: device.center, room: device.room, subject: { kind: 'room' as const, id: device.room } };
+    const base = {
+      center: device.center,
+      room: device.room,
+      subject: { kind: 'room' as const, id: device.room },
+    };
     const temp = reading.tempC;
     this.#judge(
       alertKey('room-hot', device.room),
@@ -441,7 +486,12 @@ export class Engine {
       const t = this.#thresholds(device.center);
       this.#judge(
         alertKey('low-battery', deviceId),
-        { rule: 'low-battery', center: device.center, room: device.room, subject: { kind: 'device', id: deviceId } },
+        {
+          rule: 'low-battery',
+          center: device.center,
+          room: device.room,
+          subject: { kind: 'device', id: deviceId },
+        },
         status.ts,
         [{ severity: 'info', holdMs: 0, active: status.battery < t.lowBattery.below }],
         status.battery >= t.lowBattery.clearAtOrAbove,
@@ -486,7 +536,14 @@ export class Engine {
     });
   }
 
-  #onNap(center: string, room: string, state: 'started' | 'ended', by: string, at: number, source: NapChange['source']) {
+  #onNap(
+    center: string,
+    room: string,
+    state: 'started' | 'ended',
+    by: string,
+    at: number,
+    source: NapChange['source'],
+  ) {
     const current = this.#state.naps[room] ?? { center, napping: false, nextCheck: {} };
     if (current.napping === (state === 'started')) return;
     const nap: RoomNap = { ...current, napping: state === 'started', by, nextCheck: {} };
@@ -528,7 +585,12 @@ export class Engine {
     const severity: Severity = this.#napping(infant.room) ? 'critical' : 'warning';
     this.#raise(
       key,
-      { rule: 'monitoring-lost', center: infant.center, room: infant.room, subject: { kind: 'infant', id: infant.id } },
+      {
+        rule: 'monitoring-lost',
+        center: infant.center,
+        room: infant.room,
+        subject: { kind: 'infant', id: infant.id },
+      },
       severity,
       at,
       device ? this.#lastSeen(device.id) : at,
@@ -642,7 +704,11 @@ export class Engine {
       rule: base.rule,
       subject: base.subject,
       ...(base.room !== undefined ? { room: base.room } : {}),
-      ...(value !== undefined ? { value } : conditionSince !== undefined ? { value: (at - conditionSince) / 1000 } : {}),
+      ...(value !== undefined
+        ? { value }
+        : conditionSince !== undefined
+          ? { value: (at - conditionSince) / 1000 }
+          : {}),
     };
     const alert: Alert = {
       v: 1,
@@ -671,7 +737,8 @@ export class Engine {
     const remind = s(life.reminderS[severity]);
     const escalate = s(life.escalateS[severity]);
     open.nextReminderAt = remind > 0 ? at + remind : undefined;
-    open.escalateAt = escalate > 0 && !open.alert.escalated ? Math.max(at, open.alert.raisedAt + escalate) : undefined;
+    open.escalateAt =
+      escalate > 0 && !open.alert.escalated ? Math.max(at, open.alert.raisedAt + escalate) : undefined;
     open.criticalAt =
       severity === 'warning' && life.warningToCriticalS > 0 ? at + s(life.warningToCriticalS) : undefined;
   }
@@ -733,8 +800,11 @@ export class Engine {
     this.#delete('alerts', key);
     this.#byId.delete(alert.id);
     const tracker = this.#state.trackers[key];
-    if (tracker && tracker.levels.every((l) => l.since === undefined)) this.#delete('trackers', key);
-    else if (tracker) this.#set('trackers', key, { ...tracker, clearSince: undefined });
+    if (tracker) {
+      const { clearSince: _cleared, ...rest } = tracker;
+      if (rest.levels.every((l) => l.since === undefined)) this.#delete('trackers', key);
+      else this.#set('trackers', key, rest);
+    }
     this.#emit('resolved', alert, at);
     if (alert.rule === 'monitoring-lost') {
       const device = this.#fleet.wearableOfInfant.get(alert.subject.id);
@@ -743,7 +813,13 @@ export class Engine {
     return alert;
   }
 
-  #update(key: string, open: OpenAlert, kind: AlertTransitionKind, at: number, changes: Partial<Alert>): void {
+  #update(
+    key: string,
+    open: OpenAlert,
+    kind: AlertTransitionKind,
+    at: number,
+    changes: Partial<Alert>,
+  ): void {
     const merged = { ...open.alert, ...changes, updatedAt: at } as Alert;
     for (const field of ['acknowledgedBy', 'acknowledgedAt'] as const) {
       if (merged[field] === undefined) delete merged[field];
@@ -759,14 +835,23 @@ export class Engine {
   #withText(open: OpenAlert, alert: Alert): Alert {
     const tracker = this.#state.trackers[`${alert.rule}|${alert.subject.id}`];
     let value = alert.value;
-    if (open.conditionSince !== undefined && alert.state !== 'resolved' && (!tracker || tracker.durationValue)) {
+    if (
+      open.conditionSince !== undefined &&
+      alert.state !== 'resolved' &&
+      (!tracker || tracker.durationValue)
+    ) {
       value = (alert.updatedAt - open.conditionSince) / 1000;
     } else if (tracker?.value !== undefined && !tracker.durationValue) value = tracker.value;
     const next = value === undefined ? alert : { ...alert, value };
     return { ...next, message: renderMessage(next, this.#fleet) };
   }
 
-  #emit(kind: AlertTransitionKind, alert: Alert, at: number, audience: AlertTransition['audience'] = 'caregivers') {
+  #emit(
+    kind: AlertTransitionKind,
+    alert: Alert,
+    at: number,
+    audience: AlertTransition['audience'] = 'caregivers',
+  ) {
     const seq = this.seq + 1;
     this.#set('meta', 'seq', seq);
     this.#out.transitions.push({ seq, kind, at, alert, audience });
@@ -788,7 +873,10 @@ export class Engine {
     const inside = inSchedule(r.napSchedule, localTime(at, this.#timeZone(r.center)).minuteOfDay);
     const nap = this.#state.naps[room];
     if (nap?.scheduled !== inside) {
-      this.#set('naps', room, { ...(nap ?? { center: r.center, napping: false, nextCheck: {} }), scheduled: inside });
+      this.#set('naps', room, {
+        ...(nap ?? { center: r.center, napping: false, nextCheck: {} }),
+        scheduled: inside,
+      });
       this.#onNap(r.center, room, inside ? 'started' : 'ended', 'schedule', at, 'schedule');
     }
   }

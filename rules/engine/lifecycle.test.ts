@@ -29,7 +29,11 @@ describe('alert lifecycle', () => {
   });
 
   it('warning: reminder and escalation at 5 min, critical after 15 min unacknowledged', () => {
-    const h = new Harness({ rules: { defaults: { monitoringLost: { silenceS: 100_000 }, lifecycle: { reminderS: { critical: 0 } } } } });
+    const h = new Harness({
+      rules: {
+        defaults: { monitoringLost: { silenceS: 100_000 }, lifecycle: { reminderS: { critical: 0 } } },
+      },
+    });
     h.nap('r2', 'started', T0);
     h.stream('w-07', T0, T0 + 16 * MIN, 10 * S, { posture: 'side' });
     expect(kinds(h, 'side-sleep')).toEqual([
@@ -61,7 +65,11 @@ describe('alert lifecycle', () => {
   });
 
   it('the value and text follow the duration: "prone for 35 s"', () => {
-    const h = new Harness({ rules: { defaults: { monitoringLost: { silenceS: 100_000 }, lifecycle: { reminderS: { critical: 5 } } } } });
+    const h = new Harness({
+      rules: {
+        defaults: { monitoringLost: { silenceS: 100_000 }, lifecycle: { reminderS: { critical: 5 } } },
+      },
+    });
     h.nap('r2', 'started', T0);
     h.stream('w-07', T0, T0 + 36 * S, S, { posture: 'prone' });
     const reminder = h.transitions.find((t) => t.kind === 'renotified')!;
@@ -105,7 +113,9 @@ describe('alert lifecycle', () => {
     };
     const a = run();
     const b = run();
-    expect(a.map((t) => [t.seq, t.kind, t.alert.id, t.at])).toEqual(b.map((t) => [t.seq, t.kind, t.alert.id, t.at]));
+    expect(a.map((t) => [t.seq, t.kind, t.alert.id, t.at])).toEqual(
+      b.map((t) => [t.seq, t.kind, t.alert.id, t.at]),
+    );
     expect(new Set(a.filter((t) => t.alert.rule === 'prone-sleep').map((t) => t.alert.id)).size).toBe(1);
     expect(a[0]!.alert.id).toBe(alertId('prone-sleep', 'a-07', T0 + 30 * S));
     expect(alertId('prone-sleep', 'x'.repeat(64), T0)).toMatch(/^prone-sleep-[0-9a-f]{24}$/);
@@ -145,5 +155,21 @@ describe('restoring state', () => {
     script(second, T0 + 21 * S, T0 + 120 * S);
     const sig = (ts: typeof whole.transitions) => ts.map((t) => `${t.seq}:${t.kind}:${t.alert.id}@${t.at}`);
     expect(sig([...first.transitions, ...second.transitions])).toEqual(sig(whole.transitions));
+  });
+});
+
+describe('after a downtime', () => {
+  it('sends one reminder for the missed ones and goes back on the cadence', () => {
+    const h = new Harness({ rules: QUIET_MONITORING });
+    h.press(T0);
+    const state = h.engine.snapshot();
+    const later = new Harness({ rules: QUIET_MONITORING, start: T0 + 10 * MIN + 5 * S, state });
+    later.at(T0 + 10 * MIN + 5 * S);
+    later.at(T0 + 10 * MIN + 40 * S);
+    expect(later.transitions.map((t) => `${t.kind}@${(t.at - T0) / 1000}`)).toEqual([
+      'escalated@60',
+      'renotified@600',
+      'renotified@630',
+    ]);
   });
 });

@@ -7,7 +7,11 @@ const MIN = 60 * S;
 const RULES_ONLY = {
   defaults: {
     monitoringLost: { silenceS: 100_000 },
-    lifecycle: { reminderS: { critical: 0, warning: 0 }, escalateS: { critical: 0, warning: 0 }, warningToCriticalS: 0 },
+    lifecycle: {
+      reminderS: { critical: 0, warning: 0 },
+      escalateS: { critical: 0, warning: 0 },
+      warningToCriticalS: 0,
+    },
   },
 };
 
@@ -246,7 +250,12 @@ describe('monitoring lost', () => {
   it('raises at once on a last-will offline status', () => {
     const h = new Harness({ rules });
     h.wearable('w-07', T0);
-    h.send({ type: 'status', center: 'ca', device: 'w-07', status: { v: 1, ts: T0 + 3 * S, state: 'offline' } });
+    h.send({
+      type: 'status',
+      center: 'ca',
+      device: 'w-07',
+      status: { v: 1, ts: T0 + 3 * S, state: 'offline' },
+    });
     expect(h.transitions.filter((t) => t.alert.subject.id === 'a-07').map((t) => t.kind)).toEqual(['raised']);
   });
 });
@@ -271,7 +280,19 @@ describe('input order', () => {
     h.send({
       type: 'reading',
       center: 'ca',
-      reading: { type: 'wearable', device: 'w-07', reading: { ts: T0 + 28 * S, seq: 99, posture: 'supine', skinTempC: 36, motion: 0.3, worn: true, battery: 80 } },
+      reading: {
+        type: 'wearable',
+        device: 'w-07',
+        reading: {
+          ts: T0 + 28 * S,
+          seq: 99,
+          posture: 'supine',
+          skinTempC: 36,
+          motion: 0.3,
+          worn: true,
+          battery: 80,
+        },
+      },
     });
     h.at(T0 + 40 * S);
     expect(h.of('prone-sleep')).toEqual([]);
@@ -281,7 +302,8 @@ describe('input order', () => {
 describe('nap schedule and checks', () => {
   it('starts and ends a room nap from the registry schedule in the centre timezone', () => {
     const h = new Harness({ rules: QUIET_MONITORING_RULES });
-    const naps = () => h.outputs.flatMap((o) => o.naps).map((n) => `${n.state}:${n.source}@${(n.at - T0) / MIN}`);
+    const naps = () =>
+      h.outputs.flatMap((o) => o.naps).map((n) => `${n.state}:${n.source}@${(n.at - T0) / MIN}`);
     h.at(T0 + 9 * MIN);
     expect(naps()).toEqual([]);
     h.at(T0 + 25 * MIN);

@@ -68,9 +68,7 @@ export const thresholdsSchema = z
         clearS: seconds.default(600),
       })
       .prefault({}),
-    wearableOff: z
-      .object({ holdS: seconds.default(30), stillBelow: num.default(0.02) })
-      .prefault({}),
+    wearableOff: z.object({ holdS: seconds.default(30), stillBelow: num.default(0.02) }).prefault({}),
     monitoringLost: z
       .object({ silenceS: positiveSeconds.default(30), resumeS: seconds.default(10) })
       .prefault({}),
@@ -101,16 +99,32 @@ export const thresholdsSchema = z
     const order = (ok: boolean, path: string[], message: string) => {
       if (!ok) ctx.addIssue({ code: 'custom', path, message });
     };
-    order(t.noMovement.clearAtOrAbove >= t.noMovement.below, ['noMovement', 'clearAtOrAbove'], 'must be >= below');
-    order(t.roomHot.clearAtOrBelow <= t.roomHot.warnAbove, ['roomHot', 'clearAtOrBelow'], 'must be <= warnAbove');
-    order(t.roomHot.criticalAbove >= t.roomHot.warnAbove, ['roomHot', 'criticalAbove'], 'must be >= warnAbove');
+    order(
+      t.noMovement.clearAtOrAbove >= t.noMovement.below,
+      ['noMovement', 'clearAtOrAbove'],
+      'must be >= below',
+    );
+    order(
+      t.roomHot.clearAtOrBelow <= t.roomHot.warnAbove,
+      ['roomHot', 'clearAtOrBelow'],
+      'must be <= warnAbove',
+    );
+    order(
+      t.roomHot.criticalAbove >= t.roomHot.warnAbove,
+      ['roomHot', 'criticalAbove'],
+      'must be >= warnAbove',
+    );
     order(t.roomCold.clearAtOrAbove >= t.roomCold.below, ['roomCold', 'clearAtOrAbove'], 'must be >= below');
     order(
       t.humidity.min + t.humidity.hysteresis < t.humidity.max - t.humidity.hysteresis,
       ['humidity', 'max'],
       'must be above min with room for the hysteresis band',
     );
-    order(t.lowBattery.clearAtOrAbove >= t.lowBattery.below, ['lowBattery', 'clearAtOrAbove'], 'must be >= below');
+    order(
+      t.lowBattery.clearAtOrAbove >= t.lowBattery.below,
+      ['lowBattery', 'clearAtOrAbove'],
+      'must be >= below',
+    );
     order(
       t.skinTemp.baselineWindowS <= t.skinTemp.warmupS,
       ['skinTemp', 'baselineWindowS'],

@@ -1,4 +1,3 @@
-import type { Logger } from '../../lib/logger.ts';
 import { buildApp, type HttpDeps } from './app.ts';
 import type { HttpConfig } from './config.ts';
 import { pageAssets } from './assets.ts';
@@ -12,7 +11,7 @@ export interface RunningHttp {
 }
 
 /** Builds the page bundle first, so a broken page source fails the start instead of the first visitor. */
-export async function startHttp(config: HttpConfig, deps: HttpDeps & { log: Logger }): Promise<RunningHttp> {
+export async function startHttp(config: HttpConfig, deps: HttpDeps): Promise<RunningHttp> {
   await pageAssets();
   const { app } = await buildApp(config, deps);
   await app.listen({ host: config.host, port: config.port });

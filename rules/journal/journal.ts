@@ -1,4 +1,14 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { AlertTransition } from '../../protocol/alerts.ts';
 import { type Change, type DurableState, applyChanges, emptyState } from '../engine/state.ts';
@@ -76,9 +86,12 @@ export class Journal {
       try {
         snapshot = JSON.parse(readFileSync(this.#snapshotPath, 'utf8')) as Snapshot;
       } catch (error) {
-        throw new JournalError(`rules snapshot ${this.#snapshotPath} is unreadable: ${(error as Error).message}`);
+        throw new JournalError(
+          `rules snapshot ${this.#snapshotPath} is unreadable: ${(error as Error).message}`,
+        );
       }
-      if (snapshot.v !== 1) throw new JournalError(`rules snapshot ${this.#snapshotPath} has unknown version ${snapshot.v}`);
+      if (snapshot.v !== 1)
+        throw new JournalError(`rules snapshot ${this.#snapshotPath} has unknown version ${snapshot.v}`);
       state = snapshot.state;
       this.#delivered = snapshot.delivered;
       this.#recent = snapshot.recent;

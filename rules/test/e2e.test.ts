@@ -8,14 +8,14 @@ import { countPoints, freshInflux } from '../../test/support/influx.ts';
 import { webhookReceiver, type WebhookReceiver } from '../channels/testing/receiver.ts';
 import { rulesServiceConfigSchema } from '../config.ts';
 import { type RunningRules, startRules } from '../service.ts';
-import { Devices, api, sseClient, startMosquitto, supervisorTokens, workDir } from './support.ts';
+import { Devices, api, sseClient, startProjectBroker, supervisorTokens, workDir } from './support.ts';
 
 /**
- * Devices → broker → rules → SSE client and a webhook receiver, all real: mosquitto as the broker, the rules
+ * Devices → broker → rules → SSE client and a webhook receiver, all real: the project's Aedes broker, the rules
  * service in this process with short hold, reminder and escalation times.
  */
-describe('rules end to end (mosquitto broker, SSE, webhook, InfluxDB)', () => {
-  let broker: Awaited<ReturnType<typeof startMosquitto>>;
+describe('rules end to end (project broker, SSE, webhook, InfluxDB)', () => {
+  let broker: Awaited<ReturnType<typeof startProjectBroker>>;
   let rules: RunningRules;
   let devices: Devices;
   let hook: WebhookReceiver;
@@ -23,7 +23,7 @@ describe('rules end to end (mosquitto broker, SSE, webhook, InfluxDB)', () => {
   let sse: ReturnType<typeof sseClient>;
 
   beforeAll(async () => {
-    broker = await startMosquitto();
+    broker = await startProjectBroker();
     hook = await webhookReceiver();
     influx = await freshInflux();
     const { dir, fleetFile } = workDir();
@@ -61,18 +61,26 @@ describe('rules end to end (mosquitto broker, SSE, webhook, InfluxDB)', () => {
     await devices.press(Date.now());
     await waitFor(() => sse.events.some((e) => e.alert.rule === 'one-key-alarm'), { what: 'alarm on SSE' });
     const raised = sse.events.find((e) => e.alert.rule === 'one-key-alarm')!;
-    expect(raised).toMatchObject({ kind: 'raised', alert: { severity: 'critical', subject: { id: 'btn-2' } } });
+    expect(raised).toMatchObject({
+      kind: 'raised',
+      alert: { severity: 'critical', subject: { id: 'btn-2' } },
+    });
     await waitFor(() => hook.requests.some((r) => JSON.stringify(r.body).includes(raised.alert.id)), {
       what: 'alarm at the webhook',
     });
-    const res = await api(rules.url, `/api/alerts/${raised.alert.id}/resolve`, { method: 'POST', body: '{}' });
+    const res = await api(rules.url, `/api/alerts/${raised.alert.id}/resolve`, {
+      method: 'POST',
+      body: '{}',
+    });
     expect(res.status).toBe(200);
     await waitFor(() => sse.events.some((e) => e.alert.id === raised.alert.id && e.kind === 'resolved'));
   });
 
   it('prone for the hold time: one alert, reminders, escalation, ack over HTTP, resolved when the infant turns', async () => {
     await devices.nap('r2', 'started', Date.now());
-    await waitFor(() => rules.board.rooms('ca').find((r) => r.room === 'r2')?.napping === true, { what: 'nap' });
+    await waitFor(() => rules.board.rooms('ca').find((r) => r.room === 'r2')?.napping === true, {
+      what: 'nap',
+    });
     const proneStart = Date.now();
     const stream = async (posture: 'prone' | 'supine', until: () => boolean, timeoutMs: number) => {
       const end = Date.now() + timeoutMs;
@@ -92,17 +100,28 @@ describe('rules end to end (mosquitto broker, SSE, webhook, InfluxDB)', () => {
     const ack = await api(rules.url, `/api/alerts/${raised.alert.id}/ack`, { method: 'POST', body: '{}' });
     expect(ack.status).toBe(200);
     await stream('prone', () => false, 2_000);
-    expect(prone().map((e) => e.kind).slice(4)).toEqual(['acknowledged']);
+    expect(
+      prone()
+        .map((e) => e.kind)
+        .slice(4),
+    ).toEqual(['acknowledged']);
     const open = (await api(rules.url, '/api/alerts')).body as { alerts?: Alert[] } | Alert[];
     const list = Array.isArray(open) ? open : (open.alerts ?? []);
     expect(list.find((a) => a.id === raised.alert.id)?.state).toBe('acknowledged');
 
     await stream('supine', () => prone().some((e) => e.kind === 'resolved'), 5_000);
-    expect(prone().map((e) => e.kind).slice(4)).toEqual(['acknowledged', 'resolved']);
+    expect(
+      prone()
+        .map((e) => e.kind)
+        .slice(4),
+    ).toEqual(['acknowledged', 'resolved']);
     expect(new Set(prone().map((e) => e.alert.id)).size).toBe(1);
-    await waitFor(() => hook.requests.filter((r) => JSON.stringify(r.body).includes(raised.alert.id)).length >= 6, {
-      what: 'webhook deliveries of the prone alert',
-    });
+    await waitFor(
+      () => hook.requests.filter((r) => JSON.stringify(r.body).includes(raised.alert.id)).length >= 6,
+      {
+        what: 'webhook deliveries of the prone alert',
+      },
+    );
   });
 
   it('writes nap-check records and nap sessions to InfluxDB, and keeps the day for the sheet', async () => {
@@ -120,7 +139,11 @@ describe('rules end to end (mosquitto broker, SSE, webhook, InfluxDB)', () => {
   it('counts and ignores invalid input', async () => {
     const before = rules.stats.invalid;
     await devices.client.publishAsync('cw/v1/ca/devices/w-07/telemetry', 'not json', { qos: 1 });
-    await devices.client.publishAsync('cw/v1/ca/devices/ghost/alarm', JSON.stringify({ v: 1, ts: Date.now(), seq: 1, event: 'pressed' }), { qos: 1 });
+    await devices.client.publishAsync(
+      'cw/v1/ca/devices/ghost/alarm',
+      JSON.stringify({ v: 1, ts: Date.now(), seq: 1, event: 'pressed' }),
+      { qos: 1 },
+    );
     await waitFor(() => rules.stats.invalid >= before + 2, { what: 'invalid count' });
   });
 });

@@ -92,7 +92,12 @@ export class Harness {
 
   press(ts: number, device = 'btn-2'): EngineOutput {
     this.now = Math.max(this.now, ts);
-    return this.send({ type: 'alarm', center: 'ca', device, event: { v: 1, ts, seq: this.#seq++, event: 'pressed' } });
+    return this.send({
+      type: 'alarm',
+      center: 'ca',
+      device,
+      event: { v: 1, ts, seq: this.#seq++, event: 'pressed' },
+    });
   }
 
   ack(id: string, by: string, at: number) {

@@ -11,7 +11,7 @@ import { webhookReceiver, type WebhookReceiver } from '../channels/testing/recei
 import { rulesServiceConfigSchema } from '../config.ts';
 import { Journal } from '../journal/journal.ts';
 import { startRules } from '../service.ts';
-import { Harness, QUIET_MONITORING, T0 } from './harness.ts';
+import { Harness, QUIET_MONITORING } from './harness.ts';
 import { Devices, api, startMosquitto, supervisorTokens, workDir } from './support.ts';
 
 const transitionsAt = (hook: WebhookReceiver) =>
@@ -122,8 +122,9 @@ describe('rules service restart (kill -9 of `cradlewatch rules`)', () => {
     const { dir, fleetFile } = workDir();
     const journalDir = join(dir, 'journal');
     const { journal } = Journal.open(journalDir);
-    const h = new Harness({ rules: QUIET_MONITORING, start: T0 });
-    const out = h.press(T0);
+    const now = Date.now();
+    const h = new Harness({ rules: QUIET_MONITORING, start: now });
+    const out = h.press(now);
     journal.append(h.engine.drainChanges(), out.transitions);
     journal.close();
 

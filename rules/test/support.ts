@@ -8,7 +8,9 @@ import type { AlertTransition } from '../../protocol/alerts.ts';
 import { topics } from '../../protocol/topics.ts';
 import type { WearableReading } from '../../protocol/payloads.ts';
 import { freePort, waitFor } from '../../lib/net.ts';
-import { calm, fleetDoc } from './harness.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { brokerConfigSchema, startBroker } from '../../broker/index.ts';
+import { calm, fleet, fleetDoc } from './harness.ts';
 
 export const SUPERVISOR_TOKEN = 'supervisor-token-0123456789';
 
@@ -20,7 +22,10 @@ export async function startMosquitto(): Promise<{ url: string; close(): Promise<
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'cw-mosq-'));
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n`);
+  writeFileSync(
+    conf,
+    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n`,
+  );
   const child: ChildProcess = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: 'ignore' });
   const url = `mqtt://127.0.0.1:${port}`;
   await waitFor(
@@ -43,6 +48,15 @@ export async function startMosquitto(): Promise<{ url: string; close(): Promise<
   };
 }
 
+/** The project's own broker (Aedes), anonymous for the test devices, with the test registry. */
+export async function startProjectBroker(
+  limits: Record<string, unknown> = {},
+): Promise<{ url: string; close(): Promise<void> }> {
+  const config = brokerConfigSchema.parse({ port: 0, allowAnonymous: true, ...limits });
+  const broker = await startBroker(config, silentLogger, { fleet });
+  return { url: broker.mqttUrl, close: () => broker.close() };
+}
+
 export function workDir(): { dir: string; fleetFile: string } {
   const dir = mkdtempSync(join(tmpdir(), 'cw-rules-'));
   const fleetFile = join(dir, 'fleet.json');
@@ -56,7 +70,9 @@ export class Devices {
   private constructor(readonly client: MqttClient) {}
 
   static async connect(url: string): Promise<Devices> {
-    return new Devices(await mqtt.connectAsync(url, { clientId: `sim-${Math.random().toString(36).slice(2)}` }));
+    return new Devices(
+      await mqtt.connectAsync(url, { clientId: `sim-${Math.random().toString(36).slice(2)}` }),
+    );
   }
 
   wearable(device: string, ts: number, fields: Partial<WearableReading> = {}) {

@@ -41,7 +41,8 @@ export const TEMPLATES: Record<RuleId, Record<Locale, Template>> = {
   },
   'skin-temp-rise': {
     'zh-CN': (c) => `${c.room} ${c.who} 皮温升高至 ${c.v} °C，请测量体温`,
-    en: (c) => `Skin temperature of infant ${c.who} in ${c.room} is up to ${c.v} °C: take a proper temperature reading`,
+    en: (c) =>
+      `Skin temperature of infant ${c.who} in ${c.room} is up to ${c.v} °C: take a proper temperature reading`,
   },
   'one-key-alarm': {
     'zh-CN': (c) => `${c.room} 一键报警（${c.device}）`,

@@ -94,6 +94,9 @@ function updateSound(): void {
   const ringing = [...state.alerts.values()].some((a) => a.severity === 'critical' && unacknowledged(a));
   if (ringing) alarm.start();
   else alarm.stop();
+  // Lets a test (or a kiosk watchdog) see that the alarm really sounds, not just that it is drawn.
+  document.documentElement.dataset.alarm = alarm.sounding ? 'sounding' : 'quiet';
+  document.documentElement.dataset.audio = alarm.state;
 }
 
 async function act(action: () => Promise<unknown>): Promise<void> {

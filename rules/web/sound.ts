@@ -10,6 +10,10 @@ export class Alarm {
     return this.context?.state !== 'running';
   }
 
+  get state(): AudioContextState | 'none' {
+    return this.context?.state ?? 'none';
+  }
+
   unlock(): void {
     this.context ??= new AudioContext();
     if (this.context.state === 'suspended') void this.context.resume();

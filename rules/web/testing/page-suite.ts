@@ -76,6 +76,7 @@ export function caregiverPageSuite(name: string, createBackend: () => Promise<Pa
       const card = page.locator('[data-rule="one-key-alarm"]').first();
       await card.waitFor({ timeout: 5_000 });
       const shownAfter = Date.now() - pressed;
+      console.info(`one-key alarm press → shown on the page: ${shownAfter} ms`);
       expect(shownAfter).toBeLessThan(1_000);
       const id = (await card.getAttribute('data-alert-id'))!;
       expect(await card.getAttribute('class')).toContain('sev-critical');
@@ -92,11 +93,15 @@ export function caregiverPageSuite(name: string, createBackend: () => Promise<Pa
       await page.setViewportSize({ width: 1280, height: 800 });
       expect(statSync('docs/caregiver-page.png').size).toBeLessThan(150 * 1024);
 
+      const html = page.locator('html');
+      await expect(html.getAttribute('data-alarm')).resolves.toBe('sounding');
+      await expect(html.getAttribute('data-audio')).resolves.toBe('running');
       await card.locator('button.ack').click();
       await waitFor(async () => (await backend.alert(id))?.state === 'acknowledged', {
         what: 'acknowledged alert',
       });
       await page.locator(`[data-alert-id="${id}"].state-acknowledged`).waitFor();
+      await expect(html.getAttribute('data-alarm')).resolves.toBe('quiet');
       await page.screenshot({ path: artifactPath('03-acknowledged.png') });
 
       await page.locator(`[data-alert-id="${id}"] button.resolve`).click();
@@ -113,7 +118,9 @@ export function caregiverPageSuite(name: string, createBackend: () => Promise<Pa
       await tile.locator('button.nap').click();
       await waitFor(async () => !(await backend.napping()), { what: 'nap ended' });
       await page.locator(`[data-room="${backend.roomA.id}"]:not(.napping)`).waitFor();
-      const expected = [...(await backend.checkRecords())].sort((a, b) => a.at - b.at || a.infant.localeCompare(b.infant));
+      const expected = [...(await backend.checkRecords())].sort(
+        (a, b) => a.at - b.at || a.infant.localeCompare(b.infant),
+      );
       expect(expected.length).toBeGreaterThanOrEqual(2);
 
       await tile.locator('button.checks').click();
@@ -157,6 +164,9 @@ export function caregiverPageSuite(name: string, createBackend: () => Promise<Pa
       await page.click('button.lang');
       await expect(page.locator('html').getAttribute('lang')).resolves.toBe('en');
       await expect(page.locator('#rooms-title').textContent()).resolves.toBe('Rooms');
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.screenshot({ path: artifactPath('06-phone-en.png'), fullPage: true });
+      await page.setViewportSize({ width: 1280, height: 800 });
       await page.click('button.lang');
       await expect(page.locator('#rooms-title').textContent()).resolves.toBe('房间');
     });

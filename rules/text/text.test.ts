@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { RULE_IDS } from '../../protocol/payloads.ts';
+import { fleet } from '../test/harness.ts';
+import { renderAlertText, renderMessage } from './index.ts';
+
+const prone = {
+  rule: 'prone-sleep' as const,
+  room: 'r2',
+  subject: { kind: 'infant' as const, id: 'a-07' },
+  value: 35,
+};
+
+describe('alert text', () => {
+  it('renders the DESIGN.md examples in zh-CN and en, without names', () => {
+    expect(renderMessage(prone, fleet)).toEqual({
+      'zh-CN': '2 号睡眠室 A-07 趴睡已 35 秒',
+      en: 'Infant A-07 in nap room 2 has been prone for 35 s',
+    });
+  });
+
+  it('adds the registry display name only when asked (channels inside the centre)', () => {
+    expect(renderAlertText(prone, fleet, { withNames: true, locale: 'zh-CN' })).toBe(
+      '2 号睡眠室 王小明 (A-07) 趴睡已 35 秒',
+    );
+    expect(renderAlertText(prone, fleet, { withNames: false, locale: 'en' })).not.toContain('王小明');
+  });
+
+  it('has a template for every rule in both locales', () => {
+    for (const rule of RULE_IDS) {
+      const subject = { kind: 'room' as const, id: 'r2' };
+      const text = renderMessage({ rule, room: 'r2', subject, value: 1 }, fleet);
+      expect(text['zh-CN']).toContain('2 号睡眠室');
+      expect(text.en).toContain('nap room 2');
+    }
+  });
+});

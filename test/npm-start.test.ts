@@ -1,0 +1,134 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventSource } from 'eventsource';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AlertTransition } from '../protocol/alerts.ts';
+import { influxRows } from '../lib/influx/query.ts';
+import { waitFor } from '../lib/net.ts';
+
+const root = join(import.meta.dirname, '..');
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  dataDir: string;
+}
+
+/** Starts the command a user types, with its data and ports kept away from a developer's own `npm start`. */
+function start(command: string, args: string[], env: Record<string, string> = {}): Started {
+  const dataDir = mkdtempSync(join(tmpdir(), 'cw-up-'));
+  let output = '';
+  const child = spawn(command, args, {
+    cwd: root,
+    env: { ...process.env, CW_DATA_DIR: dataDir, CW_MQTT_PORT: '0', CW_HTTP_PORT: '0', CW_LOG_FORMAT: 'json', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  return { child, output: () => output, dataDir };
+}
+
+function banner(started: Started) {
+  const page = /Caregiver page\s+(http:\/\/[^/\s]+)\/\?token=(\S+)/.exec(started.output());
+  const influx = /InfluxDB\s+(http:\/\/127\.0\.0\.1:\d+) \(private influxd/.exec(started.output());
+  return page ? { url: page[1]!, token: page[2]!, influxUrl: influx?.[1] } : undefined;
+}
+
+function firstAlarm(url: string, token: string): Promise<AlertTransition> {
+  return new Promise((resolve, reject) => {
+    const source = new EventSource(`${url}/api/alerts/stream`, {
+      fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, authorization: `Bearer ${token}` } }),
+    });
+    const timer = setTimeout(() => {
+      source.close();
+      reject(new Error('no one-key alarm on the SSE stream within 60 s'));
+    }, 60_000);
+    source.addEventListener('alert', (event) => {
+      const transition = JSON.parse(event.data) as AlertTransition;
+      if (transition.alert.rule !== 'one-key-alarm') return;
+      clearTimeout(timer);
+      source.close();
+      resolve(transition);
+    });
+  });
+}
+
+async function stop(started: Started): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => started.child.once('exit', (code) => resolve(code)));
+  started.child.kill('SIGTERM');
+  return exited;
+}
+
+function processesUsing(dir: string): string {
+  return spawnSync('pgrep', ['-af', dir], { encoding: 'utf8' }).stdout.trim();
+}
+
+let current: Started | undefined;
+afterEach(() => {
+  if (current && current.child.exitCode === null) current.child.kill('SIGKILL');
+  if (current) rmSync(current.dataDir, { recursive: true, force: true });
+  current = undefined;
+});
+
+describe('npm start', () => {
+  it('shows the banner, delivers a one-key alarm on SSE and lands readings in InfluxDB within 60 s, then stops cleanly on SIGTERM', async () => {
+    const started = start('npm', ['start', '--silent']);
+    current = started;
+    const t0 = Date.now();
+    await waitFor(() => banner(started) !== undefined, { timeoutMs: 45_000, what: `the banner in:\n${started.output()}` });
+    const { url, token, influxUrl } = banner(started)!;
+    expect(influxUrl, 'a private influxd is on PATH here').toBeDefined();
+
+    const alarm = await firstAlarm(url, token);
+    expect(alarm.alert.center).toBe('c1');
+    expect(alarm.alert.severity).toBe('critical');
+
+    const conn = { api: 'v1' as const, url: influxUrl!, database: 'cradlewatch' };
+    await waitFor(async () => Number((await influxRows(conn, 'SELECT count(seq) FROM wearable'))[0]?.count ?? 0) > 0, {
+      timeoutMs: 20_000,
+      what: 'wearable readings in InfluxDB',
+    });
+    expect(Date.now() - t0).toBeLessThan(60_000);
+
+    const t1 = Date.now();
+    expect(await stop(started)).toBe(0);
+    expect(Date.now() - t1).toBeLessThan(10_000);
+    expect(processesUsing(started.dataDir), 'no orphan process (influxd included)').toBe('');
+  }, 90_000);
+
+  it('without influxd on PATH still delivers alerts, and the banner says readings are spooled', async () => {
+    const started = start('node', ['bin/cradlewatch.mjs', 'up', '--demo'], { CW_INFLUXD: 'cw-no-such-influxd' });
+    current = started;
+    await waitFor(() => banner(started) !== undefined, { timeoutMs: 45_000, what: `the banner in:\n${started.output()}` });
+    expect(started.output()).toMatch(/no influxd on PATH\. Readings are being spooled to/);
+    const { url, token } = banner(started)!;
+    const alarm = await firstAlarm(url, token);
+    expect(alarm.alert.rule).toBe('one-key-alarm');
+    expect(await stop(started)).toBe(0);
+  }, 90_000);
+
+  it('refuses a bad config value naming the field, with exit 2', () => {
+    const result = spawnSync('node', ['bin/cradlewatch.mjs', 'up', '--demo', '--print-config'], {
+      cwd: root,
+      env: { ...process.env, CW_HTTP_PORT: 'not-a-port' },
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/httpPort \(env CW_HTTP_PORT\)/);
+  });
+
+  it('prints the effective config with secrets masked', () => {
+    const result = spawnSync('node', ['bin/cradlewatch.mjs', 'up', '--demo', '--print-config'], {
+      cwd: root,
+      env: { ...process.env, CW_INFLUX_URL: 'http://127.0.0.1:9', CW_INFLUX_API: 'v2', CW_INFLUX_TOKEN: 'very-secret', CW_INFLUX_ORG: 'o', CW_INFLUX_BUCKET: 'b' },
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(0);
+    const printed = JSON.parse(result.stdout);
+    expect(printed.influx.token).toBe('***');
+    expect(printed.demo).toBe(true);
+    expect(result.stdout).not.toContain('very-secret');
+  });
+});
