@@ -25,7 +25,7 @@ import {
   wearable,
   writeFleetFile,
 } from '../ingest/test/fixtures.ts';
-import { startMosquitto } from '../ingest/test/mosquitto.ts';
+import { startMosquitto } from '../test/support/mosquitto.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 /** The broker queues what ingest has not taken yet; this cap keeps that backlog and the run bounded. */

@@ -30,7 +30,8 @@ export function canPublish(who: Principal, topic: string): boolean {
   if (who.type === 'device') {
     const [center, section, id, channel, ...rest] = parts;
     if (center !== who.center || id !== who.id || rest.length > 0) return false;
-    if (who.kind === 'gateway') return section === 'gateways' && (channel === 'telemetry' || channel === 'status');
+    if (who.kind === 'gateway')
+      return section === 'gateways' && (channel === 'telemetry' || channel === 'status');
     if (section !== 'devices') return false;
     if (channel === 'status') return true;
     if (who.kind === 'alarm') return channel === 'alarm';
@@ -45,11 +46,16 @@ export function canPublish(who: Principal, topic: string): boolean {
     case 'caregiver':
     case 'supervisor': {
       if (centerOf(parts, who.role === 'caregiver' ? who.center : undefined) === null) return false;
-      return (parts[1] === 'alerts' && parts[3] === 'ack' && parts.length === 4) || (parts[1] === 'rooms' && parts[3] === 'nap');
+      return (
+        (parts[1] === 'alerts' && parts[3] === 'ack' && parts.length === 4) ||
+        (parts[1] === 'rooms' && parts[3] === 'nap')
+      );
     }
     case 'simulator':
       // Load generators and demo drivers publish as any device and drive nap sessions.
-      return parts[1] === 'devices' || parts[1] === 'gateways' || (parts[1] === 'rooms' && parts[3] === 'nap');
+      return (
+        parts[1] === 'devices' || parts[1] === 'gateways' || (parts[1] === 'rooms' && parts[3] === 'nap')
+      );
   }
 }
 

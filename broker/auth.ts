@@ -4,7 +4,9 @@ import type { FleetIndex } from '../protocol/fleet.ts';
 import type { Principal } from './acl.ts';
 import type { ServiceAccount } from './config.ts';
 
-export type AuthResult = { ok: true; principal: Principal } | { ok: false; returnCode: 4 | 5; reason: string };
+export type AuthResult =
+  | { ok: true; principal: Principal }
+  | { ok: false; returnCode: 4 | 5; reason: string };
 
 /**
  * Checks a username and password against the fleet registry and the service accounts. scrypt costs
@@ -29,17 +31,35 @@ export class Authenticator {
     const device = account ? undefined : this.fleet()?.devices.get(username);
     const hash = account?.passwordHash ?? device?.passwordHash;
     if (!hash) {
-      return { ok: false, returnCode: 4, reason: device ? 'device has no credential (gateway only)' : 'unknown user' };
+      return {
+        ok: false,
+        returnCode: 4,
+        reason: device ? 'device has no credential (gateway only)' : 'unknown user',
+      };
     }
-    const key = createHash('sha256').update(username).update('\0').update(password).update('\0').update(hash).digest('base64');
+    const key = createHash('sha256')
+      .update(username)
+      .update('\0')
+      .update(password)
+      .update('\0')
+      .update(hash)
+      .digest('base64');
     if (!this.#verified.has(key)) {
-      if (!(await verifyPassword(password.toString('utf8'), hash))) return { ok: false, returnCode: 4, reason: 'wrong password' };
+      if (!(await verifyPassword(password.toString('utf8'), hash)))
+        return { ok: false, returnCode: 4, reason: 'wrong password' };
       // Bounded: a fleet is finite, but a credential rotation must not grow the set forever.
       if (this.#verified.size > 200_000) this.#verified.clear();
       this.#verified.add(key);
     }
-    if (account) return { ok: true, principal: { type: 'service', username, role: account.role, center: account.center } };
-    return { ok: true, principal: { type: 'device', id: device!.id, center: device!.center, kind: device!.kind } };
+    if (account)
+      return {
+        ok: true,
+        principal: { type: 'service', username, role: account.role, center: account.center },
+      };
+    return {
+      ok: true,
+      principal: { type: 'device', id: device!.id, center: device!.center, kind: device!.kind },
+    };
   }
 }
 

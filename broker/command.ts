@@ -46,7 +46,15 @@ export function registerBrokerCommand(program: Command): void {
       const log = createLogger().child({ component: 'broker' });
       const broker = await startBroker(config, log);
       // Machine-readable first line for scripts and tests that start the broker on free ports.
-      console.log(JSON.stringify({ ready: true, mqtt: broker.mqttUrl, ws: broker.wsUrl, tls: broker.tlsUrl, http: broker.httpUrl }));
+      console.log(
+        JSON.stringify({
+          ready: true,
+          mqtt: broker.mqttUrl,
+          ws: broker.wsUrl,
+          tls: broker.tlsUrl,
+          http: broker.httpUrl,
+        }),
+      );
       exitOnSignals(() => broker.close(), log, 5_000);
     });
 }

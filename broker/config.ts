@@ -38,7 +38,10 @@ export const brokerConfigSchema = z.object({
   accounts: z.array(serviceAccountSchema).default([]),
   allowAnonymous: envBoolean.default(false),
   /** Redis URL: persistence and pub/sub shared by several broker processes. */
-  redis: z.string().regex(/^rediss?:\/\//, 'expected redis://host:port').optional(),
+  redis: z
+    .string()
+    .regex(/^rediss?:\/\//, 'expected redis://host:port')
+    .optional(),
   limits: z
     .object({
       /** Whole MQTT packet, header included; a larger one closes the connection before it is buffered. */

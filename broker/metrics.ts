@@ -6,7 +6,11 @@ export function createBrokerMetrics() {
   const prefix = 'cradlewatch_broker_';
   return {
     registry,
-    clients: new Gauge({ name: `${prefix}clients_connected`, help: 'MQTT clients connected', registers: [registry] }),
+    clients: new Gauge({
+      name: `${prefix}clients_connected`,
+      help: 'MQTT clients connected',
+      registers: [registry],
+    }),
     messagesIn: new Counter({
       name: `${prefix}messages_in_total`,
       help: 'PUBLISH packets accepted from clients, by QoS',
@@ -19,7 +23,11 @@ export function createBrokerMetrics() {
       labelNames: ['qos'],
       registers: [registry],
     }),
-    bytesIn: new Counter({ name: `${prefix}payload_bytes_in_total`, help: 'Payload bytes accepted', registers: [registry] }),
+    bytesIn: new Counter({
+      name: `${prefix}payload_bytes_in_total`,
+      help: 'Payload bytes accepted',
+      registers: [registry],
+    }),
     authFailures: new Counter({
       name: `${prefix}auth_failures_total`,
       help: 'Refused logins, by reason',
@@ -48,7 +56,11 @@ export function createBrokerMetrics() {
       help: '1 while the broker has stopped reading from telemetry publishers to bound memory',
       registers: [registry],
     }),
-    holds: new Counter({ name: `${prefix}overload_holds_total`, help: 'Times telemetry was held', registers: [registry] }),
+    holds: new Counter({
+      name: `${prefix}overload_holds_total`,
+      help: 'Times telemetry was held',
+      registers: [registry],
+    }),
   };
 }
 export type BrokerMetrics = ReturnType<typeof createBrokerMetrics>;

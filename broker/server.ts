@@ -85,8 +85,13 @@ function closeServer(server: Server | HttpServer): Promise<void> {
  * rate and connection limits, an overload guard that holds telemetry before alarms, device status on
  * connect and loss, and /healthz + /metrics.
  */
-export async function startBroker(config: BrokerConfig, log: Logger, options: BrokerOptions = {}): Promise<RunningBroker> {
-  const watcher = options.fleet || !config.fleetFile ? undefined : new FleetWatcher(config.fleetFile, log).start();
+export async function startBroker(
+  config: BrokerConfig,
+  log: Logger,
+  options: BrokerOptions = {},
+): Promise<RunningBroker> {
+  const watcher =
+    options.fleet || !config.fleetFile ? undefined : new FleetWatcher(config.fleetFile, log).start();
   const fleet = () => options.fleet ?? watcher?.current;
   if (!config.allowAnonymous && !fleet() && config.accounts.length === 0) {
     throw new Error('broker has no one to let in: give fleetFile, accounts, or allowAnonymous');
@@ -96,13 +101,21 @@ export async function startBroker(config: BrokerConfig, log: Logger, options: Br
   }
   const metrics = createBrokerMetrics();
   const auth = new Authenticator(fleet, config.accounts);
-  const throttle = new FailureThrottle(config.limits.authFailuresBeforeDelay, config.limits.authFailureDelayMs);
+  const throttle = new FailureThrottle(
+    config.limits.authFailuresBeforeDelay,
+    config.limits.authFailureDelayMs,
+  );
   const sessions = new WeakMap<Client, Session>();
   const connections = new Set<GuardedConnection>();
   const connectionOf = new WeakMap<Client, GuardedConnection>();
 
   const backends = config.redis ? await redisBackends(config.redis) : {};
-  const aedes = await Aedes.createBroker({ ...backends, concurrency: 1_000, drainTimeout: 30_000, heartbeatInterval: 60_000 });
+  const aedes = await Aedes.createBroker({
+    ...backends,
+    concurrency: 1_000,
+    drainTimeout: 30_000,
+    heartbeatInterval: 60_000,
+  });
 
   const addressOf = (client: Client) =>
     (client.conn as unknown as { remoteAddress?: string }).remoteAddress ?? 'unknown';
@@ -114,7 +127,10 @@ export async function startBroker(config: BrokerConfig, log: Logger, options: Br
     if (!packet.clientId && packet.clean === false) anonymousPersistent.add(client);
     if (aedes.connectedClients >= config.limits.maxConnections) {
       metrics.limitDisconnects.inc({ limit: 'connections' });
-      log.warn({ address: addressOf(client), max: config.limits.maxConnections }, 'connection refused: at maximum connections');
+      log.warn(
+        { address: addressOf(client), max: config.limits.maxConnections },
+        'connection refused: at maximum connections',
+      );
       return callback(new Error('maximum connections reached'), false);
     }
     callback(null, true);
@@ -184,12 +200,18 @@ export async function startBroker(config: BrokerConfig, log: Logger, options: Br
       }
     } else if (session.principal.type !== 'service' && !session.bucket.take()) {
       metrics.limitDisconnects.inc({ limit: 'publish-rate' });
-      log.warn({ clientId: client.id, rate: config.limits.publishRate }, 'client disconnected: publish rate limit');
+      log.warn(
+        { clientId: client.id, rate: config.limits.publishRate },
+        'client disconnected: publish rate limit',
+      );
       return callback(new Error('publish rate limit exceeded'));
     }
     if (!canPublish(session.principal, packet.topic)) {
       metrics.aclRefusals.inc({ action: 'publish' });
-      log.warn({ clientId: client.id, topic: packet.topic.slice(0, 200) }, 'publish refused by ACL; client disconnected');
+      log.warn(
+        { clientId: client.id, topic: packet.topic.slice(0, 200) },
+        'publish refused by ACL; client disconnected',
+      );
       return callback(new Error('publish not authorised'));
     }
     metrics.messagesIn.inc({ qos: String(packet.qos) });
@@ -218,7 +240,9 @@ export async function startBroker(config: BrokerConfig, log: Logger, options: Br
     if (client) return;
     metrics.messagesOut.inc({ qos: String(packet.qos) });
   });
-  aedes.on('clientError', (client, error) => log.debug({ clientId: client.id, err: error.message }, 'client error'));
+  aedes.on('clientError', (client, error) =>
+    log.debug({ clientId: client.id, err: error.message }, 'client error'),
+  );
   aedes.on('connectionError', (client, error) =>
     log.debug({ clientId: client.id, err: error.message }, 'connection error'),
   );
@@ -241,7 +265,10 @@ export async function startBroker(config: BrokerConfig, log: Logger, options: Br
   // backlog grows without bound (DESIGN.md: 1.1 GB at 20k msgs/s). Holding telemetry sockets lets TCP push
   // back on devices while alarm buttons and the services keep flowing.
   let held = false;
-  const internals = aedes as unknown as { mq: { _messageQueue?: unknown[] }; clients: Record<string, Client> };
+  const internals = aedes as unknown as {
+    mq: { _messageQueue?: unknown[] };
+    clients: Record<string, Client>;
+  };
   const mq = internals.mq;
   const guard = setInterval(() => {
     let backlog = 0;
@@ -249,7 +276,9 @@ export async function startBroker(config: BrokerConfig, log: Logger, options: Br
     // A queued message is counted at 1 KiB, a batch's order of size.
     backlog += (mq._messageQueue?.length ?? 0) * 1024;
     metrics.backlogBytes.set(backlog);
-    const shouldHold = held ? backlog > config.limits.backlogLowBytes : backlog > config.limits.backlogHighBytes;
+    const shouldHold = held
+      ? backlog > config.limits.backlogLowBytes
+      : backlog > config.limits.backlogHighBytes;
     if (shouldHold === held) return;
     held = shouldHold;
     metrics.telemetryHeld.set(held ? 1 : 0);
@@ -281,7 +310,10 @@ export async function startBroker(config: BrokerConfig, log: Logger, options: Br
     close: async () => {},
   };
   if (config.tls) {
-    const tls = createTlsServer({ cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) }, handle);
+    const tls = createTlsServer(
+      { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) },
+      handle,
+    );
     servers.push(tls);
     running.tlsUrl = `mqtts://${config.host}:${await listen(tls, config.tlsPort, config.host)}`;
   }
@@ -300,7 +332,11 @@ export async function startBroker(config: BrokerConfig, log: Logger, options: Br
   let app: FastifyInstance | undefined;
   if (config.httpPort !== undefined) {
     app = Fastify({ logger: false });
-    app.get('/healthz', async () => ({ ok: !aedes.closed, clients: aedes.connectedClients, telemetryHeld: held }));
+    app.get('/healthz', async () => ({
+      ok: !aedes.closed,
+      clients: aedes.connectedClients,
+      telemetryHeld: held,
+    }));
     app.get('/metrics', async (_request, reply) => {
       reply.header('content-type', metrics.registry.contentType);
       return metrics.registry.metrics();
@@ -309,7 +345,13 @@ export async function startBroker(config: BrokerConfig, log: Logger, options: Br
     running.httpUrl = `http://${config.host}:${(app.server.address() as AddressInfo).port}`;
   }
   log.info(
-    { mqtt: running.mqttUrl, tls: running.tlsUrl, ws: running.wsUrl, http: running.httpUrl, redis: Boolean(config.redis) },
+    {
+      mqtt: running.mqttUrl,
+      tls: running.tlsUrl,
+      ws: running.wsUrl,
+      http: running.httpUrl,
+      redis: Boolean(config.redis),
+    },
     'broker listening',
   );
 

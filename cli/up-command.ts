@@ -32,9 +32,16 @@ const secret = () => randomBytes(18).toString('base64url');
 function serviceAccounts() {
   const make = (username: string, role: 'ingest' | 'rules' | 'simulator') => {
     const password = secret();
-    return { account: { username, role, passwordHash: hashPassword(password) }, login: { username, password } };
+    return {
+      account: { username, role, passwordHash: hashPassword(password) },
+      login: { username, password },
+    };
   };
-  return { ingest: make('cw-ingest', 'ingest'), rules: make('cw-rules', 'rules'), sim: make('cw-demo-sim', 'simulator') };
+  return {
+    ingest: make('cw-ingest', 'ingest'),
+    rules: make('cw-rules', 'rules'),
+    sim: make('cw-demo-sim', 'simulator'),
+  };
 }
 
 export function registerUpCommand(program: Command): void {
@@ -79,13 +86,18 @@ export function registerUpCommand(program: Command): void {
       const supervisorToken = config.demo ? secret() : undefined;
       const tokens = [
         ...config.tokens,
-        ...(caregiverToken ? [{ token: caregiverToken, role: 'caregiver' as const, center: 'c1', name: 'demo caregiver' }] : []),
-        ...(supervisorToken ? [{ token: supervisorToken, role: 'supervisor' as const, name: 'demo supervisor' }] : []),
+        ...(caregiverToken
+          ? [{ token: caregiverToken, role: 'caregiver' as const, center: 'c1', name: 'demo caregiver' }]
+          : []),
+        ...(supervisorToken
+          ? [{ token: supervisorToken, role: 'supervisor' as const, name: 'demo supervisor' }]
+          : []),
       ];
 
       const closers: (() => Promise<void>)[] = [];
       const close = async () => {
-        for (const c of closers.reverse()) await c().catch((error: unknown) => log.error({ err: error }, 'close failed'));
+        for (const c of closers.reverse())
+          await c().catch((error: unknown) => log.error({ err: error }, 'close failed'));
       };
       try {
         const storage = await chooseStorage(config, log.child({ component: 'storage' }));

@@ -22,7 +22,7 @@ import {
   testFleetIndex,
   wearable,
 } from './test/fixtures.ts';
-import { type RunningMosquitto, startMosquitto } from './test/mosquitto.ts';
+import { type RunningMosquitto, startMosquitto } from '../test/support/mosquitto.ts';
 
 interface Bad {
   name: string;

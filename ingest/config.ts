@@ -1,8 +1,15 @@
 import { z } from 'zod';
-import { type ConfigSources, envList, loadConfig, portSchema } from '../protocol/config.ts';
+import {
+  type ConfigSources,
+  clockSkewSchema,
+  envList,
+  loadConfig,
+  mqttClientConfigSchema,
+  portSchema,
+} from '../protocol/config.ts';
 import { idSchema } from '../protocol/ids.ts';
 import { LIMITS } from '../protocol/payloads.ts';
-import { INFLUX_ENV, influxConnectionSchema } from '../lib/influx/connection.ts';
+import { INFLUX_ENV, defaultApiV2, influxConnectionSchema } from '../lib/influx/connection.ts';
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -16,44 +23,21 @@ export const partitionSchema = z
   })
   .refine((p) => p.count >= 1 && p.index < p.count, 'expected 0 <= i < n');
 
-/** Milliseconds, or `off`/`null` to switch the clock-skew check off (replays faster than real time). */
-const skewSchema = z.preprocess(
-  (value) => (value === 'off' || value === 'null' || value === 'none' ? null : value),
-  z.union([z.null(), z.coerce.number().int().positive()]),
-);
-
 export const ingestConfigSchema = z
   .object({
-    mqtt: z
-      .object({
-        url: z
-          .string()
-          .regex(/^(mqtts?|tcp|ssl|wss?):\/\//, 'expected mqtt://host:port')
-          .default('mqtt://127.0.0.1:1883'),
-        /** Fixed, so the broker keeps this process's persistent session (clean=false) across restarts. */
-        clientId: z.string().min(1).max(128).default('cradlewatch-ingest'),
-        username: z.string().optional(),
-        password: z.string().optional(),
-        keepaliveS: positiveInt.default(30),
+    mqtt: mqttClientConfigSchema('cradlewatch-ingest')
+      .extend({
         reconnectMinMs: positiveInt.default(250),
         reconnectMaxMs: positiveInt.default(30_000),
       })
       .prefault({}),
     /** DESIGN.md makes v2 the default API; `v1` is for InfluxDB before 1.8. */
-    influx: z.preprocess(
-      (value) =>
-        value === undefined
-          ? { api: 'v2' }
-          : typeof value === 'object' && value !== null && !('api' in value)
-            ? { ...value, api: 'v2' }
-            : value,
-      influxConnectionSchema,
-    ),
+    influx: z.preprocess((value) => defaultApiV2(value ?? {}), influxConnectionSchema),
     fleetFile: z.string().min(1).optional(),
     /** Centres this process ingests; all of the registry's when absent. */
     centers: envList.pipe(z.array(idSchema)).optional(),
     partition: partitionSchema.optional(),
-    maxClockSkewMs: skewSchema.default(LIMITS.defaultMaxClockSkewMs),
+    maxClockSkewMs: clockSkewSchema.default(LIMITS.defaultMaxClockSkewMs),
     batch: z
       .object({
         /** Points per InfluxDB write. */

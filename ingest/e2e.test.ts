@@ -20,7 +20,7 @@ import {
   testFleetIndex,
   wearable,
 } from './test/fixtures.ts';
-import { type RunningMosquitto, startMosquitto } from './test/mosquitto.ts';
+import { type RunningMosquitto, startMosquitto } from '../test/support/mosquitto.ts';
 
 interface Broker {
   url: string;

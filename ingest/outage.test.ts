@@ -18,7 +18,7 @@ import {
   testFleetIndex,
   wearable,
 } from './test/fixtures.ts';
-import { type RunningMosquitto, startMosquitto } from './test/mosquitto.ts';
+import { type RunningMosquitto, startMosquitto } from '../test/support/mosquitto.ts';
 
 /** The issue asks for a 60 s outage; CI keeps it short. CW_INGEST_OUTAGE_SECONDS=60 runs the long one. */
 const OUTAGE_MS = Number(process.env.CW_INGEST_OUTAGE_SECONDS ?? 8) * 1_000;

@@ -127,3 +127,23 @@ export function maskSecrets(value: unknown, secretKey = /(password|token|secret|
     ]),
   );
 }
+
+/** How a service reaches the broker; the client id is fixed so its persistent session survives restarts. */
+export function mqttClientConfigSchema(defaultClientId: string) {
+  return z.object({
+    url: z
+      .string()
+      .regex(/^(mqtts?|tcp|ssl|wss?):\/\//, 'expected mqtt://host:port')
+      .default('mqtt://127.0.0.1:1883'),
+    clientId: z.string().min(1).max(128).default(defaultClientId),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    keepaliveS: z.coerce.number().int().positive().default(30),
+  });
+}
+
+/** Milliseconds, or `off` to switch the clock-skew check off (replays run ahead of the wall clock). */
+export const clockSkewSchema = z.preprocess(
+  (value) => (value === 'off' || value === 'null' || value === 'none' ? null : value),
+  z.union([z.null(), z.coerce.number().int().positive()]),
+);

@@ -1,43 +1,26 @@
 import { z } from 'zod';
-import { type ConfigSources, loadConfig } from '../protocol/config.ts';
-import { INFLUX_ENV, influxConnectionSchema } from '../lib/influx/connection.ts';
+import {
+  type ConfigSources,
+  clockSkewSchema,
+  loadConfig,
+  mqttClientConfigSchema,
+} from '../protocol/config.ts';
+import { INFLUX_ENV, defaultApiV2, influxConnectionSchema } from '../lib/influx/connection.ts';
 import { channelsConfigSchema } from './channels/index.ts';
 import { rulesConfigSchema } from './engine/thresholds.ts';
 import { httpConfigSchema } from './http/index.ts';
 
 const positiveInt = z.coerce.number().int().positive();
 
-/** Milliseconds, or `off` to switch the clock-skew check off (replays run ahead of the wall clock). */
-const skewSchema = z.preprocess(
-  (value) => (value === 'off' || value === 'null' || value === 'none' ? null : value),
-  z.union([z.null(), z.coerce.number().int().positive()]),
-);
-
 export const rulesServiceConfigSchema = z
   .object({
-    mqtt: z
-      .object({
-        url: z
-          .string()
-          .regex(/^(mqtts?|tcp|ssl|wss?):\/\//, 'expected mqtt://host:port')
-          .default('mqtt://127.0.0.1:1883'),
-        /** Fixed, so the broker keeps this process's session and queues QoS 1 input across a restart. */
-        clientId: z.string().min(1).max(128).default('cradlewatch-rules'),
-        username: z.string().optional(),
-        password: z.string().optional(),
-        keepaliveS: positiveInt.default(30),
-      })
-      .prefault({}),
+    mqtt: mqttClientConfigSchema('cradlewatch-rules').prefault({}),
     fleetFile: z.string({ error: 'required: the fleet registry (fleet.yaml)' }).min(1),
     /** Where the journal and snapshot of open alerts and rule timers live. */
     journalDir: z.string().min(1).default('./data/rules'),
     journalCompactBytes: positiveInt.default(4 * 1024 * 1024),
     /** For nap_check / nap_session records and the alert-history channel; optional without those. */
-    influx: z.preprocess(
-      (value) =>
-        typeof value === 'object' && value !== null && !('api' in value) ? { ...value, api: 'v2' } : value,
-      influxConnectionSchema.optional(),
-    ),
+    influx: z.preprocess(defaultApiV2, influxConnectionSchema.optional()),
     /**
      * `wall`: engine time is the wall clock (live). `device`: it follows the newest device timestamp seen and
      * runs on at `speed` × wall time, so a replay at 10× raises the same alerts at the same device times.
@@ -48,7 +31,7 @@ export const rulesServiceConfigSchema = z
         speed: z.coerce.number().positive().default(1),
       })
       .prefault({}),
-    maxClockSkewMs: skewSchema.default(5 * 60 * 1000),
+    maxClockSkewMs: clockSkewSchema.default(5 * 60 * 1000),
     rules: rulesConfigSchema,
     http: httpConfigSchema.prefault({}),
     channels: channelsConfigSchema.prefault({}),

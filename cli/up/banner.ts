@@ -28,7 +28,10 @@ export function renderBanner(info: BannerInfo): string {
     `  InfluxDB        ${storage}`,
     `  Metrics         ${info.metricsUrls.join('  ')}`,
     ...(info.demo
-      ? ['', '  Demo: 1 centre, 3 rooms, 12 infants napping; an alarm press, a prone roll-over and a warm room within 2 minutes.']
+      ? [
+          '',
+          '  Demo: 1 centre, 3 rooms, 12 infants napping; an alarm press, a prone roll-over and a warm room within 2 minutes.',
+        ]
       : []),
     '  Ctrl-C stops everything.',
     '',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { type ConfigSources, envBoolean, loadConfig, portSchema } from '../../protocol/config.ts';
-import { INFLUX_ENV, influxConnectionSchema } from '../../lib/influx/connection.ts';
+import { INFLUX_ENV, defaultApiV2, influxConnectionSchema } from '../../lib/influx/connection.ts';
 
 /**
  * `cradlewatch up`: one process running broker, ingest, rules and the caregiver page, with storage chosen
@@ -16,16 +16,19 @@ export const upConfigSchema = z.object({
   /** Fleet registry for a real site; the demo generates its own. */
   fleetFile: z.string().min(1).optional(),
   /** An InfluxDB of the user's; without it a private influxd from PATH, else spool only. */
-  influx: z.preprocess(
-    (value) =>
-      typeof value === 'object' && value !== null && !('api' in value) ? { ...value, api: 'v2' } : value,
-    influxConnectionSchema.optional(),
-  ),
+  influx: z.preprocess(defaultApiV2, influxConnectionSchema.optional()),
   /** Whether to start a private influxd when no InfluxDB is configured. */
   embeddedInflux: envBoolean.default(true),
   /** Caregiver and supervisor tokens for a real site; the demo makes its own each start. */
   tokens: z
-    .array(z.object({ token: z.string().min(16), role: z.enum(['caregiver', 'supervisor']), center: z.string().optional(), name: z.string() }))
+    .array(
+      z.object({
+        token: z.string().min(16),
+        role: z.enum(['caregiver', 'supervisor']),
+        center: z.string().optional(),
+        name: z.string(),
+      }),
+    )
     .default([]),
 });
 export type UpConfig = z.infer<typeof upConfigSchema>;
@@ -44,6 +47,8 @@ export const UP_ENV: Record<string, string> = {
 export function loadUpConfig(sources: ConfigSources): UpConfig {
   const env = sources.env ?? process.env;
   // INFLUX_ENV maps every variable into `influx`; only a URL makes it a connection the user asked for.
-  const envMap = env.CW_INFLUX_URL ? { ...UP_ENV } : Object.fromEntries(Object.entries(UP_ENV).filter(([k]) => !k.startsWith('CW_INFLUX_')));
+  const envMap = env.CW_INFLUX_URL
+    ? { ...UP_ENV }
+    : Object.fromEntries(Object.entries(UP_ENV).filter(([k]) => !k.startsWith('CW_INFLUX_')));
   return loadConfig(upConfigSchema, { ...sources, envMap });
 }

@@ -1,6 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateFleet, loadScenario, runSimulation, type SimHandle, writeFleetFiles } from '../../device-sim/index.ts';
+import {
+  generateFleet,
+  loadScenario,
+  runSimulation,
+  type SimHandle,
+  writeFleetFiles,
+} from '../../device-sim/index.ts';
 import type { Logger } from '../../lib/logger.ts';
 
 /** Demo registry: one centre, three rooms of four infants; cheap hashes, since it is regenerated each start. */
@@ -53,7 +59,9 @@ export function playDemo(options: {
       options.log.info({ summary }, 'demo scenario finished; playing it again');
     }
   };
-  const running = loop().catch((error: unknown) => options.log.error({ err: error }, 'demo simulator stopped'));
+  const running = loop().catch((error: unknown) =>
+    options.log.error({ err: error }, 'demo simulator stopped'),
+  );
   return async () => {
     stopped = true;
     await current?.stop();

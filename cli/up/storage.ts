@@ -15,7 +15,10 @@ export type Storage =
 export async function chooseStorage(config: UpConfig, log: Logger): Promise<Storage> {
   if (config.influx) {
     if (!(await pingInflux(config.influx, 3_000))) {
-      log.warn({ url: config.influx.url }, 'the configured InfluxDB does not answer yet; ingest spools until it does');
+      log.warn(
+        { url: config.influx.url },
+        'the configured InfluxDB does not answer yet; ingest spools until it does',
+      );
     } else await ensureDatabase(config.influx);
     return { kind: 'configured', conn: config.influx, close: async () => {} };
   }

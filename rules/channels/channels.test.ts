@@ -2,7 +2,7 @@ import { createServer, get, type Server } from 'node:http';
 import { EventSource } from 'eventsource';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll } from 'vitest';
-import { type RunningMosquitto, startMosquitto } from '../../ingest/test/mosquitto.ts';
+import { type RunningMosquitto, startMosquitto } from '../../test/support/mosquitto.ts';
 import { influxRows } from '../../lib/influx/query.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { freePort } from '../../lib/net.ts';

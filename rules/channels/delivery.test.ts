@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import mqtt from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningMosquitto, startMosquitto } from '../../ingest/test/mosquitto.ts';
+import { type RunningMosquitto, startMosquitto } from '../../test/support/mosquitto.ts';
 import { influxRows } from '../../lib/influx/query.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { waitFor } from '../../lib/net.ts';

@@ -63,7 +63,7 @@ describe('replay at 10× gives the same alert transitions as at 1× (device-time
     broker = await startMosquitto();
   });
   afterAll(async () => {
-    await broker?.close();
+    await broker?.stop();
   });
 
   async function replay(speed: number): Promise<{ transitions: AlertTransition[]; wallAt: number[] }> {

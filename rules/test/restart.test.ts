@@ -77,7 +77,7 @@ describe('rules service restart (kill -9 of `cradlewatch rules`)', () => {
     child?.kill('SIGKILL');
     await devices?.close();
     await hook?.close();
-    await broker?.close();
+    await broker?.stop();
   });
 
   it('keeps open alerts and acknowledgements, repeats no notification, and carries on', async () => {

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,48 +6,15 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { AlertTransition } from '../../protocol/alerts.ts';
 import { topics } from '../../protocol/topics.ts';
 import type { WearableReading } from '../../protocol/payloads.ts';
-import { freePort, waitFor } from '../../lib/net.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { brokerConfigSchema, startBroker } from '../../broker/index.ts';
 import { calm, fleet, fleetDoc } from './harness.ts';
 
 export const SUPERVISOR_TOKEN = 'supervisor-token-0123456789';
 
-/**
- * A real MQTT 3.1.1 broker for the rules service's tests: Debian's mosquitto, which DESIGN.md names as a
- * stand-in for ours (every service is a plain MQTT client).
- */
-export async function startMosquitto(): Promise<{ url: string; close(): Promise<void> }> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'cw-mosq-'));
-  const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(
-    conf,
-    `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n`,
-  );
-  const child: ChildProcess = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: 'ignore' });
-  const url = `mqtt://127.0.0.1:${port}`;
-  await waitFor(
-    async () => {
-      const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 500 }).catch(() => null);
-      if (!c) return false;
-      await c.endAsync();
-      return true;
-    },
-    { what: 'mosquitto to listen', timeoutMs: 10_000 },
-  );
-  return {
-    url,
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
 /** The project's own broker (Aedes), anonymous for the test devices, with the test registry. */
+export { startMosquitto } from '../../test/support/mosquitto.ts';
+
 export async function startProjectBroker(
   limits: Record<string, unknown> = {},
 ): Promise<{ url: string; close(): Promise<void> }> {
