@@ -111,7 +111,8 @@ export class GuardedConnection extends Duplex {
 
   /** Bytes waiting to go out to this client: the overload guard's measure of backlog. */
   get backlogBytes(): number {
-    return this.socket.writableLength;
+    // Our own write buffer and the socket's: _write passes one chunk at a time down.
+    return this.writableLength + this.socket.writableLength;
   }
 }
 

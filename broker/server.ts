@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { type Server as HttpServer, createServer as createHttpServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { type Duplex, Readable } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -18,6 +18,9 @@ import { type BrokerMetrics, type BrokerStats, createBrokerMetrics, readStats } 
 import { GuardedConnection, TokenBucket } from './packet-guard.ts';
 
 const require = createRequire(import.meta.url);
+
+/** Deliveries in flight at once inside Aedes' emitter. */
+const EMITTER_CONCURRENCY = 1_000;
 
 export interface RunningBroker {
   mqttUrl: string;
@@ -52,6 +55,13 @@ function isTelemetryPublisher(principal: Principal): boolean {
   return principal.type === 'device' && principal.kind !== 'alarm';
 }
 
+/** The generator-returning methods of aedes-persistence-redis' async persistence. */
+interface StreamSources {
+  createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown>;
+  outgoingStream(client: unknown): AsyncIterable<unknown>;
+  streamWill(brokers: unknown): AsyncIterable<unknown>;
+}
+
 async function redisBackends(url: string) {
   const parsed = new URL(url);
   const options = {
@@ -61,9 +71,24 @@ async function redisBackends(url: string) {
     db: Number(parsed.pathname.slice(1) || 0),
   };
   // The package's main export wraps the async persistence in a callback shim that Aedes 1.x refuses.
-  const RedisPersistence = require('aedes-persistence-redis/asyncPersistence.js');
+  const RedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (
+    o: object,
+  ) => StreamSources;
+  // Its streams are async generators, but Aedes 1.2 pipes retained messages with `.pipe` (a SUBSCRIBE
+  // crashed the broker): these overrides hand Aedes Node streams, as its in-memory persistence does.
+  class StreamingRedisPersistence extends RedisPersistence {
+    override createRetainedStreamCombi(patterns: string[]) {
+      return Readable.from(super.createRetainedStreamCombi(patterns));
+    }
+    override outgoingStream(client: unknown) {
+      return Readable.from(super.outgoingStream(client));
+    }
+    override streamWill(brokers: unknown) {
+      return Readable.from(super.streamWill(brokers));
+    }
+  }
   const mqemitterRedis = require('mqemitter-redis');
-  return { persistence: new RedisPersistence(options), mq: mqemitterRedis(options) };
+  return { persistence: new StreamingRedisPersistence(options), mq: mqemitterRedis(options) };
 }
 
 function listen(server: Server | HttpServer, port: number, host: string): Promise<number> {
@@ -112,11 +137,16 @@ export async function startBroker(
   const backends = config.redis ? await redisBackends(config.redis) : {};
   const aedes = await Aedes.createBroker({
     ...backends,
-    concurrency: 1_000,
+    concurrency: EMITTER_CONCURRENCY,
     drainTimeout: 30_000,
     heartbeatInterval: 60_000,
   });
 
+  // Aedes keeps these internal; the overload guard and the will check read them.
+  const internals = aedes as unknown as {
+    mq: { _messageQueue?: unknown[]; current?: number };
+    clients: Record<string, Client>;
+  };
   const addressOf = (client: Client) =>
     (client.conn as unknown as { remoteAddress?: string }).remoteAddress ?? 'unknown';
 
@@ -196,6 +226,10 @@ export async function startBroker(
       // A will is composed at connect time; the status it announces is the moment of loss.
       const where = parseTopic(packet.topic);
       if (where && (where.kind === 'device' || where.kind === 'gateway') && where.channel === 'status') {
+        // A connection taken over by the same device's new one [MQTT-3.1.4-2] is no loss: its "offline"
+        // could land after the new connection's "online" and leave the device marked gone.
+        const current = internals.clients[client.id];
+        if (current && current !== client) return callback(new Error('superseded by a new connection'));
         packet.payload = statusPayload('offline');
       }
     } else if (session.principal.type !== 'service' && !session.bucket.take()) {
@@ -235,7 +269,15 @@ export async function startBroker(
       aedes.publish({ ...session.brokerWill, payload: statusPayload('online') } as PublishPacket, () => {});
     }
   });
-  aedes.on('clientDisconnect', () => metrics.clients.set(aedes.connectedClients));
+  aedes.on('clientDisconnect', (client) => {
+    metrics.clients.set(aedes.connectedClients);
+    // A clean DISCONNECT discards the will [MQTT-3.1.2-10], which would leave a will-less device "online"
+    // in its retained status for good; the broker made that will, so it announces the leave itself.
+    const session = sessions.get(client);
+    if (session?.brokerWill && (client as unknown as { _disconnected?: boolean })._disconnected) {
+      aedes.publish({ ...session.brokerWill, payload: statusPayload('offline') } as PublishPacket, () => {});
+    }
+  });
   aedes.on('publish', (packet, client) => {
     if (client) return;
     metrics.messagesOut.inc({ qos: String(packet.qos) });
@@ -265,10 +307,6 @@ export async function startBroker(
   // backlog grows without bound (DESIGN.md: 1.1 GB at 20k msgs/s). Holding telemetry sockets lets TCP push
   // back on devices while alarm buttons and the services keep flowing.
   let held = false;
-  const internals = aedes as unknown as {
-    mq: { _messageQueue?: unknown[] };
-    clients: Record<string, Client>;
-  };
   const mq = internals.mq;
   const guard = setInterval(() => {
     let backlog = 0;
@@ -276,16 +314,20 @@ export async function startBroker(
     // A queued message is counted at 1 KiB, a batch's order of size.
     backlog += (mq._messageQueue?.length ?? 0) * 1024;
     metrics.backlogBytes.set(backlog);
+    // Deliveries wait for a slow subscriber's drain, and the emitter runs at most EMITTER_CONCURRENCY at
+    // once, first come first served: once full, an alarm would queue behind telemetry. Holding telemetry
+    // at 80 % keeps the rest free for alarms and services.
+    const busy = (mq.current ?? 0) + (mq._messageQueue?.length ?? 0);
     const shouldHold = held
-      ? backlog > config.limits.backlogLowBytes
-      : backlog > config.limits.backlogHighBytes;
+      ? backlog > config.limits.backlogLowBytes || busy > EMITTER_CONCURRENCY / 2
+      : backlog > config.limits.backlogHighBytes || busy > EMITTER_CONCURRENCY * 0.8;
     if (shouldHold === held) return;
     held = shouldHold;
     metrics.telemetryHeld.set(held ? 1 : 0);
     if (held) {
       metrics.holds.inc();
-      log.warn({ backlog }, 'overload: holding telemetry publishers until subscribers catch up');
-    } else log.info({ backlog }, 'overload cleared: reading telemetry again');
+      log.warn({ backlog, busy }, 'overload: holding telemetry publishers until subscribers catch up');
+    } else log.info({ backlog, busy }, 'overload cleared: reading telemetry again');
     for (const client of Object.values(internals.clients)) {
       const session = sessions.get(client);
       if (session && isTelemetryPublisher(session.principal)) connectionOf.get(client)?.hold(held);

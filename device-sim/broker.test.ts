@@ -245,9 +245,10 @@ describe('through a real broker', () => {
     const first = brokers.at(-1)!;
     first.kill('SIGKILL');
     await waitFor(() => handle.stats().connected === 0, { what: 'connections lost' });
+    // Reconnect attempts fail while the broker is down: the run must count them, not stall on them.
+    await waitFor(() => handle.stats().errors > 0, { what: 'failed reconnect attempts counted' });
     await startMosquitto('restart', undefined, port);
     const summary = await handle.done;
     expect(summary.acked).toBe(summary.published);
-    expect(summary.errors).toBeGreaterThan(0);
   });
 });

@@ -215,6 +215,15 @@ function run(schema: SchemaCase, topic: string, payload: Uint8Array): ParseResul
   return result;
 }
 
+/**
+ * Encodes a mutated message, skipping the case when the mutation itself pushed it past the size limit
+ * (a batch near 16 KiB grows when a number becomes a string): that is the too-large property's business.
+ */
+function within(bytes: Uint8Array): Uint8Array {
+  fc.pre(bytes.byteLength <= LIMITS.maxMessageBytes);
+  return bytes;
+}
+
 function expectRefused(result: ParseResult<unknown>, reason: Reason): void {
   expect(result.ok ? 'accepted' : result.reason).toBe(reason);
 }
@@ -309,7 +318,7 @@ for (const schema of SCHEMAS) {
       fc.assert(
         fc.property(schema.arb, mutation, ({ topic, value }, { field, replacement }) => {
           fc.pre(typeOf(replacement) !== typeOf(value[field]) || (field === 'v' && replacement !== 1));
-          expectRefused(run(schema, topic, encodeJson({ ...value, [field]: replacement })), 'schema');
+          expectRefused(run(schema, topic, within(encodeJson({ ...value, [field]: replacement }))), 'schema');
         }),
         RUNS,
       );
@@ -335,7 +344,7 @@ for (const schema of SCHEMAS) {
           fc.property(schema.arb, mutation, ({ topic, value }, { field, token }) => {
             const text = JSON.stringify({ ...value, [field]: '\u0000mark' }).replace('"\\u0000mark"', token);
             const expected = /^-?(NaN|Infinity)$/.test(token) ? 'not-json' : 'schema';
-            expectRefused(run(schema, topic, new TextEncoder().encode(text)), expected);
+            expectRefused(run(schema, topic, within(new TextEncoder().encode(text))), expected);
           }),
           RUNS,
         );
@@ -349,7 +358,7 @@ for (const schema of SCHEMAS) {
           .chain((field) => outOfRange(schema.numbers[field]!).map((bad) => ({ field, bad })));
         fc.assert(
           fc.property(schema.arb, mutation, ({ topic, value }, { field, bad }) => {
-            expectRefused(run(schema, topic, encodeJson({ ...value, [field]: bad })), 'schema');
+            expectRefused(run(schema, topic, within(encodeJson({ ...value, [field]: bad }))), 'schema');
           }),
           RUNS,
         );
@@ -366,7 +375,7 @@ for (const schema of SCHEMAS) {
         fc.assert(
           fc.property(schema.arb, offset, ({ topic, value }, badTs) => {
             expectRefused(
-              run(schema, topic, encodeJson({ ...value, [schema.skewField!]: badTs })),
+              run(schema, topic, within(encodeJson({ ...value, [schema.skewField!]: badTs }))),
               'clock-skew',
             );
           }),
@@ -480,7 +489,7 @@ describe('batch items: property', () => {
         if (kind === 'not-object') bad = [item];
         const batch = message.batch.map((b, i) => (i === index ? bad : b));
         const refused = refusedAt(
-          parseMessage(topic, encodeJson({ v: 1, batch }), OPTIONS),
+          parseMessage(topic, within(encodeJson({ v: 1, batch })), OPTIONS),
           index,
           batch.length,
         );
@@ -501,7 +510,7 @@ describe('batch items: property', () => {
           const batch = m.batch.map((item, i) => (i === index ? { ...item, device: undefined } : item));
           const topic = topics.gatewayTelemetry(center, gateway);
           const refused = refusedAt(
-            parseMessage(topic, encodeJson({ v: 1, batch }), OPTIONS),
+            parseMessage(topic, within(encodeJson({ v: 1, batch })), OPTIONS),
             index,
             batch.length,
           );

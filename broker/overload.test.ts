@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../lib/logger.ts';
+import { waitFor } from '../lib/net.ts';
+import { topics } from '../protocol/topics.ts';
+import { brokerConfigSchema } from './config.ts';
+import { type RunningBroker, startBroker } from './server.ts';
+import {
+  SERVICE_USERS,
+  type TestFleet,
+  collect,
+  connect,
+  connectPacket,
+  credentials,
+  makeTestFleet,
+  rawClient,
+} from './test-support.ts';
+
+describe('overload guard', () => {
+  let fleet: TestFleet;
+  let broker: RunningBroker;
+
+  beforeAll(async () => {
+    fleet = makeTestFleet();
+    const config = brokerConfigSchema.parse({
+      port: 0,
+      accounts: fleet.accounts,
+      limits: {
+        backlogHighBytes: 256 * 1024,
+        backlogLowBytes: 64 * 1024,
+        publishRate: 1_000_000,
+        publishBurst: 1_000_000,
+      },
+    });
+    broker = await startBroker(config, silentLogger, { fleet: fleet.fleet });
+  });
+
+  afterAll(async () => {
+    await broker?.close();
+    fleet?.remove();
+  });
+
+  it('holds telemetry publishers behind a stalled subscriber while an alarm still goes through', async () => {
+    // A pipeline subscriber that stops reading: its socket fills and the broker's backlog grows.
+    const stalled = await rawClient(broker.mqttUrl);
+    const { ingest } = SERVICE_USERS;
+    stalled.send(
+      connectPacket({ clientId: ingest, username: ingest, password: Buffer.from(fleet.passwords[ingest]!) }),
+    );
+    await stalled.waitFor('connack');
+    stalled.send({
+      cmd: 'subscribe',
+      messageId: 1,
+      subscriptions: [{ topic: 'cw/v1/+/devices/+/telemetry', qos: 0 }],
+    });
+    await stalled.waitFor('suback');
+    stalled.socket.pause();
+
+    const rules = await connect(broker.mqttUrl, credentials(fleet, SERVICE_USERS.rules));
+    const alarms = collect(rules);
+    await rules.subscribeAsync('cw/v1/+/devices/+/alarm', { qos: 1 });
+
+    // Every telemetry publisher of the fleet floods small readings, as a crowd of wearables would.
+    const publishers = await Promise.all(
+      fleet.fleet.fleet.devices
+        .filter((d) => d.kind === 'wearable' || d.kind === 'room')
+        .map(async (d) => ({
+          client: await connect(broker.mqttUrl, credentials(fleet, d.id)),
+          topic: topics.deviceTelemetry(d.center, d.id),
+        })),
+    );
+    const reading = Buffer.alloc(100, 'r');
+    let sent = 0;
+    await waitFor(
+      async () => {
+        for (const { client, topic } of publishers) {
+          for (let i = 0; i < 500 && client.connected; i++, sent++)
+            client.publish(topic, reading, { qos: 0 });
+        }
+        return (await broker.stats()).telemetryHeld;
+      },
+      { what: 'telemetry held', timeoutMs: 15_000, intervalMs: 20 },
+    );
+    expect(await broker.metrics.holds.get()).toMatchObject({ values: [{ value: 1 }] });
+
+    // Keep pushing while held: the crowd must not crowd the alarm out.
+    for (const { client, topic } of publishers) {
+      for (let i = 0; i < 2_000 && client.connected; i++, sent++) client.publish(topic, reading, { qos: 0 });
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const alarm = await connect(broker.mqttUrl, credentials(fleet, fleet.ids.alarm));
+    const pressedAt = Date.now();
+    await alarm.publishAsync(topics.deviceAlarm('c1', fleet.ids.alarm), 'pressed', { qos: 1 });
+    await alarms.waitFor(1, 3_000);
+    expect(Date.now() - pressedAt).toBeLessThan(1_000);
+    expect((await broker.stats()).telemetryHeld).toBe(true);
+
+    // Once the subscriber reads again the backlog drains and telemetry flows.
+    stalled.socket.resume();
+    await waitFor(async () => !(await broker.stats()).telemetryHeld, {
+      what: 'hold released',
+      timeoutMs: 15_000,
+    });
+    expect(sent).toBeGreaterThan(0);
+    await Promise.all([...publishers.map((p) => p.client.endAsync()), alarm.endAsync(), rules.endAsync()]);
+    stalled.socket.destroy();
+  });
+});
