@@ -5,7 +5,19 @@ import { silentLogger } from '../lib/logger.ts';
 import { topics } from '../protocol/topics.ts';
 import { brokerConfigSchema } from './config.ts';
 import { type RunningBroker, startBroker } from './server.ts';
-import { SERVICE_USERS, type TestFleet, collect, connackCode, connect, credentials, makeTestFleet } from './test-support.ts';
+import {
+  SERVICE_USERS,
+  type TestFleet,
+  collect,
+  connackCode,
+  connect,
+  credentials,
+  makeTestFleet,
+} from './test-support.ts';
+
+async function sample(broker: RunningBroker, qos: string): Promise<number> {
+  return (await broker.metrics.messagesOut.get()).values.find((v) => v.labels.qos === qos)?.value ?? 0;
+}
 
 describe('listeners and connection limits', () => {
   let fleet: TestFleet;
@@ -15,9 +27,27 @@ describe('listeners and connection limits', () => {
     fleet = makeTestFleet();
     const cert = join(fleet.dir, 'cert.pem');
     const key = join(fleet.dir, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', key, '-out', cert], {
-      stdio: 'ignore',
-    });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
     const config = brokerConfigSchema.parse({
       port: 0,
       tlsPort: 0,
@@ -41,18 +71,26 @@ describe('listeners and connection limits', () => {
     const got = collect(ingest);
     await ingest.subscribeAsync('cw/v1/c1/devices/+/telemetry', { qos: 1 });
     const device = fleet.ids.wearable;
-    const wearable = await connect(broker.tlsUrl!, { ...credentials(fleet, device), rejectUnauthorized: false });
+    const wearable = await connect(broker.tlsUrl!, {
+      ...credentials(fleet, device),
+      rejectUnauthorized: false,
+    });
+    const outBefore = await sample(broker, '1');
     await wearable.publishAsync(topics.deviceTelemetry('c1', device), 'over-tls', { qos: 1 });
     await got.waitFor(1);
     expect(got.messages[0]).toMatchObject({ payload: 'over-tls', qos: 1 });
+    // One delivery, counted once, over the WebSocket path as over TCP.
+    expect((await sample(broker, '1')) - outBefore).toBe(1);
     await Promise.all([wearable.endAsync(), ingest.endAsync()]);
   });
 
-  it('refuses connections past the maximum and counts them', async () => {
+  it('refuses connections past the maximum with CONNACK 3 and counts them', async () => {
     const clients = await Promise.all(
-      [fleet.ids.wearable, fleet.ids.roomSensor, fleet.ids.alarm].map((id) => connect(broker.mqttUrl, credentials(fleet, id))),
+      [fleet.ids.wearable, fleet.ids.roomSensor, fleet.ids.alarm].map((id) =>
+        connect(broker.mqttUrl, credentials(fleet, id)),
+      ),
     );
-    await expect(connect(broker.mqttUrl, credentials(fleet, SERVICE_USERS.rules))).rejects.toThrow();
+    expect(await connackCode(broker.mqttUrl, credentials(fleet, SERVICE_USERS.rules))).toBe(3);
     expect((await broker.metrics.limitDisconnects.get()).values).toContainEqual(
       expect.objectContaining({ labels: { limit: 'connections' }, value: 1 }),
     );

@@ -10,7 +10,11 @@ export class PacketSizeScanner {
   #remaining = -1;
   #header: number[] = [];
 
-  constructor(private readonly maxPacketBytes: number) {}
+  constructor(
+    private readonly maxPacketBytes: number,
+    /** Called with each packet's first byte (type and flags) once its header is read. */
+    private readonly onPacket?: (firstByte: number) => void,
+  ) {}
 
   /** Returns the declared size of the first packet in `chunk` that is too large, or 0. */
   scan(chunk: Buffer): number {
@@ -34,6 +38,7 @@ export class PacketSizeScanner {
       let length = 0;
       for (let b = this.#header.length - 1; b >= 1; b -= 1) length = length * 128 + (this.#header[b]! & 0x7f);
       const total = length + this.#header.length;
+      this.onPacket?.(this.#header[0]!);
       this.#header = [];
       if (total > this.maxPacketBytes) return total;
       this.#remaining = length === 0 ? -1 : length;
@@ -52,13 +57,21 @@ export class GuardedConnection extends Duplex {
   #held = false;
   #wantsData = true;
   readonly #scanner: PacketSizeScanner;
+  readonly #outScanner: PacketSizeScanner | undefined;
 
   constructor(
     readonly socket: Duplex & { remoteAddress?: string; remotePort?: number },
     maxPacketBytes: number,
     onTooLarge: (declared: number) => void,
+    /** Each PUBLISH written to the client, by QoS: the broker's "messages out", whatever path sent it. */
+    onPublishOut?: (qos: number) => void,
   ) {
     super();
+    if (onPublishOut) {
+      this.#outScanner = new PacketSizeScanner(Number.MAX_SAFE_INTEGER, (first) => {
+        if (first >> 4 === 3) onPublishOut((first >> 1) & 3);
+      });
+    }
     this.remoteAddress = socket.remoteAddress;
     this.remotePort = socket.remotePort;
     this.#scanner = new PacketSizeScanner(maxPacketBytes);
@@ -97,6 +110,7 @@ export class GuardedConnection extends Duplex {
   }
 
   override _write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#outScanner?.scan(chunk);
     this.socket.write(chunk, encoding, callback);
   }
 

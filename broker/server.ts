@@ -125,6 +125,9 @@ export async function startBroker(
     log.warn('ANONYMOUS MODE: no authentication, every topic open to every client. For development only.');
   }
   const metrics = createBrokerMetrics();
+  // Bound once: a labelled inc() hashes its labels on every message.
+  const messagesIn = [0, 1, 2].map((qos) => metrics.messagesIn.labels(String(qos)));
+  const messagesOut = [0, 1, 2].map((qos) => metrics.messagesOut.labels(String(qos)));
   const auth = new Authenticator(fleet, config.accounts);
   const throttle = new FailureThrottle(
     config.limits.authFailuresBeforeDelay,
@@ -155,20 +158,21 @@ export async function startBroker(
   const anonymousPersistent = new WeakSet<Client>();
   aedes.preConnect = (client, packet, callback) => {
     if (!packet.clientId && packet.clean === false) anonymousPersistent.add(client);
-    if (aedes.connectedClients >= config.limits.maxConnections) {
-      metrics.limitDisconnects.inc({ limit: 'connections' });
-      log.warn(
-        { address: addressOf(client), max: config.limits.maxConnections },
-        'connection refused: at maximum connections',
-      );
-      return callback(new Error('maximum connections reached'), false);
-    }
     callback(null, true);
   };
 
   aedes.authenticate = (client, username, password, callback) => {
     if (anonymousPersistent.has(client)) {
       return callback(Object.assign(new Error('identifier rejected'), { returnCode: 2 }), false);
+    }
+    if (aedes.connectedClients >= config.limits.maxConnections) {
+      // Checked before the password: a full broker spends no scrypt, and says so with CONNACK 3.
+      metrics.limitDisconnects.inc({ limit: 'connections' });
+      log.warn(
+        { address: addressOf(client), max: config.limits.maxConnections },
+        'connection refused: at maximum connections',
+      );
+      return callback(Object.assign(new Error('maximum connections reached'), { returnCode: 3 }), false);
     }
     const address = addressOf(client);
     const delay = throttle.delayFor(address);
@@ -248,7 +252,7 @@ export async function startBroker(
       );
       return callback(new Error('publish not authorised'));
     }
-    metrics.messagesIn.inc({ qos: String(packet.qos) });
+    messagesIn[packet.qos]?.inc();
     metrics.bytesIn.inc(packet.payload.length);
     callback(null);
   };
@@ -278,10 +282,6 @@ export async function startBroker(
       aedes.publish({ ...session.brokerWill, payload: statusPayload('offline') } as PublishPacket, () => {});
     }
   });
-  aedes.on('publish', (packet, client) => {
-    if (client) return;
-    metrics.messagesOut.inc({ qos: String(packet.qos) });
-  });
   aedes.on('clientError', (client, error) =>
     log.debug({ clientId: client.id, err: error.message }, 'client error'),
   );
@@ -290,13 +290,18 @@ export async function startBroker(
   );
 
   const handle = (socket: Duplex & { remoteAddress?: string; remotePort?: number }) => {
-    const connection = new GuardedConnection(socket, config.limits.maxPacketBytes, (declared) => {
-      metrics.limitDisconnects.inc({ limit: 'packet-size' });
-      log.warn(
-        { address: socket.remoteAddress, bytes: declared, max: config.limits.maxPacketBytes },
-        'client disconnected: packet too large',
-      );
-    });
+    const connection = new GuardedConnection(
+      socket,
+      config.limits.maxPacketBytes,
+      (declared) => {
+        metrics.limitDisconnects.inc({ limit: 'packet-size' });
+        log.warn(
+          { address: socket.remoteAddress, bytes: declared, max: config.limits.maxPacketBytes },
+          'client disconnected: packet too large',
+        );
+      },
+      (qos) => messagesOut[qos]?.inc(),
+    );
     connections.add(connection);
     connection.on('close', () => connections.delete(connection));
     const client = aedes.handle(connection as unknown as Socket);

@@ -54,5 +54,9 @@ export interface BoardService {
   /** Check records of one room for the local calendar day `day` (YYYY-MM-DD, centre timezone). */
   napChecks(center: string, room: string, day: string): NapCheckRecord[];
   confirmCheck(center: string, checkId: string, by: string): NapCheckRecord | undefined;
-  subscribe(listener: (event: { type: 'board'; center: string } | { type: 'nap-check'; record: NapCheckRecord }) => void): () => void;
+  subscribe(
+    listener: (
+      event: { type: 'board'; center: string } | { type: 'nap-check'; record: NapCheckRecord },
+    ) => void,
+  ): () => void;
 }

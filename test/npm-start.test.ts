@@ -22,7 +22,14 @@ function start(command: string, args: string[], env: Record<string, string> = {}
   let output = '';
   const child = spawn(command, args, {
     cwd: root,
-    env: { ...process.env, CW_DATA_DIR: dataDir, CW_MQTT_PORT: '0', CW_HTTP_PORT: '0', CW_LOG_FORMAT: 'json', ...env },
+    env: {
+      ...process.env,
+      CW_DATA_DIR: dataDir,
+      CW_MQTT_PORT: '0',
+      CW_HTTP_PORT: '0',
+      CW_LOG_FORMAT: 'json',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d) => (output += d));
@@ -39,7 +46,8 @@ function banner(started: Started) {
 function firstAlarm(url: string, token: string): Promise<AlertTransition> {
   return new Promise((resolve, reject) => {
     const source = new EventSource(`${url}/api/alerts/stream`, {
-      fetch: (input, init) => fetch(input, { ...init, headers: { ...init?.headers, authorization: `Bearer ${token}` } }),
+      fetch: (input, init) =>
+        fetch(input, { ...init, headers: { ...init?.headers, authorization: `Bearer ${token}` } }),
     });
     const timer = setTimeout(() => {
       source.close();
@@ -77,7 +85,10 @@ describe('npm start', () => {
     const started = start('npm', ['start', '--silent']);
     current = started;
     const t0 = Date.now();
-    await waitFor(() => banner(started) !== undefined, { timeoutMs: 45_000, what: `the banner in:\n${started.output()}` });
+    await waitFor(() => banner(started) !== undefined, {
+      timeoutMs: 45_000,
+      what: `the banner in:\n${started.output()}`,
+    });
     const { url, token, influxUrl } = banner(started)!;
     expect(influxUrl, 'a private influxd is on PATH here').toBeDefined();
 
@@ -86,10 +97,13 @@ describe('npm start', () => {
     expect(alarm.alert.severity).toBe('critical');
 
     const conn = { api: 'v1' as const, url: influxUrl!, database: 'cradlewatch' };
-    await waitFor(async () => Number((await influxRows(conn, 'SELECT count(seq) FROM wearable'))[0]?.count ?? 0) > 0, {
-      timeoutMs: 20_000,
-      what: 'wearable readings in InfluxDB',
-    });
+    await waitFor(
+      async () => Number((await influxRows(conn, 'SELECT count(seq) FROM wearable'))[0]?.count ?? 0) > 0,
+      {
+        timeoutMs: 20_000,
+        what: 'wearable readings in InfluxDB',
+      },
+    );
     expect(Date.now() - t0).toBeLessThan(60_000);
 
     const t1 = Date.now();
@@ -99,9 +113,14 @@ describe('npm start', () => {
   }, 90_000);
 
   it('without influxd on PATH still delivers alerts, and the banner says readings are spooled', async () => {
-    const started = start('node', ['bin/cradlewatch.mjs', 'up', '--demo'], { CW_INFLUXD: 'cw-no-such-influxd' });
+    const started = start('node', ['bin/cradlewatch.mjs', 'up', '--demo'], {
+      CW_INFLUXD: 'cw-no-such-influxd',
+    });
     current = started;
-    await waitFor(() => banner(started) !== undefined, { timeoutMs: 45_000, what: `the banner in:\n${started.output()}` });
+    await waitFor(() => banner(started) !== undefined, {
+      timeoutMs: 45_000,
+      what: `the banner in:\n${started.output()}`,
+    });
     expect(started.output()).toMatch(/no influxd on PATH\. Readings are being spooled to/);
     const { url, token } = banner(started)!;
     const alarm = await firstAlarm(url, token);
@@ -122,7 +141,14 @@ describe('npm start', () => {
   it('prints the effective config with secrets masked', () => {
     const result = spawnSync('node', ['bin/cradlewatch.mjs', 'up', '--demo', '--print-config'], {
       cwd: root,
-      env: { ...process.env, CW_INFLUX_URL: 'http://127.0.0.1:9', CW_INFLUX_API: 'v2', CW_INFLUX_TOKEN: 'very-secret', CW_INFLUX_ORG: 'o', CW_INFLUX_BUCKET: 'b' },
+      env: {
+        ...process.env,
+        CW_INFLUX_URL: 'http://127.0.0.1:9',
+        CW_INFLUX_API: 'v2',
+        CW_INFLUX_TOKEN: 'very-secret',
+        CW_INFLUX_ORG: 'o',
+        CW_INFLUX_BUCKET: 'b',
+      },
       encoding: 'utf8',
     });
     expect(result.status).toBe(0);

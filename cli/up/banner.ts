@@ -30,7 +30,7 @@ export function renderBanner(info: BannerInfo): string {
     ...(info.demo
       ? [
           '',
-          '  Demo: 1 centre, 3 rooms, 12 infants napping; an alarm press, a prone roll-over and a warm room within 2 minutes.',
+          '  Demo: 1 centre, 3 rooms, 12 infants: an alarm press at 15 s, a prone roll-over at 30 s (alert at 60 s), room 2 past 28 °C from minute 3.',
         ]
       : []),
     '  Ctrl-C stops everything.',
