@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../lib/net.ts';
+import { freePort, waitFor } from '../lib/net.ts';
 import { topics } from '../protocol/topics.ts';
 import {
   type BrokerProcess,
@@ -87,5 +87,12 @@ describe('brokers sharing one Redis', () => {
     await back.got.waitFor(1);
     expect(back.got.messages[0]).toMatchObject({ payload: 'pressed-while-away', qos: 1 });
     await back.client.endAsync();
+  });
+
+  it('refuses to start, naming the URL, when Redis cannot be reached', async () => {
+    const closed = `redis://127.0.0.1:${await freePort()}`;
+    await expect(spawnBroker(['--fleet', fleet.fleetFile, '--redis', closed])).rejects.toThrow(
+      new RegExp(`cannot reach Redis at ${closed}`),
+    );
   });
 });

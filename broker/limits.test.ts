@@ -171,7 +171,10 @@ describe('broker config', () => {
 
 describe('broker.sample.yaml', () => {
   it('loads as a valid config', () => {
-    const config = loadBrokerConfig({ env: {}, file: new URL('./broker.sample.yaml', import.meta.url).pathname });
+    const config = loadBrokerConfig({
+      env: {},
+      file: new URL('./broker.sample.yaml', import.meta.url).pathname,
+    });
     expect(config.accounts.map((a) => a.role)).toEqual(['ingest', 'rules', 'caregiver', 'supervisor']);
     expect(config.limits.maxPacketBytes).toBe(17_408);
   });

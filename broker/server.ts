@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { type Server as HttpServer, createServer as createHttpServer } from 'node:http';
 import { createRequire } from 'node:module';
@@ -6,9 +7,11 @@ import { type Duplex, Readable } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { Redis, type RedisOptions } from 'ioredis';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { FleetWatcher } from '../lib/fleet-file.ts';
 import type { Logger } from '../lib/logger.ts';
+import { ConfigError } from '../protocol/config.ts';
 import type { FleetIndex } from '../protocol/fleet.ts';
 import { parseTopic, topics } from '../protocol/topics.ts';
 import { type Principal, canPublish, canSubscribe } from './acl.ts';
@@ -62,7 +65,12 @@ interface StreamSources {
   streamWill(brokers: unknown): AsyncIterable<unknown>;
 }
 
-async function redisBackends(url: string) {
+interface RedisBackends {
+  persistence: StreamSources;
+  mq: { state: EventEmitter; close(callback: () => void): void };
+}
+
+async function redisBackends(url: string): Promise<RedisBackends> {
   const parsed = new URL(url);
   const options = {
     host: parsed.hostname,
@@ -70,6 +78,7 @@ async function redisBackends(url: string) {
     ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
     db: Number(parsed.pathname.slice(1) || 0),
   };
+  await checkRedis(url, options);
   // The package's main export wraps the async persistence in a callback shim that Aedes 1.x refuses.
   const RedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (
     o: object,
@@ -89,6 +98,32 @@ async function redisBackends(url: string) {
   }
   const mqemitterRedis = require('mqemitter-redis');
   return { persistence: new StreamingRedisPersistence(options), mq: mqemitterRedis(options) };
+}
+
+/**
+ * Both Redis backends retry for ever and the emitter throws its connection errors as an unhandled 'error':
+ * an unreachable Redis at start would crash with a stack trace, or wait for ever. One probe gives a clear
+ * refusal instead.
+ */
+async function checkRedis(url: string, options: RedisOptions): Promise<void> {
+  const probe = new Redis({
+    ...options,
+    lazyConnect: true,
+    connectTimeout: 3_000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (error) {
+    const where = new URL(url);
+    where.password = '';
+    throw new ConfigError(`cannot reach Redis at ${where.href}: ${(error as Error).message}`);
+  } finally {
+    probe.disconnect();
+  }
 }
 
 function listen(server: Server | HttpServer, port: number, host: string): Promise<number> {
@@ -137,7 +172,11 @@ export async function startBroker(
   const connections = new Set<GuardedConnection>();
   const connectionOf = new WeakMap<Client, GuardedConnection>();
 
-  const backends = config.redis ? await redisBackends(config.redis) : {};
+  const backends: Partial<RedisBackends> = config.redis ? await redisBackends(config.redis) : {};
+  // A Redis outage while running is logged and retried by the clients, never a crash.
+  backends.mq?.state.on('error', (error: Error) =>
+    log.error({ err: error.message }, 'Redis pub/sub unavailable; retrying'),
+  );
   const aedes = await Aedes.createBroker({
     ...backends,
     concurrency: EMITTER_CONCURRENCY,
@@ -412,8 +451,8 @@ export async function startBroker(
     for (const c of connections) c.destroy();
     await Promise.all(servers.map((s) => closeServer(s)));
     await app?.close();
-    const closable = backends as { mq?: { close(cb: () => void): void } };
-    if (closable.mq) await new Promise<void>((resolve) => closable.mq!.close(resolve));
+    const { mq: redisMq } = backends;
+    if (redisMq) await new Promise<void>((resolve) => redisMq.close(resolve));
   };
   return running;
 }

@@ -19,11 +19,11 @@ const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const declared = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies });
 const absent = declared.filter((name) => !existsSync(join(root, 'node_modules', name, 'package.json')));
 if (absent.length > 0) {
-  const fresh = !existsSync(join(root, 'node_modules'));
-  // `npm ci` only into an empty tree: on a working tree it would delete what is installed and in use.
-  const verb = fresh && existsSync(join(root, 'package-lock.json')) ? 'ci' : 'install';
-  say(`installing npm dependencies (npm ${verb}: ${absent.length} missing)`);
-  execFileSync('npm', [verb, '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  // `npm install` honours package-lock.json. Not `npm ci`: npm 11 writes locks without the optional
+  // packages of other platforms (biome's per-OS binaries) and `npm ci` then refuses them as out of sync;
+  // it would also delete a working tree's node_modules.
+  say(`installing npm dependencies (npm install: ${absent.length} missing)`);
+  execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 }
 
 // The daemons live in sbin, which a non-login PATH may lack.
