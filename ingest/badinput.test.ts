@@ -244,9 +244,21 @@ describe('bad input: every refusal is dead-lettered with its reason and good dat
       what: `${expected} dead letters`,
       timeoutMs: 15_000,
     });
-    await ingest.flush();
+    // The good reading published after the last bad one may still be on its way when the dead letters are
+    // all counted: wait for the points, then check none is extra.
+    const goodPoints = () => countPoints(influx, 'wearable', 'seq', `"device" != 'w9'`);
+    await waitFor(
+      async () => {
+        await ingest.flush();
+        return (await goodPoints()) >= good;
+      },
+      {
+        what: `${good} good points`,
+        timeoutMs: 15_000,
+      },
+    );
     expect(ingest.stats().invalidTotal).toBe(expected);
-    expect(await countPoints(influx, 'wearable', 'seq', `"device" != 'w9'`)).toBe(good);
+    expect(await goodPoints()).toBe(good);
 
     const file = readFileSync(join(config.deadletter.dir, 'deadletter.jsonl'), 'utf8')
       .trim()
