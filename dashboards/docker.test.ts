@@ -47,7 +47,7 @@ describe('docker-compose.yml', () => {
     };
     for (const name of ['broker', 'ingest', 'rules']) {
       const service = resolved.services[name]!;
-      expect(service.command).toEqual(['node', 'bin/cradlewatch.mjs', name]);
+      expect(service.command!.slice(0, 3)).toEqual(['node', 'bin/cradlewatch.mjs', name]);
       expect(service.build, name).toBeDefined();
       expect(service.healthcheck?.test?.length, name).toBeGreaterThan(0);
       expect(service.environment?.CW_FLEET_FILE, name).toBe('/fleet/fleet.yaml');
@@ -106,7 +106,7 @@ describe('Dockerfile', () => {
 
   it('is multi-stage, installs production dependencies only and runs as a non-root user', () => {
     expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
-    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/npm install --omit=dev/);
     const user = /^USER (\S+)/m.exec(dockerfile)?.[1];
     expect(user).toBeDefined();
     expect(['root', '0']).not.toContain(user);
