@@ -4,6 +4,7 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InfluxConnection } from '../lib/influx/connection.ts';
 import { silentLogger } from '../lib/logger.ts';
+import { influxRows } from '../lib/influx/query.ts';
 import { waitFor } from '../lib/net.ts';
 import { type DeadLetter, LIMITS, deadLetterSchema } from '../protocol/payloads.ts';
 import type { Reason } from '../protocol/reasons.ts';
@@ -204,7 +205,7 @@ describe('bad input: every refusal is dead-lettered with its reason and good dat
   beforeAll(async () => {
     broker = await startMosquitto();
     influx = await freshInflux();
-    config = testConfig(influx, broker.url);
+    config = testConfig(influx, broker.url, { metricsIntervalMs: 300 });
     ingest = await startIngest(config, silentLogger, { fleet: testFleetIndex() });
     watcher = await publisher(broker.url);
     await watcher.subscribeAsync('cw/v1/deadletter/#', { qos: 0 });
@@ -269,6 +270,17 @@ describe('bad input: every refusal is dead-lettered with its reason and good dat
     for (const bad of CATALOGUE)
       byReason.set(bad.reason, (byReason.get(bad.reason) ?? 0) + (bad.records ?? 1));
     expect(ingest.stats().invalid).toEqual(Object.fromEntries(byReason));
+    // The pipeline point carries the same counts per reason, for the supervisors' dashboards.
+    const pipelineByReason = async () => {
+      const [row] = await influxRows(influx, 'SELECT * FROM pipeline ORDER BY time DESC LIMIT 1');
+      return Object.fromEntries([...byReason.keys()].map((r) => [r, Number(row?.[`invalid_${r}`] ?? 0)]));
+    };
+    await waitFor(
+      async () => JSON.stringify(await pipelineByReason()) === JSON.stringify(Object.fromEntries(byReason)),
+      {
+        what: 'invalid_<reason> fields on the pipeline point',
+      },
+    );
     CATALOGUE.forEach((bad, i) => {
       const record = file[i]!;
       expect({ name: bad.name, reason: record.reason, topic: record.topic }).toEqual({

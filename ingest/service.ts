@@ -165,6 +165,8 @@ export async function startIngest(
       .intField('spool_bytes', s.spoolBytes)
       .intField('lag_ms', s.lagMs)
       .timestamp(Date.now());
+    // One field per reason, so a dashboard can chart refusals by kind without a tag per reason.
+    for (const [reason, count] of Object.entries(s.invalid)) point.intField(`invalid_${reason}`, count);
     pipeline.add([point.toLineProtocol()!], [Date.now()], undefined);
   };
   const pipelineTimer = setInterval(pipelinePoint, config.metricsIntervalMs);

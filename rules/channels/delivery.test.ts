@@ -252,7 +252,12 @@ describe('InfluxDB alert history (real InfluxDB)', () => {
     });
     history!.deliver(sampleTransition({ id: 'hist-1', center: 'ca', alert: proneAlert }));
     history!.deliver(
-      sampleTransition({ id: 'hist-1', center: 'ca', kind: 'acknowledged', alert: proneAlert }),
+      sampleTransition({
+        id: 'hist-1',
+        center: 'ca',
+        kind: 'acknowledged',
+        alert: { ...proneAlert, raisedAt: 1_790_000_000_000, acknowledgedAt: 1_790_000_042_000 },
+      }),
     );
     await history!.close();
     const rows = await influxRows(conn, 'SELECT * FROM "alert" ORDER BY time');
@@ -268,7 +273,8 @@ describe('InfluxDB alert history (real InfluxDB)', () => {
       value: 35,
       message: '1 号睡眠室 婴儿趴睡已 35 秒',
     });
-    expect(rows[1]).toMatchObject({ state: 'acknowledged', by: 'Ms Li' });
+    expect(rows[1]).toMatchObject({ state: 'acknowledged', by: 'Ms Li', ack_ms: 42_000 });
+    expect(rows[0]!.ack_ms).toBeNull();
     expect(JSON.stringify(rows)).not.toContain('王小明');
   });
 });

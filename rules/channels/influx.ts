@@ -25,6 +25,10 @@ export function alertPoint(transition: AlertTransition, locale: Locale): Point {
   if (alert.room) point.tag('room', alert.room);
   if (alert.value !== undefined) point.floatField('value', alert.value);
   if (alert.acknowledgedBy) point.stringField('by', alert.acknowledgedBy);
+  // Time to acknowledge, for the supervisors' median/p90 panel (InfluxQL cannot subtract two points).
+  if (transition.kind === 'acknowledged' && alert.acknowledgedAt !== undefined) {
+    point.intField('ack_ms', alert.acknowledgedAt - alert.raisedAt);
+  }
   return point;
 }
 
