@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 /**
  * QoS 1 messages/s from one publisher to one subscriber through the cradlewatch broker (registry
  * authentication and topic ACLs on, overload guard and packet-size guard in the path) next to a bare
@@ -45,12 +46,14 @@ interface Result {
   perSecond: number;
 }
 
-async function measure(
+export async function measure(
   name: string,
   url: string,
   pub: IClientOptions,
   sub: IClientOptions,
   topic: string,
+  seconds = SECONDS,
+  payload: Buffer = PAYLOAD,
 ): Promise<Result> {
   const options = { protocolVersion: 4 as const, reconnectPeriod: 0 };
   const subscriber = await mqtt.connectAsync(url, { ...options, ...sub });
@@ -63,12 +66,12 @@ async function measure(
   let published = 0;
   let acked = 0;
   const started = performance.now();
-  const deadline = started + SECONDS * 1000;
+  const deadline = started + seconds * 1000;
   await new Promise<void>((resolve, reject) => {
     const pump = () => {
       while (published - acked < WINDOW && performance.now() < deadline) {
         published += 1;
-        publisher.publish(topic, PAYLOAD, { qos: 1 }, (error) => {
+        publisher.publish(topic, payload, { qos: 1 }, (error) => {
           if (error) return reject(error);
           acked += 1;
           if (acked === published && performance.now() >= deadline) resolve();
@@ -83,9 +86,35 @@ async function measure(
     intervalMs: 5,
     what: `${name}: all messages`,
   });
-  const seconds = (performance.now() - started) / 1000;
+  const elapsed = (performance.now() - started) / 1000;
   await Promise.all([publisher.endAsync(), subscriber.endAsync()]);
-  return { broker: name, published, received, seconds, perSecond: Math.round(received / seconds) };
+  return { broker: name, published, received, seconds: elapsed, perSecond: Math.round(received / elapsed) };
+}
+
+/** The stock part's ceiling: a bare Aedes on a plain net server, same client load. */
+export async function measureBareAedes(
+  topic: string,
+  seconds = SECONDS,
+  payload: Buffer = PAYLOAD,
+): Promise<Result> {
+  const bare = await Aedes.createBroker();
+  const server = createServer(bare.handle);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return await measure(
+      'bare Aedes',
+      url,
+      { clientId: 'bench-pub' },
+      { clientId: 'bench-sub' },
+      topic,
+      seconds,
+      payload,
+    );
+  } finally {
+    await new Promise<void>((resolve) => bare.close(() => resolve()));
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }
 
 async function main(): Promise<void> {
@@ -121,18 +150,7 @@ async function main(): Promise<void> {
     } finally {
       await ours.close();
     }
-    const bare = await Aedes.createBroker();
-    const server = createServer(bare.handle);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      results.push(
-        await measure('bare Aedes', url, { clientId: 'bench-pub' }, { clientId: 'bench-sub' }, topic),
-      );
-    } finally {
-      await new Promise<void>((resolve) => bare.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    results.push(await measureBareAedes(topic));
   } finally {
     fleet.remove();
   }
@@ -152,4 +170,5 @@ async function main(): Promise<void> {
   );
 }
 
-await main();
+// Run as a script; the harness (bench/harness.ts) imports the measurements.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -1,11 +1,46 @@
 import type { Command } from 'commander';
+import { z } from 'zod';
+import { ConfigError } from '../protocol/config.ts';
+import { describeZodError } from '../protocol/reasons.ts';
+import { type BenchOptions, SCENARIOS, SMOKE, runBench } from './harness.ts';
+
+const flagsSchema = z.object({
+  scenario: z.enum([...SCENARIOS, 'all']).default('all'),
+  rate: z.coerce.number().int().min(10).max(100_000).default(30_000),
+  duration: z.coerce.number().int().min(1).max(3_600).default(300),
+  connections: z.coerce.number().int().min(10).max(15_000).default(10_000),
+  presses: z.coerce.number().int().min(1).max(10_000).default(200),
+  outage: z.coerce.number().int().min(1).max(600).default(60),
+  smoke: z.boolean().default(false),
+});
 
 export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
-    .description('benchmarks (being built)')
-    .action(() => {
-      console.error('cradlewatch bench: not built yet');
-      process.exit(1);
+    .description('drive the real pipeline (simulator → broker → ingest + rules → InfluxDB) and print a table')
+    .option('--scenario <name>', `${SCENARIOS.join(' | ')} | all`)
+    .option('--rate <n>', 'readings/s for throughput, latency and recovery (default 30000)')
+    .option('--duration <s>', 'seconds at the full rate, after the connection ramp (default 300)')
+    .option('--connections <n>', 'wearables on their own connections for `connections` (default 10000)')
+    .option('--presses <n>', 'one-key alarm presses timed to SSE in `latency` (default 200)')
+    .option('--outage <s>', 'seconds InfluxDB is stopped in `recovery` (default 60)')
+    .option('--smoke', 'seconds-long tiny run of every scenario (what npm test runs)')
+    .action(async (raw: Record<string, unknown>) => {
+      const parsed = flagsSchema.safeParse(raw);
+      if (!parsed.success) throw new ConfigError(`invalid bench flags: ${describeZodError(parsed.error)}`);
+      const flags = parsed.data;
+      const sizes = flags.smoke ? SMOKE : { ...flags, ceilingS: 5 };
+      const options: BenchOptions = {
+        scenarios: flags.scenario === 'all' ? [...SCENARIOS] : [flags.scenario],
+        rate: sizes.rate,
+        durationS: sizes.duration,
+        connections: sizes.connections,
+        presses: sizes.presses,
+        outageS: sizes.outage,
+        ceilingS: sizes.ceilingS,
+        progress: (line) => console.error(line),
+      };
+      const { table, jsonFile } = await runBench(options);
+      console.log(`\n${table}\n\nJSON: ${jsonFile}`);
     });
 }

@@ -15,7 +15,7 @@ import {
   interpolate,
   panelRange,
 } from './grafana-interpolate.ts';
-import { SEED, seedDashboardData } from './test-seed.ts';
+import { SEED, type SeedResult, seedDashboardData } from './test-seed.ts';
 
 /** What Grafana stores and this test reads: the committed JSON, not the TypeScript. */
 interface BuiltTarget {
@@ -129,12 +129,22 @@ function assertServes(series: InfluxSeries[], need: Need, what: string): void {
 describe('every dashboard query on a seeded InfluxDB (1.6 InfluxQL)', () => {
   let conn: InfluxConnection;
   let now: number;
+  let seeded: SeedResult;
 
   beforeAll(async () => {
     conn = await freshInflux();
+    seeded = await seedDashboardData(conn);
     now = Date.now();
-    await seedDashboardData(conn, now);
-    now = Date.now();
+  }, 50_000);
+
+  it('the scenario went through the whole pipeline: readings, alerts, acknowledgements, refusals', () => {
+    expect(seeded.readings).toBeGreaterThan(1_000);
+    expect(seeded.acknowledged.length).toBeGreaterThanOrEqual(3);
+    expect(seeded.confirmedChecks).toBe(SEED.infants.length);
+    for (const kind of ['prone-sleep:raised', 'prone-sleep:acknowledged', 'one-key-alarm:escalated'])
+      expect(seeded.transitions[kind], kind).toBeGreaterThan(0);
+    for (const reason of ['not-json', 'schema', 'too-large', 'unknown-device'])
+      expect(seeded.refused[reason], `ingest refused ${reason}`).toBeGreaterThan(0);
   });
 
   for (const board of ALL_BOARDS) {

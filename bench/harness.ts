@@ -1,0 +1,480 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EventSource } from 'eventsource';
+import mqtt from 'mqtt';
+import pidusage from 'pidusage';
+import { generateFleet, runSimulation, writeFleetFiles } from '../device-sim/index.ts';
+import type { InfluxConnection } from '../lib/influx/connection.ts';
+import { ensureDatabase, influxRows } from '../lib/influx/query.ts';
+import { type RunningInfluxd, startInfluxd } from '../lib/influx/server.ts';
+import { silentLogger } from '../lib/logger.ts';
+import { waitFor } from '../lib/net.ts';
+import type { AlertTransition } from '../protocol/alerts.ts';
+import type { Fleet } from '../protocol/fleet.ts';
+import { topics } from '../protocol/topics.ts';
+import { measureBareAedes } from './broker-pubsub.ts';
+
+const root = join(import.meta.dirname, '..');
+
+export const SCENARIOS = ['throughput', 'latency', 'recovery', 'connections'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface BenchOptions {
+  scenarios: ScenarioName[];
+  /** Target readings/s for throughput, latency and recovery. */
+  rate: number;
+  /** Seconds at the target rate (after the connection ramp). */
+  durationS: number;
+  /** Wearables on their own connections for `connections`. */
+  connections: number;
+  presses: number;
+  outageS: number;
+  /** Seconds each ceiling measurement runs. */
+  ceilingS: number;
+  progress: (line: string) => void;
+}
+
+export interface ProcessUsage {
+  process: string;
+  cpuPercent: number;
+  peakRssMb: number;
+}
+
+export interface ScenarioResult {
+  scenario: ScenarioName;
+  offeredPerS: number;
+  connections: number;
+  readingsSent: number;
+  readingsWritten: number;
+  lost: number;
+  achievedPerS: number;
+  latencyMs?: { count: number; p50: number; p99: number; max: number };
+  drainS?: number;
+  processes: ProcessUsage[];
+  /** The stock parts in the same run: a plain writer into the same influxd, a bare Aedes. */
+  ceilings: { influxPointsPerS: number; bareBrokerReadingsPerS: number };
+}
+
+/** Seconds-long, tiny-load settings that exercise every scenario: `npm test` runs them so the harness never rots. */
+export const SMOKE = {
+  rate: 300,
+  duration: 6,
+  connections: 40,
+  presses: 10,
+  outage: 2,
+  ceilingS: 1,
+} as const;
+
+const SUPERVISOR_TOKEN = 'bench-supervisor-token-0123456789';
+
+/** Plain line-protocol writer: 5,000-line batches of the same wearable points ingest writes. */
+async function influxCeiling(
+  conn: Extract<InfluxConnection, { api: 'v1' }>,
+  seconds: number,
+): Promise<number> {
+  const deadline = Date.now() + seconds * 1000;
+  let points = 0;
+  let ts = Date.now() - 3_600_000;
+  const started = performance.now();
+  while (Date.now() < deadline) {
+    const lines: string[] = [];
+    for (let i = 0; i < 5_000; i += 1) {
+      ts += 1;
+      lines.push(
+        `wearable,center=c${i % 50},room=r${i % 500},device=w-${i},infant=i-${i} posture="supine",prone=0i,skin_temp=36.4,motion=0.3,battery=80i,rssi=-60i,seq=${points + i}i ${ts}`,
+      );
+    }
+    const response = await fetch(`${conn.url}/write?db=${conn.database}&precision=ms`, {
+      method: 'POST',
+      body: lines.join('\n'),
+    });
+    if (!response.ok) throw new Error(`ceiling write failed: ${response.status}`);
+    points += lines.length;
+  }
+  return Math.round(points / ((performance.now() - started) / 1000));
+}
+
+/** A gateway batch of 100 readings through a bare Aedes, in readings/s. */
+async function brokerCeiling(seconds: number): Promise<number> {
+  const now = Date.now();
+  const batch = Buffer.from(
+    JSON.stringify({
+      v: 1,
+      batch: Array.from({ length: 100 }, (_, i) => ({
+        device: `w-c1-r1-i${i}`,
+        ts: now,
+        seq: i,
+        posture: 'supine',
+        skinTempC: 36.4,
+        motion: 0.3,
+        worn: true,
+        battery: 80,
+      })),
+    }),
+  );
+  const result = await measureBareAedes(topics.gatewayTelemetry('c1', 'gw-c1-r1'), seconds, batch);
+  return result.perSecond * 100;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** Samples CPU and RSS of named processes once a second; CPU is the average over the window, as % of one core. */
+function sampleProcesses(pids: () => Record<string, number | undefined>) {
+  const stats = new Map<string, { cpu: number[]; peak: number }>();
+  const timer = setInterval(async () => {
+    for (const [name, pid] of Object.entries(pids())) {
+      if (!pid) continue;
+      try {
+        const usage = await pidusage(pid);
+        const entry = stats.get(name) ?? { cpu: [], peak: 0 };
+        entry.cpu.push(usage.cpu);
+        entry.peak = Math.max(entry.peak, usage.memory);
+        stats.set(name, entry);
+      } catch {
+        // The process may be between a stop and a restart (the recovery scenario's influxd).
+      }
+    }
+  }, 1_000);
+  return (): ProcessUsage[] => {
+    clearInterval(timer);
+    pidusage.clear();
+    return [...stats].map(([name, s]) => ({
+      process: name,
+      cpuPercent: Math.round(s.cpu.slice(1).reduce((a, b) => a + b, 0) / Math.max(1, s.cpu.length - 1)),
+      peakRssMb: Math.round(s.peak / 2 ** 20),
+    }));
+  };
+}
+
+interface Services {
+  child: ChildProcess;
+  mqttUrl: string;
+  pageUrl: string;
+  ingestUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Broker, ingest, rules and the HTTP server as one child process, the way `cradlewatch up` runs them. */
+async function startServices(
+  dir: string,
+  fleetFile: string,
+  influx: InfluxConnection & { api: 'v1' },
+): Promise<Services> {
+  const configFile = join(dir, 'cradlewatch.yaml');
+  writeFileSync(configFile, `tokens:\n  - { token: ${SUPERVISOR_TOKEN}, role: supervisor, name: bench }\n`);
+  const child = spawn(
+    'node',
+    [
+      'bin/cradlewatch.mjs',
+      'up',
+      '--fleet',
+      fleetFile,
+      '--config',
+      configFile,
+      '--data-dir',
+      join(dir, 'data'),
+    ],
+    {
+      cwd: root,
+      env: {
+        ...process.env,
+        CW_INFLUX_API: 'v1',
+        CW_INFLUX_URL: influx.url,
+        CW_INFLUX_DATABASE: influx.database,
+        CW_MQTT_PORT: '0',
+        CW_HTTP_PORT: '0',
+        CW_LOG_LEVEL: 'error',
+        CW_LOG_FORMAT: 'json',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  await waitFor(
+    () => {
+      if (child.exitCode !== null) throw new Error(`services exited:\n${output}`);
+      return /Metrics\s+\S+\s+\S+/.test(output);
+    },
+    { timeoutMs: 60_000, what: 'the services banner' },
+  );
+  const mqttUrl = /MQTT broker\s+(\S+)/.exec(output)![1]!;
+  const pageUrl = /Caregiver page\s+(\S+)/.exec(output)![1]!;
+  const ingestUrl = /Metrics\s+\S+\s+(\S+)\/metrics/.exec(output)![1]!;
+  return {
+    child,
+    mqttUrl,
+    pageUrl,
+    ingestUrl,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Presses alarm buttons one at a time each and times press → SSE event on a real HTTP client. */
+async function pressAlarms(
+  fleet: Fleet,
+  credentials: Record<string, string>,
+  mqttUrl: string,
+  pageUrl: string,
+  presses: number,
+  /** The presses are spread evenly over this window. */
+  windowMs: number,
+): Promise<number[]> {
+  const buttons = fleet.devices.filter((d) => d.kind === 'alarm').slice(0, 20);
+  const pending = new Map<string, number>();
+  const latencies: number[] = [];
+  const source = new EventSource(`${pageUrl}/api/alerts/stream`, {
+    fetch: (input, init) =>
+      fetch(input, { ...init, headers: { ...init?.headers, authorization: `Bearer ${SUPERVISOR_TOKEN}` } }),
+  });
+  source.addEventListener('alert', (event) => {
+    const transition = JSON.parse(event.data) as AlertTransition;
+    if (transition.alert.rule !== 'one-key-alarm' || transition.kind === 'acknowledged') return;
+    const started = pending.get(transition.alert.subject.id);
+    if (started === undefined) return;
+    pending.delete(transition.alert.subject.id);
+    latencies.push(performance.now() - started);
+  });
+  await new Promise<void>((resolve, reject) => {
+    source.onopen = () => resolve();
+    source.onerror = () => reject(new Error('SSE stream refused'));
+  });
+  const clients = await Promise.all(
+    buttons.map((b) =>
+      mqtt.connectAsync(mqttUrl, {
+        clientId: `bench-${b.id}`,
+        username: b.id,
+        password: credentials[b.id]!,
+        reconnectPeriod: 0,
+      }),
+    ),
+  );
+  const spacing = Math.max(50, Math.floor(windowMs / presses));
+  let seq = 0;
+  for (let i = 0; i < presses; i += 1) {
+    const index = i % buttons.length;
+    const button = buttons[index]!;
+    if (pending.has(button.id)) {
+      await waitFor(() => !pending.has(button.id), {
+        timeoutMs: 5_000,
+        intervalMs: 5,
+        what: `SSE for ${button.id}`,
+      }).catch(() => pending.delete(button.id));
+    }
+    pending.set(button.id, performance.now());
+    await clients[index]!.publishAsync(
+      topics.deviceAlarm(button.center, button.id),
+      JSON.stringify({ v: 1, ts: Date.now(), seq: seq++, event: 'pressed' }),
+      { qos: 1 },
+    );
+    await new Promise((r) => setTimeout(r, spacing));
+  }
+  await waitFor(() => pending.size === 0, { timeoutMs: 5_000, what: 'the last SSE events' }).catch(() => {});
+  source.close();
+  await Promise.all(clients.map((c) => c.endAsync()));
+  return latencies;
+}
+
+async function countWritten(conn: InfluxConnection): Promise<number> {
+  const [w] = await influxRows(conn, 'SELECT count("seq") AS n FROM wearable');
+  const [r] = await influxRows(conn, 'SELECT count("temp") AS n FROM room_env');
+  return Number(w?.n ?? 0) + Number(r?.n ?? 0);
+}
+
+/** One run of the real pipeline: influxd, the services, the simulator, and what the scenario adds. */
+export async function runScenario(name: ScenarioName, options: BenchOptions): Promise<ScenarioResult> {
+  const say = (line: string) => options.progress(`[${name}] ${line}`);
+  const dir = mkdtempSync(join(tmpdir(), 'cw-bench-'));
+  const influxd: RunningInfluxd = await startInfluxd({ dataDir: join(dir, 'influxdb') });
+  let services: Services | undefined;
+  try {
+    const ceilingConn = { api: 'v1' as const, url: influxd.url, database: 'ceiling' };
+    await ensureDatabase(ceilingConn);
+    say(`measuring the stock parts' ceilings (${options.ceilingS} s each)`);
+    const ceilings = {
+      influxPointsPerS: await influxCeiling(ceilingConn, options.ceilingS),
+      bareBrokerReadingsPerS: await brokerCeiling(options.ceilingS),
+    };
+    say(
+      `ceilings: InfluxDB ${ceilings.influxPointsPerS} points/s, bare Aedes ${ceilings.bareBrokerReadingsPerS} readings/s in batches of 100`,
+    );
+
+    const perConnection = name === 'connections';
+    const wearables = perConnection ? options.connections : options.rate;
+    const infantsPerRoom = perConnection ? 10 : 12;
+    const roomsPerCenter = 25;
+    const centers = Math.max(1, Math.ceil(wearables / (infantsPerRoom * roomsPerCenter)));
+    say(
+      `generating a fleet: ${centers} centres × ${roomsPerCenter} rooms × ${infantsPerRoom} infants${perConnection ? ', one connection each' : ', room gateways'}`,
+    );
+    const generated = generateFleet({
+      centers,
+      roomsPerCenter,
+      infantsPerRoom,
+      gateways: !perConnection,
+      seed: 42,
+      hashCost: 1024,
+      referenceMonth: '2026-01',
+    });
+    const fleetFile = join(dir, 'fleet.yaml');
+    writeFleetFiles(generated, fleetFile, join(dir, 'credentials.yaml'));
+
+    const conn = { api: 'v1' as const, url: influxd.url, database: 'bench' };
+    await ensureDatabase(conn);
+    services = await startServices(dir, fleetFile, conn);
+    const sample = sampleProcesses(() => ({
+      'cradlewatch (broker+ingest+rules)': services?.child.pid,
+      'simulator + bench clients': process.pid,
+      influxd: influxd.pid,
+    }));
+    // Connections open at the simulator's connect rate first: the steps up to the full rate.
+    const connectS = Math.ceil(generated.fleet.devices.filter((d) => d.passwordHash).length / 500);
+    const durationMs = (options.durationS + connectS) * 1000;
+    say(`running ${options.durationS} s at ${wearables} wearables (+${connectS} s of connection ramp)`);
+    const sim = runSimulation({
+      fleet: generated.fleet,
+      startTime: Date.now(),
+      durationMs,
+      url: services.mqttUrl,
+      credentials: generated.credentials,
+      speed: 1,
+      logger: silentLogger,
+      status: 'off',
+      behaviour: { proneRollsPerHour: 0, wifiDropsPerHour: 0, connectRate: 500 },
+    });
+    const progress = setInterval(() => {
+      const s = sim.stats();
+      say(
+        `connected ${s.connected}, readings acked ${s.readingsAcked}, in flight ${s.inflight}, errors ${s.errors}`,
+      );
+    }, 10_000);
+    const extra: Promise<unknown>[] = [];
+    let latencies: number[] | undefined;
+    let drainS: number | undefined;
+    if (name === 'latency') {
+      extra.push(
+        (async () => {
+          await new Promise((r) => setTimeout(r, connectS * 1000));
+          latencies = await pressAlarms(
+            generated.fleet,
+            generated.credentials,
+            services!.mqttUrl,
+            services!.pageUrl,
+            options.presses,
+            options.durationS * 1000 * 0.8,
+          );
+        })(),
+      );
+    }
+    if (name === 'recovery') {
+      extra.push(
+        (async () => {
+          await new Promise((r) => setTimeout(r, connectS * 1000 + (options.durationS * 1000) / 4));
+          say(`stopping InfluxDB for ${options.outageS} s under load`);
+          await influxd.stop();
+          await new Promise((r) => setTimeout(r, options.outageS * 1000));
+          await influxd.restart();
+          const restarted = performance.now();
+          say('InfluxDB is back; timing the spool drain');
+          await waitFor(
+            async () => {
+              const health = (await (await fetch(`${services!.ingestUrl}/healthz`)).json()) as {
+                spoolBytes: number;
+                influx: string;
+              };
+              return health.influx === 'reachable' && health.spoolBytes === 0;
+            },
+            { timeoutMs: 600_000, intervalMs: 250, what: 'the spool to drain' },
+          );
+          drainS = (performance.now() - restarted) / 1000;
+        })(),
+      );
+    }
+    const summary = await sim.done;
+    await Promise.all(extra);
+    clearInterval(progress);
+    say(`simulator done: ${summary.readingsAcked} readings acknowledged; waiting for InfluxDB to hold them`);
+    let written = 0;
+    let last = -1;
+    let stableSince = Date.now();
+    const waitUntil = Date.now() + 120_000;
+    while (Date.now() < waitUntil) {
+      written = await countWritten(conn);
+      if (written >= summary.readingsAcked) break;
+      if (written !== last) {
+        last = written;
+        stableSince = Date.now();
+      } else if (Date.now() - stableSince > 15_000) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const processes = sample();
+    const sorted = latencies?.slice().sort((a, b) => a - b);
+    return {
+      scenario: name,
+      offeredPerS: wearables + Math.round((generated.fleet.rooms.length * 1000) / 10_000),
+      connections: generated.fleet.devices.filter((d) => d.passwordHash).length,
+      readingsSent: summary.readingsAcked,
+      readingsWritten: written,
+      lost: Math.max(0, summary.readingsAcked - written),
+      achievedPerS: Math.round(summary.readingsAcked / (summary.wallMs / 1000)),
+      ...(sorted
+        ? {
+            latencyMs: {
+              count: sorted.length,
+              p50: Math.round(percentile(sorted, 50)),
+              p99: Math.round(percentile(sorted, 99)),
+              max: Math.round(sorted.at(-1) ?? Number.NaN),
+            },
+          }
+        : {}),
+      ...(drainS !== undefined ? { drainS: Math.round(drainS * 10) / 10 } : {}),
+      processes,
+      ceilings,
+    };
+  } finally {
+    await services?.stop();
+    await influxd.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function renderTable(results: ScenarioResult[]): string {
+  const rows = [
+    '| scenario | offered readings/s | connections | achieved readings/s | sent | written | lost | alarm→SSE p50/p99/max ms | spool drain s | InfluxDB ceiling pts/s | bare Aedes ceiling readings/s | CPU % / peak RSS MB per process |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of results) {
+    const latency = r.latencyMs
+      ? `${r.latencyMs.p50} / ${r.latencyMs.p99} / ${r.latencyMs.max} (n=${r.latencyMs.count})`
+      : '–';
+    const processes = r.processes.map((p) => `${p.process}: ${p.cpuPercent} % / ${p.peakRssMb}`).join('; ');
+    rows.push(
+      `| ${r.scenario} | ${r.offeredPerS} | ${r.connections} | ${r.achievedPerS} | ${r.readingsSent} | ${r.readingsWritten} | ${r.lost} | ${latency} | ${r.drainS ?? '–'} | ${r.ceilings.influxPointsPerS} | ${r.ceilings.bareBrokerReadingsPerS} | ${processes} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+export async function runBench(
+  options: BenchOptions,
+  resultsDir = join(root, 'bench', 'results'),
+): Promise<{ results: ScenarioResult[]; table: string; jsonFile: string }> {
+  const results: ScenarioResult[] = [];
+  for (const name of options.scenarios) results.push(await runScenario(name, options));
+  const table = renderTable(results);
+  mkdirSync(resultsDir, { recursive: true });
+  const jsonFile = join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(jsonFile, JSON.stringify({ options: { ...options, progress: undefined }, results }, null, 2));
+  return { results, table, jsonFile };
+}
