@@ -298,6 +298,15 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
   const dir = mkdtempSync(join(tmpdir(), 'cw-bench-'));
   const influxd: RunningInfluxd = await startInfluxd({ dataDir: join(dir, 'influxdb') });
   let services: Services | undefined;
+  // Ctrl-C on a long run must not leave the services and influxd behind.
+  const abandon = () => {
+    services?.child.kill('SIGKILL');
+    influxd.process.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    process.exit(130);
+  };
+  process.once('SIGINT', abandon);
+  process.once('SIGTERM', abandon);
   try {
     const ceilingConn = { api: 'v1' as const, url: influxd.url, database: 'ceiling' };
     await ensureDatabase(ceilingConn);
@@ -443,6 +452,8 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
       ceilings,
     };
   } finally {
+    process.off('SIGINT', abandon);
+    process.off('SIGTERM', abandon);
     await services?.stop();
     await influxd.stop();
     rmSync(dir, { recursive: true, force: true });

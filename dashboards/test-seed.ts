@@ -23,8 +23,8 @@ import { rulesServiceConfigSchema, startRules } from '../rules/index.ts';
  */
 export const SEED = {
   center: 'c1',
-  napRoom: 'c1-r1',
-  infants: ['c1-r1-i1', 'c1-r1-i2'],
+  napRoom: 'c1-r2',
+  infants: ['c1-r2-i1', 'c1-r2-i2'],
 } as const;
 
 export const SCENARIO_FILE = join(import.meta.dirname, 'supervisor-day.yaml');
@@ -108,6 +108,9 @@ export async function seedDashboardData(conn: InfluxConnection): Promise<SeedRes
         influx: conn,
         clock: { mode: 'device', speed: SPEED },
         maxClockSkewMs: 'off',
+        // At SPEED× a one-second stall on this shared machine is a minute of device time: the default 30 s
+        // silence would flap monitoring-lost for every wearable instead of only the ones switched off.
+        rules: { defaults: { monitoringLost: { silenceS: 120 } } },
         http: { port: await freePort(), tokens: [{ token, role: 'supervisor', name: 'carer-li' }] },
       }),
       silentLogger,
@@ -132,17 +135,21 @@ export async function seedDashboardData(conn: InfluxConnection): Promise<SeedRes
         method: 'POST',
         headers: { authorization: `Bearer ${token}` },
       });
+      console.log('ACK', id, response.status, await response.clone().text());
       if (response.ok) acknowledged.push(id);
       else if (response.status !== 404 && response.status !== 409)
         throw new Error(`acknowledging ${id}: ${response.status} ${await response.text()}`);
     };
-    const acks: Promise<unknown>[] = [];
+    // Settled only after the run; a rejection is rethrown then, not left unhandled meanwhile.
+    const acks: Promise<void>[] = [];
     rules.alerts.subscribe((t) => {
       const key = `${t.alert.rule}:${t.kind}`;
+
       transitions[key] = (transitions[key] ?? 0) + 1;
       if (ACK_ON[t.alert.rule] === t.kind && !asked.has(t.alert.id)) {
         asked.add(t.alert.id);
         acks.push(acknowledge(t.alert.id));
+        acks.at(-1)!.catch(() => undefined);
       }
     });
 
@@ -159,12 +166,17 @@ export async function seedDashboardData(conn: InfluxConnection): Promise<SeedRes
       logger: silentLogger,
       status: 'off',
     });
-    const [summary] = await Promise.all([sim.done, ...acks]);
+    console.log("START", startTime, startTime + scenario.duration);
+    const summary = await sim.done;
+    console.log("SIM", JSON.stringify(summary), Date.now() - startTime - scenario.duration);
+    const failed = (await Promise.allSettled(acks)).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
 
     // A caregiver signs the nap room's latest checks off, so the nap-check log has a "confirmed by".
     const { records } = (await api(`/api/rooms/${SEED.napRoom}/checks?center=${SEED.center}`)) as {
       records: { id: string }[];
     };
+    console.log('CHECKS', JSON.stringify(records.slice(-4)));
     for (const record of records.slice(-SEED.infants.length))
       await api(`/api/checks/${encodeURIComponent(record.id)}/confirm?center=${SEED.center}`, 'POST');
 
