@@ -2,10 +2,11 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { ConfigError } from '../protocol/config.ts';
 import { describeZodError } from '../protocol/reasons.ts';
-import { type BenchOptions, SCENARIOS, SMOKE, runBench } from './harness.ts';
+import { type BenchOptions, SCENARIOS, SMOKE, TOPOLOGIES, runBench } from './harness.ts';
 
 const flagsSchema = z.object({
   scenario: z.enum([...SCENARIOS, 'all']).default('all'),
+  services: z.enum(TOPOLOGIES).default('split'),
   rate: z.coerce.number().int().min(10).max(100_000).default(30_000),
   duration: z.coerce.number().int().min(1).max(3_600).default(300),
   connections: z.coerce.number().int().min(10).max(15_000).default(10_000),
@@ -19,6 +20,10 @@ export function registerBenchCommand(program: Command): void {
     .command('bench')
     .description('drive the real pipeline (simulator → broker → ingest + rules → InfluxDB) and print a table')
     .option('--scenario <name>', `${SCENARIOS.join(' | ')} | all`)
+    .option(
+      '--services <how>',
+      `${TOPOLOGIES.join(' | ')}: one \`cradlewatch up\` or three processes (default split)`,
+    )
     .option('--rate <n>', 'readings/s for throughput, latency and recovery (default 30000)')
     .option('--duration <s>', 'seconds at the full rate, after the connection ramp (default 300)')
     .option('--connections <n>', 'wearables on their own connections for `connections` (default 10000)')
@@ -32,6 +37,7 @@ export function registerBenchCommand(program: Command): void {
       const sizes = flags.smoke ? SMOKE : { ...flags, ceilingS: 5 };
       const options: BenchOptions = {
         scenarios: flags.scenario === 'all' ? [...SCENARIOS] : [flags.scenario],
+        topology: flags.services,
         rate: sizes.rate,
         durationS: sizes.duration,
         connections: sizes.connections,

@@ -1,4 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,11 +7,12 @@ import { EventSource } from 'eventsource';
 import mqtt from 'mqtt';
 import pidusage from 'pidusage';
 import { generateFleet, runSimulation, writeFleetFiles } from '../device-sim/index.ts';
+import { hashPassword } from '../lib/credentials.ts';
 import type { InfluxConnection } from '../lib/influx/connection.ts';
 import { ensureDatabase, influxRows } from '../lib/influx/query.ts';
 import { type RunningInfluxd, startInfluxd } from '../lib/influx/server.ts';
 import { silentLogger } from '../lib/logger.ts';
-import { waitFor } from '../lib/net.ts';
+import { freePort, waitFor } from '../lib/net.ts';
 import type { AlertTransition } from '../protocol/alerts.ts';
 import type { Fleet } from '../protocol/fleet.ts';
 import { topics } from '../protocol/topics.ts';
@@ -21,8 +23,15 @@ const root = join(import.meta.dirname, '..');
 export const SCENARIOS = ['throughput', 'latency', 'recovery', 'connections'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
+/** How the services run: one `cradlewatch up` process, or broker, ingest and rules as three processes. */
+export const TOPOLOGIES = ['one-process', 'split'] as const;
+export type Topology = (typeof TOPOLOGIES)[number];
+
+type InfluxV1 = Extract<InfluxConnection, { api: 'v1' }>;
+
 export interface BenchOptions {
   scenarios: ScenarioName[];
+  topology: Topology;
   /** Target readings/s for throughput, latency and recovery. */
   rate: number;
   /** Seconds at the target rate (after the connection ramp). */
@@ -44,6 +53,7 @@ export interface ProcessUsage {
 
 export interface ScenarioResult {
   scenario: ScenarioName;
+  topology: Topology;
   offeredPerS: number;
   connections: number;
   readingsSent: number;
@@ -70,10 +80,7 @@ export const SMOKE = {
 const SUPERVISOR_TOKEN = 'bench-supervisor-token-0123456789';
 
 /** Plain line-protocol writer: 5,000-line batches of the same wearable points ingest writes. */
-async function influxCeiling(
-  conn: Extract<InfluxConnection, { api: 'v1' }>,
-  seconds: number,
-): Promise<number> {
+async function influxCeiling(conn: InfluxV1, seconds: number): Promise<number> {
   const deadline = Date.now() + seconds * 1000;
   let points = 0;
   let ts = Date.now() - 3_600_000;
@@ -152,73 +159,162 @@ function sampleProcesses(pids: () => Record<string, number | undefined>) {
 }
 
 interface Services {
-  child: ChildProcess;
+  /** The cradlewatch processes by the name the table shows. */
+  pids: () => Record<string, number | undefined>;
   mqttUrl: string;
   pageUrl: string;
   ingestUrl: string;
   stop(): Promise<void>;
 }
 
-/** Broker, ingest, rules and the HTTP server as one child process, the way `cradlewatch up` runs them. */
-async function startServices(
-  dir: string,
-  fleetFile: string,
-  influx: InfluxConnection & { api: 'v1' },
-): Promise<Services> {
-  const configFile = join(dir, 'cradlewatch.yaml');
-  writeFileSync(configFile, `tokens:\n  - { token: ${SUPERVISOR_TOKEN}, role: supervisor, name: bench }\n`);
-  const child = spawn(
-    'node',
-    [
-      'bin/cradlewatch.mjs',
-      'up',
-      '--fleet',
-      fleetFile,
-      '--config',
-      configFile,
-      '--data-dir',
-      join(dir, 'data'),
-    ],
-    {
-      cwd: root,
-      env: {
-        ...process.env,
-        CW_INFLUX_API: 'v1',
-        CW_INFLUX_URL: influx.url,
-        CW_INFLUX_DATABASE: influx.database,
-        CW_MQTT_PORT: '0',
-        CW_HTTP_PORT: '0',
-        CW_LOG_LEVEL: 'error',
-        CW_LOG_FORMAT: 'json',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+/** `node bin/cradlewatch.mjs <args>` with its output kept for the error that explains a failed start. */
+function spawnCradlewatch(args: string[], env: Record<string, string> = {}) {
+  const child = spawn('node', ['bin/cradlewatch.mjs', ...args], {
+    cwd: root,
+    env: { ...process.env, CW_LOG_LEVEL: 'error', CW_LOG_FORMAT: 'json', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
-  await waitFor(
-    () => {
-      if (child.exitCode !== null) throw new Error(`services exited:\n${output}`);
-      return /Metrics\s+\S+\s+\S+/.test(output);
+  const ready = (what: string, test: (output: string) => boolean | Promise<boolean>) =>
+    waitFor(
+      () => {
+        if (child.exitCode !== null) throw new Error(`${args[0]} exited:\n${output}`);
+        return test(output);
+      },
+      { timeoutMs: 60_000, what },
+    );
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  return { child, ready, stop, output: () => output };
+}
+
+const healthy = async (url: string, test: (body: Record<string, unknown>) => boolean) => {
+  const response = await fetch(`${url}/healthz`).catch(() => undefined);
+  return response !== undefined && test((await response.json()) as Record<string, unknown>);
+};
+
+/** Broker, ingest, rules and the HTTP server as one child process, the way `cradlewatch up` runs them. */
+async function startOneProcess(dir: string, fleetFile: string, influx: InfluxV1): Promise<Services> {
+  const configFile = join(dir, 'cradlewatch.yaml');
+  writeFileSync(configFile, `tokens:\n  - { token: ${SUPERVISOR_TOKEN}, role: supervisor, name: bench }\n`);
+  const up = spawnCradlewatch(
+    ['up', '--fleet', fleetFile, '--config', configFile, '--data-dir', join(dir, 'data')],
+    {
+      CW_INFLUX_API: 'v1',
+      CW_INFLUX_URL: influx.url,
+      CW_INFLUX_DATABASE: influx.database,
+      CW_MQTT_PORT: '0',
+      CW_HTTP_PORT: '0',
     },
-    { timeoutMs: 60_000, what: 'the services banner' },
   );
-  const mqttUrl = /MQTT broker\s+(\S+)/.exec(output)![1]!;
-  const pageUrl = /Caregiver page\s+(\S+)/.exec(output)![1]!;
-  const ingestUrl = /Metrics\s+\S+\s+(\S+)\/metrics/.exec(output)![1]!;
+  await up.ready('the services banner', (output) => /Metrics\s+\S+\s+\S+/.test(output));
+  const output = up.output();
   return {
-    child,
-    mqttUrl,
-    pageUrl,
-    ingestUrl,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    pids: () => ({ 'cradlewatch up (broker+ingest+rules)': up.child.pid }),
+    mqttUrl: /MQTT broker\s+(\S+)/.exec(output)![1]!,
+    pageUrl: /Caregiver page\s+(\S+)/.exec(output)![1]!,
+    ingestUrl: /Metrics\s+\S+\s+(\S+)\/metrics/.exec(output)![1]!,
+    stop: up.stop,
   };
+}
+
+/**
+ * Broker, ingest and rules as three processes with their own config files, the way a site runs them:
+ * each gets its own event loop (and core), and the table shows each one's CPU and memory.
+ */
+async function startSplit(dir: string, fleetFile: string, influx: InfluxV1): Promise<Services> {
+  const account = (username: string, role: 'ingest' | 'rules') => {
+    const password = randomBytes(18).toString('base64url');
+    return {
+      account: { username, role, passwordHash: hashPassword(password) },
+      login: { username, password },
+    };
+  };
+  const ingestAccount = account('cw-ingest', 'ingest');
+  const rulesAccount = account('cw-rules', 'rules');
+  const write = (name: string, config: unknown) => {
+    const file = join(dir, `${name}.json`);
+    writeFileSync(file, JSON.stringify(config));
+    return file;
+  };
+  const started: ReturnType<typeof spawnCradlewatch>[] = [];
+  const stop = async () => {
+    for (const s of started.reverse()) await s.stop();
+  };
+  try {
+    const broker = spawnCradlewatch([
+      'broker',
+      '--config',
+      write('broker', {
+        host: '127.0.0.1',
+        port: 0,
+        fleetFile,
+        accounts: [ingestAccount.account, rulesAccount.account],
+      }),
+    ]);
+    started.push(broker);
+    await broker.ready('the broker', (output) => output.includes('"ready":true'));
+    const readyLine = broker
+      .output()
+      .split('\n')
+      .find((l) => l.includes('"ready":true'))!;
+    const mqttUrl = (JSON.parse(readyLine) as { mqtt: string }).mqtt;
+    const ingestPort = await freePort();
+    const ingest = spawnCradlewatch([
+      'ingest',
+      '--config',
+      write('ingest', {
+        mqtt: { url: mqttUrl, ...ingestAccount.login },
+        influx,
+        fleetFile,
+        spool: { dir: join(dir, 'data', 'spool') },
+        deadletter: { dir: join(dir, 'data', 'deadletter') },
+        http: { host: '127.0.0.1', port: ingestPort },
+      }),
+    ]);
+    started.push(ingest);
+    const ingestUrl = `http://127.0.0.1:${ingestPort}`;
+    await ingest.ready('ingest subscribed', () => healthy(ingestUrl, (h) => h.mqtt === 'connected'));
+    const rulesPort = await freePort();
+    const rules = spawnCradlewatch([
+      'rules',
+      '--config',
+      write('rules', {
+        mqtt: { url: mqttUrl, ...rulesAccount.login },
+        fleetFile,
+        journalDir: join(dir, 'data', 'rules'),
+        influx,
+        http: {
+          host: '127.0.0.1',
+          port: rulesPort,
+          tokens: [{ token: SUPERVISOR_TOKEN, role: 'supervisor', name: 'bench' }],
+        },
+      }),
+    ]);
+    started.push(rules);
+    const pageUrl = `http://127.0.0.1:${rulesPort}`;
+    await rules.ready('rules serving', () => healthy(pageUrl, (h) => h.status === 'ok'));
+    return {
+      pids: () => ({
+        'cradlewatch broker': broker.child.pid,
+        'cradlewatch ingest': ingest.child.pid,
+        'cradlewatch rules': rules.child.pid,
+      }),
+      mqttUrl,
+      pageUrl,
+      ingestUrl,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 /** Presses alarm buttons one at a time each and times press → SSE event on a real HTTP client. */
@@ -300,7 +396,13 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
   let services: Services | undefined;
   // Ctrl-C on a long run must not leave the services and influxd behind.
   const abandon = () => {
-    services?.child.kill('SIGKILL');
+    for (const pid of Object.values(services?.pids() ?? {})) {
+      try {
+        if (pid) process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
     influxd.process.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
     process.exit(130);
@@ -341,9 +443,10 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
 
     const conn = { api: 'v1' as const, url: influxd.url, database: 'bench' };
     await ensureDatabase(conn);
-    services = await startServices(dir, fleetFile, conn);
+    say(`starting the services (${options.topology})`);
+    services = await (options.topology === 'split' ? startSplit : startOneProcess)(dir, fleetFile, conn);
     const sample = sampleProcesses(() => ({
-      'cradlewatch (broker+ingest+rules)': services?.child.pid,
+      ...services?.pids(),
       'simulator + bench clients': process.pid,
       influxd: influxd.pid,
     }));
@@ -410,7 +513,13 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
         })(),
       );
     }
+    // Bounded: a rate the pipeline cannot take leaves a backlog in the simulator; it gets one more minute.
+    const bound = setTimeout(() => {
+      say('the pipeline fell behind the offered rate: stopping the simulator a minute after its plan ended');
+      void sim.stop();
+    }, durationMs + 60_000);
     const summary = await sim.done;
+    clearTimeout(bound);
     await Promise.all(extra);
     clearInterval(progress);
     say(`simulator done: ${summary.readingsAcked} readings acknowledged; waiting for InfluxDB to hold them`);
@@ -431,6 +540,7 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
     const sorted = latencies?.slice().sort((a, b) => a - b);
     return {
       scenario: name,
+      topology: options.topology,
       offeredPerS: wearables + Math.round((generated.fleet.rooms.length * 1000) / 10_000),
       connections: generated.fleet.devices.filter((d) => d.passwordHash).length,
       readingsSent: summary.readingsAcked,
@@ -462,7 +572,7 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
 
 export function renderTable(results: ScenarioResult[]): string {
   const rows = [
-    '| scenario | offered readings/s | connections | achieved readings/s | sent | written | lost | alarm→SSE p50/p99/max ms | spool drain s | InfluxDB ceiling pts/s | bare Aedes ceiling readings/s | CPU % / peak RSS MB per process |',
+    '| scenario (services) | offered readings/s | connections | achieved readings/s | sent | written | lost | alarm→SSE p50/p99/max ms | spool drain s | InfluxDB ceiling pts/s | bare Aedes ceiling readings/s | CPU % / peak RSS MB per process |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
@@ -471,7 +581,7 @@ export function renderTable(results: ScenarioResult[]): string {
       : '–';
     const processes = r.processes.map((p) => `${p.process}: ${p.cpuPercent} % / ${p.peakRssMb}`).join('; ');
     rows.push(
-      `| ${r.scenario} | ${r.offeredPerS} | ${r.connections} | ${r.achievedPerS} | ${r.readingsSent} | ${r.readingsWritten} | ${r.lost} | ${latency} | ${r.drainS ?? '–'} | ${r.ceilings.influxPointsPerS} | ${r.ceilings.bareBrokerReadingsPerS} | ${processes} |`,
+      `| ${r.scenario} (${r.topology}) | ${r.offeredPerS} | ${r.connections} | ${r.achievedPerS} | ${r.readingsSent} | ${r.readingsWritten} | ${r.lost} | ${latency} | ${r.drainS ?? '–'} | ${r.ceilings.influxPointsPerS} | ${r.ceilings.bareBrokerReadingsPerS} | ${processes} |`,
     );
   }
   return rows.join('\n');

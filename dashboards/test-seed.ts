@@ -11,6 +11,7 @@ import { silentLogger } from '../lib/logger.ts';
 import { freePort } from '../lib/net.ts';
 import type { AlertTransition } from '../protocol/alerts.ts';
 import { rulesServiceConfigSchema, startRules } from '../rules/index.ts';
+import { MIN_INTERVAL } from './boards/pipeline.ts';
 
 /**
  * Seeds a database the way production does: the `supervisor-day` scenario (device-sim) through a private
@@ -27,6 +28,7 @@ export const SEED = {
   infants: ['c1-r2-i1', 'c1-r2-i2'],
 } as const;
 
+export const INGEST_INSTANCE = 'ingest-dashboards';
 export const SCENARIO_FILE = join(import.meta.dirname, 'supervisor-day.yaml');
 const SPEED = 60;
 
@@ -94,10 +96,12 @@ export async function seedDashboardData(conn: InfluxConnection): Promise<SeedRes
         deadletter: { dir: join(dir, 'deadletter') },
         http: { enabled: false },
         metricsIntervalMs: 1_000,
+        instance: INGEST_INSTANCE,
       }),
       silentLogger,
     );
     closers.push(() => ingest.close());
+    const ingestStarted = Date.now();
 
     const token = randomBytes(18).toString('base64url');
     const rules = await startRules(
@@ -135,7 +139,6 @@ export async function seedDashboardData(conn: InfluxConnection): Promise<SeedRes
         method: 'POST',
         headers: { authorization: `Bearer ${token}` },
       });
-      console.log('ACK', id, response.status, await response.clone().text());
       if (response.ok) acknowledged.push(id);
       else if (response.status !== 404 && response.status !== 409)
         throw new Error(`acknowledging ${id}: ${response.status} ${await response.text()}`);
@@ -166,33 +169,33 @@ export async function seedDashboardData(conn: InfluxConnection): Promise<SeedRes
       logger: silentLogger,
       status: 'off',
     });
-    console.log("START", startTime, startTime + scenario.duration);
     const summary = await sim.done;
-    console.log("SIM", JSON.stringify(summary), Date.now() - startTime - scenario.duration);
     const failed = (await Promise.allSettled(acks)).find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
 
     // A caregiver signs the nap room's latest checks off, so the nap-check log has a "confirmed by".
     const { records } = (await api(`/api/rooms/${SEED.napRoom}/checks?center=${SEED.center}`)) as {
-      records: { id: string }[];
+      records: { id: string; at: number }[];
     };
-    console.log('CHECKS', JSON.stringify(records.slice(-4)));
-    for (const record of records.slice(-SEED.infants.length))
+    // Only checks taken while the scenario played: the rules clock runs on past its end (see below).
+    const taken = records.filter((r) => r.at <= startTime + scenario.duration).slice(-SEED.infants.length);
+    for (const record of taken)
       await api(`/api/checks/${encodeURIComponent(record.id)}/confirm?center=${SEED.center}`, 'POST');
 
     // Rules first: its clock runs on at SPEED× after the last reading, and would write into the future.
     closers.pop();
     await rules.close();
-    // One more pipeline point with every counter final (ingest writes one every metricsIntervalMs).
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    const refused = Object.fromEntries(
-      Object.entries(ingest.stats().invalid).filter(([, n]) => n > 0),
-    );
+    // The pipeline panels chart rates per MIN_INTERVAL bucket, which takes points in two buckets: ingest
+    // runs past the next bucket boundary, then writes one more point with every counter final.
+    const bucket = Number(MIN_INTERVAL.replace(/s$/, '')) * 1_000;
+    const until = Math.max(Math.floor(ingestStarted / bucket) * bucket + bucket, Date.now()) + 1_500;
+    await new Promise((resolve) => setTimeout(resolve, until - Date.now()));
+    const refused = Object.fromEntries(Object.entries(ingest.stats().invalid).filter(([, n]) => n > 0));
     return {
       readings: summary.readingsAcked,
       transitions,
       acknowledged,
-      confirmedChecks: Math.min(records.length, SEED.infants.length),
+      confirmedChecks: taken.length,
       refused,
     };
   } finally {

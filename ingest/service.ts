@@ -5,6 +5,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { FleetIndex } from '../protocol/fleet.ts';
 import { filters } from '../protocol/topics.ts';
 import { ConfigError } from '../protocol/config.ts';
+import { REASONS } from '../protocol/reasons.ts';
 import { Point } from '@influxdata/influxdb-client';
 import type { IngestConfig } from './config.ts';
 import { DeadLetterFile, deadLetterRecord, deadLetterTopic } from './deadletter.ts';
@@ -165,8 +166,9 @@ export async function startIngest(
       .intField('spool_bytes', s.spoolBytes)
       .intField('lag_ms', s.lagMs)
       .timestamp(Date.now());
-    // One field per reason, so a dashboard can chart refusals by kind without a tag per reason.
-    for (const [reason, count] of Object.entries(s.invalid)) point.intField(`invalid_${reason}`, count);
+    // One field per reason, so a dashboard can chart refusals by kind without a tag per reason. Every
+    // reason, zeros too: a rate needs the counter in the bucket before its first refusal.
+    for (const reason of REASONS) point.intField(`invalid_${reason}`, s.invalid[reason] ?? 0);
     pipeline.add([point.toLineProtocol()!], [Date.now()], undefined);
   };
   const pipelineTimer = setInterval(pipelinePoint, config.metricsIntervalMs);

@@ -5,7 +5,7 @@ import { agg, from, fromSubquery, outer, ratePerSecond, tagEq, TIME_FILTER } fro
 import { COLORS, DASHBOARD_UIDS, crossLinks, target, thresholds } from '../style.ts';
 
 /** Each ingest process writes a `pipeline` point every 10 s; a wider bucket always holds one. */
-const MIN_INTERVAL = '30s';
+export const MIN_INTERVAL = '30s';
 
 const ingest = tagEq('pipeline', 'service', 'ingest');
 
