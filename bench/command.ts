@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { ConfigError } from '../protocol/config.ts';
@@ -13,6 +14,7 @@ const flagsSchema = z.object({
   presses: z.coerce.number().int().min(1).max(10_000).default(200),
   outage: z.coerce.number().int().min(1).max(600).default(60),
   smoke: z.boolean().default(false),
+  cpuProf: z.string().min(1).optional(),
 });
 
 export function registerBenchCommand(program: Command): void {
@@ -29,6 +31,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--connections <n>', 'wearables on their own connections for `connections` (default 10000)')
     .option('--presses <n>', 'one-key alarm presses timed to SSE in `latency` (default 200)')
     .option('--outage <s>', 'seconds InfluxDB is stopped in `recovery` (default 60)')
+    .option('--cpu-prof <dir>', 'write a V8 CPU profile of each service process into <dir>')
     .option('--smoke', 'seconds-long tiny run of every scenario (what npm test runs)')
     .action(async (raw: Record<string, unknown>) => {
       const parsed = flagsSchema.safeParse(raw);
@@ -38,6 +41,7 @@ export function registerBenchCommand(program: Command): void {
       const options: BenchOptions = {
         scenarios: flags.scenario === 'all' ? [...SCENARIOS] : [flags.scenario],
         topology: flags.services,
+        ...(flags.cpuProf ? { cpuProfileDir: resolve(flags.cpuProf) } : {}),
         rate: sizes.rate,
         durationS: sizes.duration,
         connections: sizes.connections,

@@ -32,6 +32,8 @@ type InfluxV1 = Extract<InfluxConnection, { api: 'v1' }>;
 export interface BenchOptions {
   scenarios: ScenarioName[];
   topology: Topology;
+  /** Where the services write a V8 CPU profile each (`node --cpu-prof`); absent = none. */
+  cpuProfileDir?: string;
   /** Target readings/s for throughput, latency and recovery. */
   rate: number;
   /** Seconds at the target rate (after the connection ramp). */
@@ -168,8 +170,8 @@ interface Services {
 }
 
 /** `node bin/cradlewatch.mjs <args>` with its output kept for the error that explains a failed start. */
-function spawnCradlewatch(args: string[], env: Record<string, string> = {}) {
-  const child = spawn('node', ['bin/cradlewatch.mjs', ...args], {
+function spawnCradlewatch(args: string[], nodeArgs: string[], env: Record<string, string> = {}) {
+  const child = spawn('node', [...nodeArgs, 'bin/cradlewatch.mjs', ...args], {
     cwd: root,
     env: { ...process.env, CW_LOG_LEVEL: 'error', CW_LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -200,11 +202,17 @@ const healthy = async (url: string, test: (body: Record<string, unknown>) => boo
 };
 
 /** Broker, ingest, rules and the HTTP server as one child process, the way `cradlewatch up` runs them. */
-async function startOneProcess(dir: string, fleetFile: string, influx: InfluxV1): Promise<Services> {
+async function startOneProcess(
+  dir: string,
+  fleetFile: string,
+  influx: InfluxV1,
+  nodeArgs: string[],
+): Promise<Services> {
   const configFile = join(dir, 'cradlewatch.yaml');
   writeFileSync(configFile, `tokens:\n  - { token: ${SUPERVISOR_TOKEN}, role: supervisor, name: bench }\n`);
   const up = spawnCradlewatch(
     ['up', '--fleet', fleetFile, '--config', configFile, '--data-dir', join(dir, 'data')],
+    nodeArgs,
     {
       CW_INFLUX_API: 'v1',
       CW_INFLUX_URL: influx.url,
@@ -228,7 +236,12 @@ async function startOneProcess(dir: string, fleetFile: string, influx: InfluxV1)
  * Broker, ingest and rules as three processes with their own config files, the way a site runs them:
  * each gets its own event loop (and core), and the table shows each one's CPU and memory.
  */
-async function startSplit(dir: string, fleetFile: string, influx: InfluxV1): Promise<Services> {
+async function startSplit(
+  dir: string,
+  fleetFile: string,
+  influx: InfluxV1,
+  nodeArgs: string[],
+): Promise<Services> {
   const account = (username: string, role: 'ingest' | 'rules') => {
     const password = randomBytes(18).toString('base64url');
     return {
@@ -248,16 +261,19 @@ async function startSplit(dir: string, fleetFile: string, influx: InfluxV1): Pro
     for (const s of started.reverse()) await s.stop();
   };
   try {
-    const broker = spawnCradlewatch([
-      'broker',
-      '--config',
-      write('broker', {
-        host: '127.0.0.1',
-        port: 0,
-        fleetFile,
-        accounts: [ingestAccount.account, rulesAccount.account],
-      }),
-    ]);
+    const broker = spawnCradlewatch(
+      [
+        'broker',
+        '--config',
+        write('broker', {
+          host: '127.0.0.1',
+          port: 0,
+          fleetFile,
+          accounts: [ingestAccount.account, rulesAccount.account],
+        }),
+      ],
+      nodeArgs,
+    );
     started.push(broker);
     await broker.ready('the broker', (output) => output.includes('"ready":true'));
     const readyLine = broker
@@ -266,37 +282,43 @@ async function startSplit(dir: string, fleetFile: string, influx: InfluxV1): Pro
       .find((l) => l.includes('"ready":true'))!;
     const mqttUrl = (JSON.parse(readyLine) as { mqtt: string }).mqtt;
     const ingestPort = await freePort();
-    const ingest = spawnCradlewatch([
-      'ingest',
-      '--config',
-      write('ingest', {
-        mqtt: { url: mqttUrl, ...ingestAccount.login },
-        influx,
-        fleetFile,
-        spool: { dir: join(dir, 'data', 'spool') },
-        deadletter: { dir: join(dir, 'data', 'deadletter') },
-        http: { host: '127.0.0.1', port: ingestPort },
-      }),
-    ]);
+    const ingest = spawnCradlewatch(
+      [
+        'ingest',
+        '--config',
+        write('ingest', {
+          mqtt: { url: mqttUrl, ...ingestAccount.login },
+          influx,
+          fleetFile,
+          spool: { dir: join(dir, 'data', 'spool') },
+          deadletter: { dir: join(dir, 'data', 'deadletter') },
+          http: { host: '127.0.0.1', port: ingestPort },
+        }),
+      ],
+      nodeArgs,
+    );
     started.push(ingest);
     const ingestUrl = `http://127.0.0.1:${ingestPort}`;
     await ingest.ready('ingest subscribed', () => healthy(ingestUrl, (h) => h.mqtt === 'connected'));
     const rulesPort = await freePort();
-    const rules = spawnCradlewatch([
-      'rules',
-      '--config',
-      write('rules', {
-        mqtt: { url: mqttUrl, ...rulesAccount.login },
-        fleetFile,
-        journalDir: join(dir, 'data', 'rules'),
-        influx,
-        http: {
-          host: '127.0.0.1',
-          port: rulesPort,
-          tokens: [{ token: SUPERVISOR_TOKEN, role: 'supervisor', name: 'bench' }],
-        },
-      }),
-    ]);
+    const rules = spawnCradlewatch(
+      [
+        'rules',
+        '--config',
+        write('rules', {
+          mqtt: { url: mqttUrl, ...rulesAccount.login },
+          fleetFile,
+          journalDir: join(dir, 'data', 'rules'),
+          influx,
+          http: {
+            host: '127.0.0.1',
+            port: rulesPort,
+            tokens: [{ token: SUPERVISOR_TOKEN, role: 'supervisor', name: 'bench' }],
+          },
+        }),
+      ],
+      nodeArgs,
+    );
     started.push(rules);
     const pageUrl = `http://127.0.0.1:${rulesPort}`;
     await rules.ready('rules serving', () => healthy(pageUrl, (h) => h.status === 'ok'));
@@ -444,7 +466,10 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
     const conn = { api: 'v1' as const, url: influxd.url, database: 'bench' };
     await ensureDatabase(conn);
     say(`starting the services (${options.topology})`);
-    services = await (options.topology === 'split' ? startSplit : startOneProcess)(dir, fleetFile, conn);
+    // A CPU profile per service process, written when it exits: where the time goes at a given load.
+    const nodeArgs = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
+    const start = options.topology === 'split' ? startSplit : startOneProcess;
+    services = await start(dir, fleetFile, conn, nodeArgs);
     const sample = sampleProcesses(() => ({
       ...services?.pids(),
       'simulator + bench clients': process.pid,

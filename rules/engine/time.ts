@@ -27,7 +27,23 @@ export interface LocalTime {
   minuteOfDay: number;
 }
 
+/**
+ * The last answer per zone, by UTC minute: every zone in use has a whole-minute offset, so one UTC minute is
+ * one local minute, and readings arrive in time order, so the rules ask for the same minute thousands of
+ * times (formatToParts is the costly part of judging a reading).
+ */
+const lastMinute = new Map<string, { minute: number; local: LocalTime }>();
+
 export function localTime(ms: number, timeZone: string): LocalTime {
+  const minute = Math.floor(ms / 60_000);
+  const cached = lastMinute.get(timeZone);
+  if (cached?.minute === minute) return cached.local;
+  const local = formatLocalTime(ms, timeZone);
+  lastMinute.set(timeZone, { minute, local });
+  return local;
+}
+
+function formatLocalTime(ms: number, timeZone: string): LocalTime {
   const parts: Record<string, string> = {};
   for (const p of formatter(timeZone).formatToParts(ms)) parts[p.type] = p.value;
   const year = Number(parts.year);

@@ -32,8 +32,10 @@ export interface Restored {
 }
 
 export interface JournalOptions {
-  /** Compact (snapshot + truncate) once the journal file grows past this. */
+  /** Compact (snapshot + truncate) once the journal file grows past this and past twice the last snapshot. */
   compactBytes?: number;
+  /** Longest a step that raised no transition waits for its fsync. */
+  syncIntervalMs?: number;
   /** Transitions kept for resumption. */
   keepTransitions?: number;
 }
@@ -46,10 +48,14 @@ export class JournalError extends Error {
 }
 
 /**
- * The rules service's durable state on local disk: an append-only JSONL journal, fsync'd per write, over a
- * snapshot replaced atomically (write, fsync, rename, fsync the directory) at compaction. A torn last line
- * (kill -9 mid-write) is dropped: its step was never acknowledged to anyone, since delivery waits for the
- * fsync. A bad line anywhere else means the file was damaged, and the service refuses to start on it.
+ * The rules service's durable state on local disk: an append-only JSONL journal over a snapshot replaced
+ * atomically (write, fsync, rename, fsync the directory) at compaction. Every step is written before
+ * `append` returns, so a kill -9 loses nothing the kernel has. fsync, which guards against power loss, costs
+ * a disk flush: a step with transitions is fsync'd before they can be delivered; the rest (rule timers moving
+ * on with every reading, delivery watermarks) are fsync'd together within `syncIntervalMs`, so a power cut
+ * can at worst restart a hold timer or repeat a notification, never lose an alert. A torn last line
+ * (kill -9 mid-write) is dropped: its step was never delivered to anyone. A bad line anywhere else means
+ * the file was damaged, and the service refuses to start on it.
  */
 export class Journal {
   readonly #dir: string;
@@ -57,8 +63,11 @@ export class Journal {
   readonly #snapshotPath: string;
   readonly #compactBytes: number;
   readonly #keep: number;
+  readonly #syncIntervalMs: number;
   #fd: number;
   #bytes: number;
+  #snapshotBytes = 0;
+  #syncTimer: NodeJS.Timeout | undefined;
   #delivered = 0;
   #recent: AlertTransition[] = [];
 
@@ -68,6 +77,7 @@ export class Journal {
     this.#snapshotPath = join(dir, 'snapshot.json');
     this.#compactBytes = options.compactBytes ?? 4 * 1024 * 1024;
     this.#keep = options.keepTransitions ?? 1000;
+    this.#syncIntervalMs = options.syncIntervalMs ?? 200;
     this.#fd = openSync(this.#journalPath, 'a');
     this.#bytes = statSync(this.#journalPath).size;
   }
@@ -84,7 +94,9 @@ export class Journal {
     if (existsSync(this.#snapshotPath)) {
       let snapshot: Snapshot;
       try {
-        snapshot = JSON.parse(readFileSync(this.#snapshotPath, 'utf8')) as Snapshot;
+        const text = readFileSync(this.#snapshotPath, 'utf8');
+        this.#snapshotBytes = text.length;
+        snapshot = JSON.parse(text) as Snapshot;
       } catch (error) {
         throw new JournalError(
           `rules snapshot ${this.#snapshotPath} is unreadable: ${(error as Error).message}`,
@@ -139,10 +151,11 @@ export class Journal {
     return this.#recent.length > this.#keep ? this.#recent.slice(-this.#keep) : this.#recent;
   }
 
-  /** Durable before it returns: the caller delivers the transitions only after this. */
+  /** Written before it returns, and fsync'd too when it carries transitions: the caller delivers them next. */
   append(changes: Change[], transitions: AlertTransition[]): void {
     if (changes.length === 0 && transitions.length === 0) return;
     this.#write({ c: changes, t: transitions });
+    if (transitions.length > 0) this.#sync();
     this.#remember(transitions);
   }
 
@@ -155,17 +168,28 @@ export class Journal {
   #write(line: Line): void {
     const text = `${JSON.stringify(line)}\n`;
     this.#bytes += writeSync(this.#fd, text);
+    this.#syncTimer ??= setTimeout(() => this.#sync(), this.#syncIntervalMs).unref();
+  }
+
+  #sync(): void {
+    clearTimeout(this.#syncTimer);
+    this.#syncTimer = undefined;
     fsyncSync(this.#fd);
   }
 
+  /** Past twice the snapshot too: rewriting a large state for every few MB of journal would cost more than replaying it. */
   needsCompaction(): boolean {
-    return this.#bytes > this.#compactBytes;
+    return this.#bytes > Math.max(this.#compactBytes, 2 * this.#snapshotBytes);
   }
 
   /** Replaces snapshot + journal with a snapshot of `state`, which must include every journalled change. */
   compact(state: DurableState): void {
     const snapshot: Snapshot = { v: 1, state, delivered: this.#delivered, recent: this.recent() };
-    this.#rewrite(this.#snapshotPath, JSON.stringify(snapshot));
+    const text = JSON.stringify(snapshot);
+    this.#rewrite(this.#snapshotPath, text);
+    this.#snapshotBytes = text.length;
+    clearTimeout(this.#syncTimer);
+    this.#syncTimer = undefined;
     closeSync(this.#fd);
     this.#rewrite(this.#journalPath, '');
     this.#fd = openSync(this.#journalPath, 'a');
@@ -186,6 +210,7 @@ export class Journal {
   }
 
   close(): void {
+    this.#sync();
     closeSync(this.#fd);
   }
 }
