@@ -64,6 +64,8 @@ export interface ScenarioResult {
   achievedPerS: number;
   latencyMs?: { count: number; p50: number; p99: number; max: number };
   drainS?: number;
+  /** Alert transitions the rules wrote to InfluxDB during the run, by rule: what the load also made them do. */
+  alertTransitions: Record<string, number>;
   processes: ProcessUsage[];
   /** The stock parts in the same run: a plain writer into the same influxd, a bare Aedes. */
   ceilings: { influxPointsPerS: number; bareBrokerReadingsPerS: number };
@@ -404,6 +406,11 @@ async function pressAlarms(
   return latencies;
 }
 
+async function alertTransitions(conn: InfluxConnection): Promise<Record<string, number>> {
+  const rows = await influxRows(conn, 'SELECT count("alert_id") AS n FROM alert GROUP BY "rule"');
+  return Object.fromEntries(rows.map((r) => [String(r.rule), Number(r.n)]));
+}
+
 async function countWritten(conn: InfluxConnection): Promise<number> {
   const [w] = await influxRows(conn, 'SELECT count("seq") AS n FROM wearable');
   const [r] = await influxRows(conn, 'SELECT count("temp") AS n FROM room_env');
@@ -583,6 +590,7 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
           }
         : {}),
       ...(drainS !== undefined ? { drainS: Math.round(drainS * 10) / 10 } : {}),
+      alertTransitions: await alertTransitions(conn),
       processes,
       ceilings,
     };
@@ -597,16 +605,20 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
 
 export function renderTable(results: ScenarioResult[]): string {
   const rows = [
-    '| scenario (services) | offered readings/s | connections | achieved readings/s | sent | written | lost | alarm→SSE p50/p99/max ms | spool drain s | InfluxDB ceiling pts/s | bare Aedes ceiling readings/s | CPU % / peak RSS MB per process |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| scenario (services) | offered readings/s | connections | achieved readings/s | sent | written | lost | alarm→SSE p50/p99/max ms | spool drain s | alert transitions | InfluxDB ceiling pts/s | bare Aedes ceiling readings/s | CPU % / peak RSS MB per process |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     const latency = r.latencyMs
       ? `${r.latencyMs.p50} / ${r.latencyMs.p99} / ${r.latencyMs.max} (n=${r.latencyMs.count})`
       : '–';
+    const transitions =
+      Object.entries(r.alertTransitions)
+        .map(([rule, n]) => `${rule} ${n}`)
+        .join(', ') || '0';
     const processes = r.processes.map((p) => `${p.process}: ${p.cpuPercent} % / ${p.peakRssMb}`).join('; ');
     rows.push(
-      `| ${r.scenario} (${r.topology}) | ${r.offeredPerS} | ${r.connections} | ${r.achievedPerS} | ${r.readingsSent} | ${r.readingsWritten} | ${r.lost} | ${latency} | ${r.drainS ?? '–'} | ${r.ceilings.influxPointsPerS} | ${r.ceilings.bareBrokerReadingsPerS} | ${processes} |`,
+      `| ${r.scenario} (${r.topology}) | ${r.offeredPerS} | ${r.connections} | ${r.achievedPerS} | ${r.readingsSent} | ${r.readingsWritten} | ${r.lost} | ${latency} | ${r.drainS ?? '–'} | ${transitions} | ${r.ceilings.influxPointsPerS} | ${r.ceilings.bareBrokerReadingsPerS} | ${processes} |`,
     );
   }
   return rows.join('\n');

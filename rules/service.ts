@@ -37,7 +37,8 @@ type BoardEvent = { type: 'board'; center: string } | { type: 'nap-check'; recor
 
 /**
  * The I/O shell around the engine: MQTT in, journal, channels, InfluxDB and HTTP out. Every engine step is
- * journalled (fsync) before its transitions reach a channel, and a delivery watermark is journalled after,
+ * journalled (one fsync for all the steps of an event-loop turn, a group commit) before its transitions
+ * reach a channel, and a delivery watermark is journalled after,
  * so a kill -9 at any point neither loses a transition nor delivers one twice.
  */
 export async function startRules(config: RulesServiceConfig, logger: Logger): Promise<RunningRules> {
@@ -146,11 +147,28 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
   let armedFor: number | undefined;
   let closed = false;
 
+  // Group commit: an alert storm (a centre's wearables all silent at once) costs one fsync per event-loop
+  // turn, not one per alert, and the first alert of the turn waits for no more than that turn.
+  let undelivered: AlertTransition[] = [];
+  let commit: NodeJS.Immediate | undefined;
+  const flush = () => {
+    clearImmediate(commit);
+    commit = undefined;
+    if (undelivered.length === 0) return;
+    journal.sync();
+    const transitions = undelivered;
+    undelivered = [];
+    deliver(transitions);
+  };
+
   const step = (out: EngineOutput) => {
     journal.append(engine.drainChanges(), out.transitions);
     stats.stale += out.stale;
     stats.transitions += out.transitions.length;
-    deliver(out.transitions);
+    if (out.transitions.length > 0) {
+      undelivered.push(...out.transitions);
+      commit ??= setImmediate(flush);
+    }
     for (const nap of out.naps) {
       if (nap.source === 'schedule') publishNap(nap);
       writer?.writePoint(
@@ -339,6 +357,7 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
       if (closed) return;
       closed = true;
       clearTimeout(timer);
+      flush();
       await http.close();
       await Promise.all(channels.map((c) => c.close()));
       await client.endAsync();

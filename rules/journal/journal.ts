@@ -51,9 +51,10 @@ export class JournalError extends Error {
  * The rules service's durable state on local disk: an append-only JSONL journal over a snapshot replaced
  * atomically (write, fsync, rename, fsync the directory) at compaction. Every step is written before
  * `append` returns, so a kill -9 loses nothing the kernel has. fsync, which guards against power loss, costs
- * a disk flush: a step with transitions is fsync'd before they can be delivered; the rest (rule timers moving
- * on with every reading, delivery watermarks) are fsync'd together within `syncIntervalMs`, so a power cut
- * can at worst restart a hold timer or repeat a notification, never lose an alert. A torn last line
+ * a disk flush, so it is a group commit: the caller calls `sync()` before it delivers transitions, once for
+ * all the steps since the last; without a caller's sync the journal fsyncs within `syncIntervalMs` (rule
+ * timers moving on with every reading, delivery watermarks), so a power cut can at worst restart a hold
+ * timer or repeat a notification, never lose a delivered alert. A torn last line
  * (kill -9 mid-write) is dropped: its step was never delivered to anyone. A bad line anywhere else means
  * the file was damaged, and the service refuses to start on it.
  */
@@ -151,11 +152,10 @@ export class Journal {
     return this.#recent.length > this.#keep ? this.#recent.slice(-this.#keep) : this.#recent;
   }
 
-  /** Written before it returns, and fsync'd too when it carries transitions: the caller delivers them next. */
+  /** Written before it returns; durable against power loss after the next `sync()`. */
   append(changes: Change[], transitions: AlertTransition[]): void {
     if (changes.length === 0 && transitions.length === 0) return;
     this.#write({ c: changes, t: transitions });
-    if (transitions.length > 0) this.#sync();
     this.#remember(transitions);
   }
 
@@ -168,10 +168,11 @@ export class Journal {
   #write(line: Line): void {
     const text = `${JSON.stringify(line)}\n`;
     this.#bytes += writeSync(this.#fd, text);
-    this.#syncTimer ??= setTimeout(() => this.#sync(), this.#syncIntervalMs).unref();
+    this.#syncTimer ??= setTimeout(() => this.sync(), this.#syncIntervalMs).unref();
   }
 
-  #sync(): void {
+  /** fsync of everything appended so far: call it before delivering the transitions appended. */
+  sync(): void {
     clearTimeout(this.#syncTimer);
     this.#syncTimer = undefined;
     fsyncSync(this.#fd);
@@ -210,7 +211,7 @@ export class Journal {
   }
 
   close(): void {
-    this.#sync();
+    this.sync();
     closeSync(this.#fd);
   }
 }
