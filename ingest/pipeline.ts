@@ -49,6 +49,10 @@ const emptyBatch = (): Batch => ({ lines: [], times: [], origins: [], acks: [] }
  * drains the spool oldest first once InfluxDB answers again, while new batches keep going straight to it.
  * When the spool has no room the batch waits in memory; once maxQueued batches wait, `blocked` turns true
  * and the MQTT side stops reading: the broker and the devices hold the rest.
+ *
+ * Batches adapt to the write latency: while one sealed batch already waits for the writer, the timers leave
+ * the open batch growing (up to batchSize), and the writer seals it the moment it is free. Under load a slow
+ * InfluxDB then gets fewer, larger writes instead of a queue of small ones, each costing it a WAL fsync.
  */
 export class Pipeline {
   #current = emptyBatch();
@@ -106,14 +110,26 @@ export class Pipeline {
       return;
     }
     if (batch.lines.length === 0 && batch.acks.length === 0) return;
-    this.#timer ??= setTimeout(() => this.#seal(), this.o.intervalMs);
+    this.#timer ??= setTimeout(this.#sealWhenDue, this.o.intervalMs);
     // A broker stops sending when its in-flight window is full of messages we have not acknowledged yet
     // (mosquitto's default is 20): a short quiet spell seals the batch so the window never waits for intervalMs.
     if (ack) {
       if (this.#idle) this.#idle.refresh();
-      else this.#idle = setTimeout(() => this.#seal(), this.o.idleMs);
+      else this.#idle = setTimeout(this.#sealWhenDue, this.o.idleMs);
     }
   }
+
+  /** A timer's seal, unless a sealed batch already waits behind the one being written (see the class). */
+  readonly #sealWhenDue = () => {
+    if (this.#queue.length > 1) {
+      clearTimeout(this.#timer);
+      clearTimeout(this.#idle);
+      this.#timer = undefined;
+      this.#idle = undefined;
+      return;
+    }
+    this.#seal();
+  };
 
   #seal(): void {
     clearTimeout(this.#timer);
@@ -135,6 +151,7 @@ export class Pipeline {
       await this.#persist(batch);
       this.#queue.shift();
       for (const ack of batch.acks) ack.release();
+      if (this.#queue.length === 0) this.#seal();
       if (!this.blocked) for (const resolve of this.#unblocked.splice(0)) resolve();
     }
   }

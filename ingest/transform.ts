@@ -54,37 +54,31 @@ export interface TransformOptions {
   now?: number;
 }
 
-function readingPoint(center: string, device: Device, reading: Reading): Point {
+/**
+ * The line of a reading, built as a string: two thirds of the readings ingest writes go through here, and
+ * building a Point per reading cost ingest a tenth of its time. Safe without escaping because every tag
+ * value is an id (`[a-z0-9-]`), the one string field is an enum and every number is finite (protocol/
+ * checked all three); tags and fields are in the sorted order Point writes, so both give the same line
+ * (transform.test.ts proves it on generated readings).
+ */
+export function readingLine(center: string, device: Device, reading: Reading): string {
   if (reading.type === 'wearable') {
     const r = reading.reading;
-    const point = new Point('wearable')
-      .tag('center', center)
-      .tag('room', device.room)
-      .tag('device', device.id)
-      .stringField('posture', r.posture)
-      .intField('prone', bool(r.posture === 'prone'))
-      .intField('worn', bool(r.worn))
-      .floatField('skin_temp', r.skinTempC)
-      .floatField('motion', r.motion)
-      .intField('battery', Math.round(r.battery))
-      .intField('seq', r.seq)
-      .timestamp(r.ts);
-    if (device.infant) point.tag('infant', device.infant);
-    if (r.rssi !== undefined) point.intField('rssi', r.rssi);
-    if (r.respRate !== undefined) point.floatField('resp_rate', r.respRate);
-    return point;
+    const infant = device.infant ? `,infant=${device.infant}` : '';
+    const respRate = r.respRate !== undefined ? `,resp_rate=${r.respRate}` : '';
+    const rssi = r.rssi !== undefined ? `,rssi=${r.rssi}i` : '';
+    return (
+      `wearable,center=${center},device=${device.id}${infant},room=${device.room} ` +
+      `battery=${Math.round(r.battery)}i,motion=${r.motion},posture="${r.posture}",prone=${bool(r.posture === 'prone')}i` +
+      `${respRate}${rssi},seq=${r.seq}i,skin_temp=${r.skinTempC},worn=${bool(r.worn)}i ${r.ts}`
+    );
   }
   const r = reading.reading;
-  const point = new Point('room_env')
-    .tag('center', center)
-    .tag('room', device.room)
-    .tag('device', device.id)
-    .floatField('temp', r.tempC)
-    .floatField('humidity', r.humidity)
-    .intField('seq', r.seq)
-    .timestamp(r.ts);
-  if (r.co2ppm !== undefined) point.intField('co2', r.co2ppm);
-  return point;
+  const co2 = r.co2ppm !== undefined ? `co2=${r.co2ppm}i,` : '';
+  return (
+    `room_env,center=${center},device=${device.id},room=${device.room} ` +
+    `${co2}humidity=${r.humidity},seq=${r.seq}i,temp=${r.tempC} ${r.ts}`
+  );
 }
 
 const encoder = new TextEncoder();
@@ -122,8 +116,8 @@ export function transform(
     return out;
   }
   const message: Message = checked.value;
-  const add = (point: Point, ts: number) => {
-    out.lines.push(point.toLineProtocol()!);
+  const add = (line: string, ts: number) => {
+    out.lines.push(line);
     out.times.push(ts);
   };
   switch (message.kind) {
@@ -156,7 +150,7 @@ export function transform(
           refuseItem('duplicate', `seq ${reading.reading.seq} at ${reading.reading.ts} already received`);
           continue;
         }
-        add(readingPoint(message.center, device.value, reading), reading.reading.ts);
+        add(readingLine(message.center, device.value, reading), reading.reading.ts);
       }
       return out;
     }
@@ -174,7 +168,8 @@ export function transform(
           .tag('device', device.id)
           .stringField('event', event.event)
           .intField('seq', event.seq)
-          .timestamp(event.ts),
+          .timestamp(event.ts)
+          .toLineProtocol()!,
         event.ts,
       );
       return out;
@@ -190,7 +185,7 @@ export function transform(
         .intField('online', bool(status.state === 'online'))
         .timestamp(status.ts);
       if (status.battery !== undefined) point.intField('battery', Math.round(status.battery));
-      add(point, status.ts);
+      add(point.toLineProtocol()!, status.ts);
       return out;
     }
     default:
