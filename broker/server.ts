@@ -17,6 +17,7 @@ import { parseTopic, topics } from '../protocol/topics.ts';
 import { type Principal, canPublish, canSubscribe } from './acl.ts';
 import { Authenticator, FailureThrottle } from './auth.ts';
 import type { BrokerConfig } from './config.ts';
+import { IndexedMemoryPersistence } from './outgoing-persistence.ts';
 import { type BrokerMetrics, type BrokerStats, createBrokerMetrics, readStats } from './metrics.ts';
 import { GuardedConnection, TokenBucket } from './packet-guard.ts';
 
@@ -178,6 +179,7 @@ export async function startBroker(
     log.error({ err: error.message }, 'Redis pub/sub unavailable; retrying'),
   );
   const aedes = await Aedes.createBroker({
+    persistence: new IndexedMemoryPersistence(),
     ...backends,
     concurrency: EMITTER_CONCURRENCY,
     drainTimeout: 30_000,
