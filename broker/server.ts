@@ -171,6 +171,9 @@ export async function startBroker(
   );
   const sessions = new WeakMap<Client, Session>();
   const connections = new Set<GuardedConnection>();
+  // Only subscribers' sockets build a backlog (a device is sent nothing but acknowledgements). Summing all
+  // 12,000 sockets ten times a second was a tenth of the broker's CPU with 10,000 wearables connected.
+  const subscribers = new Set<GuardedConnection>();
   const connectionOf = new WeakMap<Client, GuardedConnection>();
 
   const backends: Partial<RedisBackends> = config.redis ? await redisBackends(config.redis) : {};
@@ -344,7 +347,10 @@ export async function startBroker(
       (qos) => messagesOut[qos]?.inc(),
     );
     connections.add(connection);
-    connection.on('close', () => connections.delete(connection));
+    connection.on('close', () => {
+      connections.delete(connection);
+      subscribers.delete(connection);
+    });
     const client = aedes.handle(connection as unknown as Socket);
     connectionOf.set(client, connection);
   };
@@ -354,9 +360,13 @@ export async function startBroker(
   // back on devices while alarm buttons and the services keep flowing.
   let held = false;
   const mq = internals.mq;
+  aedes.on('subscribe', (_subscriptions, client) => {
+    const connection = connectionOf.get(client);
+    if (connection && !connection.destroyed) subscribers.add(connection);
+  });
   const guard = setInterval(() => {
     let backlog = 0;
-    for (const c of connections) backlog += c.backlogBytes;
+    for (const c of subscribers) backlog += c.backlogBytes;
     // A queued message is counted at 1 KiB, a batch's order of size.
     backlog += (mq._messageQueue?.length ?? 0) * 1024;
     metrics.backlogBytes.set(backlog);
