@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { EventSource } from 'eventsource';
 import mqtt from 'mqtt';
 import pidusage from 'pidusage';
+import pino from 'pino';
 import { generateFleet, runSimulation, writeFleetFiles } from '../device-sim/index.ts';
 import { hashPassword } from '../lib/credentials.ts';
 import type { InfluxConnection } from '../lib/influx/connection.ts';
 import { ensureDatabase, influxRows } from '../lib/influx/query.ts';
 import { type RunningInfluxd, startInfluxd } from '../lib/influx/server.ts';
-import { silentLogger } from '../lib/logger.ts';
 import { freePort, waitFor } from '../lib/net.ts';
 import type { AlertTransition } from '../protocol/alerts.ts';
 import type { Fleet } from '../protocol/fleet.ts';
@@ -494,7 +494,11 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
       url: services.mqttUrl,
       credentials: generated.credentials,
       speed: 1,
-      logger: silentLogger,
+      // The simulator's warnings (its first errors, then every thousandth) go to the progress lines.
+      logger: pino(
+        { level: 'warn' },
+        { write: (line: string) => say(`simulator: ${(JSON.parse(line) as { msg: string }).msg}`) },
+      ),
       status: 'off',
       // Each real device waits for its own acknowledgement, not for a fleet-wide window.
       window: Math.max(1_000, connections),
