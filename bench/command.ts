@@ -15,6 +15,7 @@ const flagsSchema = z.object({
   outage: z.coerce.number().int().min(1).max(600).default(60),
   smoke: z.boolean().default(false),
   cpuProf: z.string().min(1).optional(),
+  heapMb: z.coerce.number().int().min(64).max(16_384).optional(),
 });
 
 export function registerBenchCommand(program: Command): void {
@@ -32,6 +33,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--presses <n>', 'one-key alarm presses timed to SSE in `latency` (default 200)')
     .option('--outage <s>', 'seconds InfluxDB is stopped in `recovery` (default 60)')
     .option('--cpu-prof <dir>', 'write a V8 CPU profile of each service process into <dir>')
+    .option('--heap-mb <n>', 'V8 old-space limit of each service process, in MB')
     .option('--smoke', 'seconds-long tiny run of every scenario (what npm test runs)')
     .action(async (raw: Record<string, unknown>) => {
       const parsed = flagsSchema.safeParse(raw);
@@ -42,6 +44,7 @@ export function registerBenchCommand(program: Command): void {
         scenarios: flags.scenario === 'all' ? [...SCENARIOS] : [flags.scenario],
         topology: flags.services,
         ...(flags.cpuProf ? { cpuProfileDir: resolve(flags.cpuProf) } : {}),
+        ...(flags.heapMb ? { heapMb: flags.heapMb } : {}),
         rate: sizes.rate,
         durationS: sizes.duration,
         connections: sizes.connections,

@@ -34,6 +34,8 @@ export interface BenchOptions {
   topology: Topology;
   /** Where the services write a V8 CPU profile each (`node --cpu-prof`); absent = none. */
   cpuProfileDir?: string;
+  /** V8 old-space limit per service process in MB (`--max-old-space-size`); absent = Node's default. */
+  heapMb?: number;
   /** Target readings/s for throughput, latency and recovery. */
   rate: number;
   /** Seconds at the target rate (after the connection ramp). */
@@ -181,17 +183,20 @@ function spawnCradlewatch(args: string[], nodeArgs: string[], env: Record<string
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
+  // A process killed by a signal (V8 aborts on a full heap) has a signalCode and no exitCode.
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
   const ready = (what: string, test: (output: string) => boolean | Promise<boolean>) =>
     waitFor(
       () => {
-        if (child.exitCode !== null) throw new Error(`${args[0]} exited:\n${output}`);
+        if (exited())
+          throw new Error(`${args[0]} exited (${child.exitCode ?? child.signalCode}):\n${output}`);
         return test(output);
       },
       { timeoutMs: 60_000, what },
     );
   const stop = () =>
     new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
+      if (exited()) return resolve();
       child.once('exit', () => resolve());
       child.kill('SIGTERM');
     });
@@ -474,7 +479,11 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
     await ensureDatabase(conn);
     say(`starting the services (${options.topology})`);
     // A CPU profile per service process, written when it exits: where the time goes at a given load.
-    const nodeArgs = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
+    // A heap limit per service: with 24 GiB here V8 lets garbage pile up to gigabytes before it collects.
+    const nodeArgs = [
+      ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
+      ...(options.heapMb ? [`--max-old-space-size=${options.heapMb}`] : []),
+    ];
     const start = options.topology === 'split' ? startSplit : startOneProcess;
     services = await start(dir, fleetFile, conn, nodeArgs);
     const sample = sampleProcesses(() => ({
