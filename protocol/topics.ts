@@ -60,27 +60,22 @@ export const topics = {
   },
 } as const;
 
+const alarmsFilter = (center = '+') => `${TOPIC_ROOT}/${center}/devices/+/alarm`;
+const statusFilter = (center = '+') => `${TOPIC_ROOT}/${center}/devices/+/status`;
+
 /** Subscription filters used by the services. `center` narrows to one centre, `+` otherwise. */
-export const filters: {
-  telemetry(center?: string): string[];
-  alarms(center?: string): string;
-  status(center?: string): string;
-  deviceEvents(center?: string): string[];
-  nap(center?: string): string;
-  alerts(center?: string): string;
-  alertAcks(center?: string): string;
-} = {
+export const filters = {
   telemetry: (center = '+') => [
     `${TOPIC_ROOT}/${center}/devices/+/telemetry`,
     `${TOPIC_ROOT}/${center}/gateways/+/telemetry`,
   ],
-  alarms: (center = '+') => `${TOPIC_ROOT}/${center}/devices/+/alarm`,
-  status: (center = '+') => `${TOPIC_ROOT}/${center}/devices/+/status`,
-  deviceEvents: (center = '+') => [filters.alarms(center), filters.status(center)],
+  alarms: alarmsFilter,
+  status: statusFilter,
+  deviceEvents: (center = '+') => [alarmsFilter(center), statusFilter(center)],
   nap: (center = '+') => `${TOPIC_ROOT}/${center}/rooms/+/nap`,
   alerts: (center = '+') => `${TOPIC_ROOT}/${center}/alerts/+`,
   alertAcks: (center = '+') => `${TOPIC_ROOT}/${center}/alerts/+/ack`,
-};
+} as const;
 
 /** Takes a topic apart; null for anything outside the layout (wrong root, bad id, unknown channel). */
 export function parseTopic(topic: string): ParsedTopic | null {
