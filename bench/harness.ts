@@ -258,30 +258,25 @@ async function startSplit(
   };
   const ingestAccount = account('cw-ingest', 'ingest');
   const rulesAccount = account('cw-rules', 'rules');
-  const write = (name: string, config: unknown) => {
+  const started: ReturnType<typeof spawnCradlewatch>[] = [];
+  /** `cradlewatch <service> --config <dir>/<service>.json`, stopped with the others on the way out. */
+  const service = (name: 'broker' | 'ingest' | 'rules', config: unknown) => {
     const file = join(dir, `${name}.json`);
     writeFileSync(file, JSON.stringify(config));
-    return file;
+    const child = spawnCradlewatch([name, '--config', file], nodeArgs);
+    started.push(child);
+    return child;
   };
-  const started: ReturnType<typeof spawnCradlewatch>[] = [];
   const stop = async () => {
     for (const s of started.reverse()) await s.stop();
   };
   try {
-    const broker = spawnCradlewatch(
-      [
-        'broker',
-        '--config',
-        write('broker', {
-          host: '127.0.0.1',
-          port: 0,
-          fleetFile,
-          accounts: [ingestAccount.account, rulesAccount.account],
-        }),
-      ],
-      nodeArgs,
-    );
-    started.push(broker);
+    const broker = service('broker', {
+      host: '127.0.0.1',
+      port: 0,
+      fleetFile,
+      accounts: [ingestAccount.account, rulesAccount.account],
+    });
     await broker.ready('the broker', (output) => output.includes('"ready":true'));
     const readyLine = broker
       .output()
@@ -289,44 +284,28 @@ async function startSplit(
       .find((l) => l.includes('"ready":true'))!;
     const mqttUrl = (JSON.parse(readyLine) as { mqtt: string }).mqtt;
     const ingestPort = await freePort();
-    const ingest = spawnCradlewatch(
-      [
-        'ingest',
-        '--config',
-        write('ingest', {
-          mqtt: { url: mqttUrl, ...ingestAccount.login },
-          influx,
-          fleetFile,
-          spool: { dir: join(dir, 'data', 'spool') },
-          deadletter: { dir: join(dir, 'data', 'deadletter') },
-          http: { host: '127.0.0.1', port: ingestPort },
-        }),
-      ],
-      nodeArgs,
-    );
-    started.push(ingest);
+    const ingest = service('ingest', {
+      mqtt: { url: mqttUrl, ...ingestAccount.login },
+      influx,
+      fleetFile,
+      spool: { dir: join(dir, 'data', 'spool') },
+      deadletter: { dir: join(dir, 'data', 'deadletter') },
+      http: { host: '127.0.0.1', port: ingestPort },
+    });
     const ingestUrl = `http://127.0.0.1:${ingestPort}`;
     await ingest.ready('ingest subscribed', () => healthy(ingestUrl, (h) => h.mqtt === 'connected'));
     const rulesPort = await freePort();
-    const rules = spawnCradlewatch(
-      [
-        'rules',
-        '--config',
-        write('rules', {
-          mqtt: { url: mqttUrl, ...rulesAccount.login },
-          fleetFile,
-          journalDir: join(dir, 'data', 'rules'),
-          influx,
-          http: {
-            host: '127.0.0.1',
-            port: rulesPort,
-            tokens: [{ token: SUPERVISOR_TOKEN, role: 'supervisor', name: 'bench' }],
-          },
-        }),
-      ],
-      nodeArgs,
-    );
-    started.push(rules);
+    const rules = service('rules', {
+      mqtt: { url: mqttUrl, ...rulesAccount.login },
+      fleetFile,
+      journalDir: join(dir, 'data', 'rules'),
+      influx,
+      http: {
+        host: '127.0.0.1',
+        port: rulesPort,
+        tokens: [{ token: SUPERVISOR_TOKEN, role: 'supervisor', name: 'bench' }],
+      },
+    });
     const pageUrl = `http://127.0.0.1:${rulesPort}`;
     await rules.ready('rules serving', () => healthy(pageUrl, (h) => h.status === 'ok'));
     return {
