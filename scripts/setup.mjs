@@ -1,18 +1,22 @@
 #!/usr/bin/env node
-// Runs before `npm start` and `npm test` so a fresh clone needs no manual step: installs npm dependencies
-// when missing and, as root on Debian, the system packages the run needs. Plain JavaScript with no
-// dependencies, because it runs before node_modules exists. When everything is present it only stats a
-// few files and prints nothing, so it costs a few tens of milliseconds on every run.
+// Runs before `npm start` and `npm test` so a fresh clone needs no manual step: provides Node 24 when the
+// machine's Node is too old (node-runtime.mjs), installs npm dependencies when missing and, as root on
+// Debian, the system packages the run needs. Plain JavaScript with no dependencies, because it runs before
+// node_modules exists. When everything is present it only stats a few files and prints nothing, so it
+// costs a few tens of milliseconds on every run.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureNodeRuntime } from './node-runtime.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const forTests = process.argv.includes('--test');
 
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 const say = (line) => console.log(`[setup] ${line}`);
+
+const nodeDir = ensureNodeRuntime(root, say);
 
 // A dependency added since the last install (a pull, a merge) counts as missing too, not only a fresh clone.
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -23,7 +27,11 @@ if (absent.length > 0) {
   // packages of other platforms (biome's per-OS binaries) and `npm ci` then refuses them as out of sync;
   // it would also delete a working tree's node_modules.
   say(`installing npm dependencies (npm install: ${absent.length} missing)`);
-  execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  // On the project's Node when there is one, so engine checks and install scripts see the Node that runs.
+  const npmEnv = nodeDir ? { ...process.env, PATH: `${nodeDir}:${process.env.PATH}` } : process.env;
+  execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit', env: npmEnv });
+  // npm install may drop links in node_modules/.bin it did not make itself.
+  ensureNodeRuntime(root, say);
 }
 
 // The daemons live in sbin, which a non-login PATH may lack.

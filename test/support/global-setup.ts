@@ -9,6 +9,8 @@ declare module 'vitest' {
 
 /** One real InfluxDB for the whole run; suites take fresh databases on it (see influx.ts). */
 export default async function setup(project: TestProject) {
+  // Which Node ran the suite matters: scripts/setup.mjs may have substituted the project's Node 24.
+  console.log(`[test] Node ${process.version} (${process.execPath})`);
   let provided: Awaited<ReturnType<typeof provideInfluxServer>>;
   try {
     provided = await provideInfluxServer();
