@@ -1,14 +1,15 @@
 # One image for every cradlewatch service (broker, ingest, rules, sim); docker-compose.yml picks the command.
 # tsx runs the TypeScript sources directly, so there is no build step: the first stage only installs the
-# production dependencies and the runtime stage copies them beside the sources.
+# production dependencies and the runtime stage copies them beside the sources. Node: the exact release
+# scripts/node-runtime.mjs pins for machines with an older Node (a test keeps the two equal).
 
-FROM node:20-bookworm-slim AS deps
+FROM node:24.22.3-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 # `npm install` follows the lock; `npm ci` refuses a lock written without other platforms' optional packages.
 RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24.22.3-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules

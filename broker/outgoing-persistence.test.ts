@@ -5,7 +5,15 @@ import { expect, it } from 'vitest';
 it("IndexedMemoryPersistence passes Aedes' abstract persistence suite (node:test)", () => {
   const run = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--test', join(import.meta.dirname, 'outgoing-persistence.conformance.ts')],
+    // TAP asked for by name: the default reporter changed with Node 23 (spec output, `ℹ tests 50`), TAP's
+    // summary lines did not.
+    [
+      '--import',
+      'tsx',
+      '--test',
+      '--test-reporter=tap',
+      join(import.meta.dirname, 'outgoing-persistence.conformance.ts'),
+    ],
     { encoding: 'utf8', timeout: 60_000 },
   );
   const summary = Object.fromEntries(

@@ -112,6 +112,15 @@ describe('Dockerfile', () => {
     expect(['root', '0']).not.toContain(user);
   });
 
+  it('runs on the Node release the project pins for npm start and npm test', () => {
+    const pinned = /^export const PINNED = '([\d.]+)';$/m.exec(
+      readFileSync(join(ROOT, 'scripts/node-runtime.mjs'), 'utf8'),
+    )?.[1];
+    expect(pinned).toMatch(/^24\./);
+    const images = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
+    expect(images).toEqual([`node:${pinned}-bookworm-slim`, `node:${pinned}-bookworm-slim`]);
+  });
+
   it('copies every source folder the CLI loads, and those load only production dependencies', () => {
     const { files, packages } = staticImportGraph(join(ROOT, 'cli/main.ts'));
     const folders = new Set([...files].map((f) => relative(ROOT, f).split('/')[0]!));
