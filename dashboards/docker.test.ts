@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -12,48 +12,108 @@ const COMPOSE = join(ROOT, 'docker-compose.yml');
 const compose = (...args: string[]) =>
   spawnSync('docker-compose', ['-f', COMPOSE, ...args], { cwd: ROOT, encoding: 'utf8' });
 
+interface Resolved {
+  services: Record<
+    string,
+    {
+      image?: string;
+      build?: unknown;
+      profiles?: string[];
+      command?: string[];
+      healthcheck?: { test?: string[] };
+      environment?: Record<string, string>;
+    }
+  >;
+}
+
 describe('docker-compose.yml', () => {
-  it('passes `docker-compose config` (no engine needed), the simulator only under the demo profile', () => {
+  // `docker-compose config` takes seconds, so each set of profiles is resolved once.
+  const cache = new Map<string, Resolved>();
+  const resolved = (...profiles: string[]): Resolved => {
+    const key = profiles.join(',');
+    if (!cache.has(key)) {
+      const args = [...profiles.flatMap((p) => ['--profile', p]), 'config'];
+      cache.set(key, parseYaml(compose(...args).stdout) as Resolved);
+    }
+    return cache.get(key)!;
+  };
+  // From the file as written: a service outside every profile runs whatever profiles are asked for.
+  const written = parseYaml(readFileSync(COMPOSE, 'utf8')) as {
+    services: Record<string, { profiles?: string[] }>;
+  };
+  const profiles = [...new Set(Object.values(written.services).flatMap((s) => s.profiles ?? []))];
+
+  it('passes `docker-compose config` (no engine needed) with no profile and with each profile', () => {
     const config = compose('config', '-q');
     expect(
       config.error,
       'docker-compose is not installed (Debian: apt-get install docker-compose)',
     ).toBeUndefined();
     expect(config.status, config.stderr).toBe(0);
-    const services = compose('--profile', 'demo', 'config', '--services');
-    expect(services.stdout.trim().split('\n').sort()).toEqual(
-      ['broker', 'fleet', 'grafana', 'influxdb', 'ingest', 'rules', 'sim'].sort(),
-    );
-    const resolved = parseYaml(compose('config').stdout) as {
-      services: Record<string, { profiles?: string[] }>;
-    };
-    expect(resolved.services.sim!.profiles).toEqual(['demo']);
-    for (const [name, service] of Object.entries(resolved.services)) {
-      if (name !== 'sim') expect(service.profiles, name).toBeUndefined();
+    expect(profiles).toContain('demo');
+    for (const profile of profiles) {
+      const checked = compose('--profile', profile, 'config', '-q');
+      expect(checked.status, `profile ${profile}: ${checked.stderr}`).toBe(0);
     }
   });
 
+  it('runs the core services under every profile, the simulator only under demo', () => {
+    // docker-compose 1.x prints profiled services whatever profiles are asked for; their field tells.
+    const { services } = resolved();
+    expect(services.sim!.profiles).toEqual(['demo']);
+    for (const name of ['influxdb', 'grafana', 'fleet', 'broker', 'ingest', 'rules'])
+      expect(services[name]!.profiles, name).toBeUndefined();
+  });
+
+  it('pins every image it pulls to an exact release, Grafana new enough for the dashboards it loads', () => {
+    const all = resolved(...profiles).services;
+    const pulled = Object.entries(all).filter(([, service]) => service.build === undefined);
+    expect(pulled.map(([name]) => name)).toEqual(expect.arrayContaining(['influxdb', 'grafana']));
+    for (const [name, service] of pulled)
+      expect(service.image, `${name}: an exact x.y.z tag or a digest`).toMatch(
+        /:\d+\.\d+\.\d+(-[\w.-]+)?$|@sha256:[0-9a-f]{64}$/,
+      );
+    expect(all.influxdb!.image).toMatch(/^influxdb:2\.7\.\d+$/);
+    // Grafana loads dashboards up to the schemaVersion of its release; 42 arrived with 12.2.
+    const schemaVersions = readdirSync(join(DASHBOARDS_DIR, 'build'))
+      .filter((f) => f.endsWith('.json'))
+      .map(
+        (f) =>
+          (JSON.parse(readFileSync(join(DASHBOARDS_DIR, 'build', f), 'utf8')) as { schemaVersion: number })
+            .schemaVersion,
+      );
+    expect(schemaVersions.length).toBeGreaterThan(0);
+    expect(Math.max(...schemaVersions)).toBeLessThanOrEqual(42);
+    const [major, minor] = /:(\d+)\.(\d+)\./.exec(all.grafana!.image!)!.slice(1).map(Number);
+    expect(major! * 100 + minor!, all.grafana!.image).toBeGreaterThanOrEqual(12 * 100 + 2);
+  });
+
+  it('checks the health of every long-running service, and serves the broker metrics', () => {
+    const all = resolved(...profiles).services;
+    // One-shot jobs and the simulator (a device stand-in with no endpoint) are the only ones without.
+    const unchecked = Object.entries(all)
+      .filter(
+        ([, service]) => service.healthcheck?.test === undefined || service.healthcheck.test[0] === 'NONE',
+      )
+      .map(([name]) => name);
+    expect(unchecked.sort()).toEqual(['fleet', 'sim']);
+    const broker = all.broker!;
+    expect(broker.environment?.CW_BROKER_HTTP_PORT).toBeDefined();
+    expect(broker.healthcheck!.test!.join(' ')).toContain(
+      `:${broker.environment!.CW_BROKER_HTTP_PORT}/healthz`,
+    );
+  });
+
   it('runs each cradlewatch service from the one image with its command, env config and a healthcheck', () => {
-    const resolved = parseYaml(compose('config').stdout) as {
-      services: Record<
-        string,
-        {
-          command?: string[];
-          healthcheck?: { test?: string[] };
-          build?: unknown;
-          environment?: Record<string, string>;
-        }
-      >;
-    };
+    const { services } = resolved();
     for (const name of ['broker', 'ingest', 'rules']) {
-      const service = resolved.services[name]!;
+      const service = services[name]!;
       expect(service.command!.slice(0, 3)).toEqual(['node', 'bin/cradlewatch.mjs', name]);
       expect(service.build, name).toBeDefined();
       expect(service.healthcheck?.test?.length, name).toBeGreaterThan(0);
       expect(service.environment?.CW_FLEET_FILE, name).toBe('/fleet/fleet.yaml');
     }
-    for (const name of ['influxdb', 'grafana'])
-      expect(resolved.services[name]!.healthcheck?.test).toBeDefined();
+    for (const name of ['influxdb', 'grafana']) expect(services[name]!.healthcheck?.test).toBeDefined();
     // InfluxQL on 2.x needs the DBRP mapping the init script creates.
     const init = readFileSync(join(DASHBOARDS_DIR, 'provisioning/influxdb/create-dbrp.sh'), 'utf8');
     expect(init).toContain('influx v1 dbrp create');

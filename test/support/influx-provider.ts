@@ -15,7 +15,7 @@ export interface InfluxServerInfo {
   source: 'CW_TEST_INFLUX_URL' | 'influxd' | 'testcontainers';
 }
 
-export const INFLUX2_IMAGE = 'influxdb:2.7';
+export const INFLUX2_IMAGE = 'influxdb:2.7.12';
 export const INFLUX2_SETUP = {
   username: 'cradlewatch',
   password: 'cradlewatch-test',
