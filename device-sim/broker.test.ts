@@ -1,14 +1,14 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../lib/net.ts';
 import { generateFleet, loadScenario, replay, runSimulation, type SimRecord } from './index.ts';
+import { testTempDir } from '../test/support/temp.ts';
 
 const START = Date.UTC(2026, 0, 5, 12, 0, 0);
-const dir = mkdtempSync(join(tmpdir(), 'cw-sim-broker-'));
+const dir = testTempDir('cw-sim-broker-');
 const brokers: ChildProcess[] = [];
 let url: string;
 
@@ -145,18 +145,20 @@ describe('through a real broker', () => {
       hashCost: null,
       referenceMonth: '2026-01',
     });
-    const summary = await runSimulation({
-      fleet,
-      scenario,
-      startTime: START,
-      durationMs: 20_000,
-      speed: 10,
-      url,
-    }).done;
-    // 20 s of device time at 10× takes about 2 s of wall time.
-    expect(summary.wallMs).toBeGreaterThan(1800);
-    expect(summary.wallMs).toBeLessThan(6000);
-    expect(summary.errors).toBe(0);
+    const run = (speed: 10 | 'max') =>
+      runSimulation({ fleet, scenario, startTime: START, durationMs: 20_000, speed, url }).done;
+    const paced = await run(10);
+    // 20 s of device time at 10× waits at least 2 s: a load-slowed machine takes longer, never less, so
+    // only the floor is a property of the simulator (throughput is measured in bench/).
+    expect(paced.wallMs).toBeGreaterThanOrEqual(1800);
+    expect(paced.errors).toBe(0);
+    // Speed changes when readings go out, not which: the same run unpaced covers the same device time and
+    // sends exactly the same.
+    const unpaced = await run('max');
+    expect(paced.readingsSent).toBeGreaterThan(0);
+    expect(paced.readingsSent).toBe(unpaced.readingsSent);
+    expect(paced.simulatedMs).toBe(unpaced.simulatedMs);
+    expect(paced.acked).toBe(paced.published);
   });
 
   it('logs every device in with its own password, refuses wrong ones, and publishes naps as the service account', async () => {
@@ -213,11 +215,12 @@ describe('through a real broker', () => {
     });
     const handle = runSimulation({ fleet, scenario, startTime: START, speed: 1, url });
     await waitFor(() => handle.stats().acked > 20, { what: 'first acknowledgements' });
-    const started = Date.now();
     await handle.stop();
     const summary = await handle.done;
-    expect(Date.now() - started).toBeLessThan(3000);
     expect(summary.stopped).toBe(true);
+    // Nothing goes out after the stop: what was counted then is all there is.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(handle.stats().published).toBe(summary.published);
     expect(summary.errors).toBe(0);
     expect(summary.acked).toBe(summary.published);
     expect(summary.simulatedMs).toBeLessThan(scenario.duration);

@@ -1,15 +1,15 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { readFleet } from '../lib/fleet-file.ts';
 import { verifyPassword } from '../lib/credentials.ts';
 import { readCredentials } from './config.ts';
+import { testTempDir } from '../test/support/temp.ts';
 
 const run = promisify(execFile);
-const dir = mkdtempSync(join(tmpdir(), 'cw-sim-cli-'));
+const dir = testTempDir('cw-sim-cli-');
 const BIN = join(import.meta.dirname, '..', 'bin', 'cradlewatch.mjs');
 
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fleetSchema } from '../protocol/fleet.ts';
@@ -14,9 +13,10 @@ import {
   type SimRecord,
 } from './index.ts';
 import { parseScenario } from './scenario.ts';
+import { testTempDir } from '../test/support/temp.ts';
 
 const START = Date.UTC(2026, 0, 5, 12, 0, 0);
-const dir = mkdtempSync(join(tmpdir(), 'cw-sim-'));
+const dir = testTempDir('cw-sim-');
 
 async function record(name: string, seed?: number, file = join(dir, `${name}-${seed ?? 'default'}.jsonl`)) {
   const scenario = loadScenario(name);

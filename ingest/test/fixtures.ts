@@ -1,11 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { stringify } from 'yaml';
 import type { InfluxConnection } from '../../lib/influx/connection.ts';
 import { type Fleet, FleetIndex, fleetSchema } from '../../protocol/fleet.ts';
 import { topics } from '../../protocol/topics.ts';
+import { testTempDir } from '../../test/support/temp.ts';
 import { type IngestConfig, ingestConfigSchema } from '../config.ts';
 
 export const CENTER = 'c1';
@@ -61,7 +61,7 @@ export function writeFleetFile(dir: string): string {
 }
 
 export function tempDir(prefix = 'cw-ingest-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return testTempDir(prefix);
 }
 
 let seq = 0;

@@ -1,11 +1,11 @@
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Harness, QUIET_MONITORING, T0 } from '../test/harness.ts';
+import { testTempDir } from '../../test/support/temp.ts';
 import { Journal, JournalError } from './journal.ts';
 
-const dir = () => mkdtempSync(join(tmpdir(), 'cw-journal-'));
+const dir = () => testTempDir('cw-journal-');
 
 /** Runs a harness and journals every step's changes, as the service does. */
 function journalled(path: string) {

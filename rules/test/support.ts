@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventSource } from 'eventsource';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -7,6 +6,7 @@ import type { AlertTransition } from '../../protocol/alerts.ts';
 import { topics } from '../../protocol/topics.ts';
 import type { WearableReading } from '../../protocol/payloads.ts';
 import { silentLogger } from '../../lib/logger.ts';
+import { testTempDir } from '../../test/support/temp.ts';
 import { brokerConfigSchema, startBroker } from '../../broker/index.ts';
 import { calm, fleet, fleetDoc } from './harness.ts';
 
@@ -24,7 +24,7 @@ export async function startProjectBroker(
 }
 
 export function workDir(): { dir: string; fleetFile: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'cw-rules-'));
+  const dir = testTempDir('cw-rules-');
   const fleetFile = join(dir, 'fleet.json');
   writeFileSync(fleetFile, JSON.stringify(fleetDoc));
   return { dir, fleetFile };

@@ -20,6 +20,8 @@ export function launchChromium(): Promise<Browser> {
 }
 
 export const ARTIFACTS = 'test-artifacts/caregiver-page';
+/** The page during an alarm at 900×640; `npm run screenshot` copies it to docs/caregiver-page.png. */
+export const README_SHOT = 'readme-alarm.png';
 
 export function artifactPath(name: string): string {
   mkdirSync(ARTIFACTS, { recursive: true });

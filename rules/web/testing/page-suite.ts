@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert, Posture } from '../../../protocol/payloads.ts';
 import type { NapCheckRecord } from '../../contracts.ts';
 import { waitFor } from '../../../lib/net.ts';
-import { artifactPath, launchChromium } from './browser.ts';
+import { artifactPath, launchChromium, README_SHOT } from './browser.ts';
 
 async function seriousViolations(page: Page): Promise<string[]> {
   const results = await new AxeBuilder({ page }).analyze();
@@ -89,9 +89,10 @@ export function caregiverPageSuite(name: string, createBackend: () => Promise<Pa
         .waitFor({ timeout: 3_000 });
       await page.screenshot({ path: artifactPath('02-alarm.png') });
       await page.setViewportSize({ width: 900, height: 640 });
-      await page.screenshot({ path: 'docs/caregiver-page.png' });
+      // The README's picture, refreshed into docs/ only by `npm run screenshot`, never by a test run.
+      await page.screenshot({ path: artifactPath(README_SHOT) });
       await page.setViewportSize({ width: 1280, height: 800 });
-      expect(statSync('docs/caregiver-page.png').size).toBeLessThan(150 * 1024);
+      expect(statSync(artifactPath(README_SHOT)).size).toBeLessThan(150 * 1024);
 
       const html = page.locator('html');
       await expect(html.getAttribute('data-alarm')).resolves.toBe('sounding');
