@@ -240,22 +240,7 @@ export function collect(client: MqttClient) {
   };
 }
 
-/** Sums a Prometheus metric's samples whose labels include `labels`. */
-export async function metric(
-  httpUrl: string,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<number> {
-  const text = await (await fetch(`${httpUrl}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const match = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const present = match[2] ?? '';
-    if (Object.entries(labels).every(([k, v]) => present.includes(`${k}="${v}"`))) sum += Number(match[3]);
-  }
-  return sum;
-}
+export { scrapeMetric as metric } from '../lib/ops/scrape.ts';
 
 /**
  * A raw MQTT connection: writes packets built with mqtt-packet and records what the broker sends back, for
