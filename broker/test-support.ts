@@ -139,9 +139,12 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** A private redis-server (Debian's) on a free port, append-only so a restart of the brokers keeps state. */
-export async function startRedis(): Promise<RedisServer> {
-  const port = await freePort();
+/**
+ * A private redis-server (Debian's) on a free port, append-only so a restart of the brokers keeps state;
+ * `port` brings one back where a stopped one was.
+ */
+export async function startRedis(port?: number): Promise<RedisServer> {
+  port ??= await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'cw-redis-'));
   const child = spawn(
     'redis-server',
