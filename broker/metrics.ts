@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { metricPrefix } from '../lib/ops/registry.ts';
+import { metricPrefix } from '../lib/ops/index.ts';
 
 /** One registry per broker, so several services in one process (`cradlewatch up`) keep their metrics apart. */
 export function createBrokerMetrics() {

@@ -243,7 +243,7 @@ export function collect(client: MqttClient) {
   };
 }
 
-export { scrapeMetric as metric } from '../lib/ops/scrape.ts';
+export { scrapeMetric as metric } from '../lib/ops/index.ts';
 
 /**
  * A raw MQTT connection: writes packets built with mqtt-packet and records what the broker sends back, for

@@ -5,8 +5,7 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InfluxConnection } from '../lib/influx/connection.ts';
 import { freePort, waitFor } from '../lib/net.ts';
-import { scrapeMetric } from '../lib/ops/scrape.ts';
-import type { Health } from '../protocol/health.ts';
+import { checkPasses, fetchHealth, scrapeMetric } from '../lib/ops/index.ts';
 import { countPoints, freshInflux } from '../test/support/influx.ts';
 import { WEARABLES, deviceTopic, publisher, tempDir, wearable, writeFleetFile } from './test/fixtures.ts';
 import { type RunningMosquitto, startMosquitto } from '../test/support/mosquitto.ts';
@@ -68,11 +67,7 @@ async function spawnIngest(
   await waitFor(
     async () => {
       if (child.exitCode !== null) throw new Error(`ingest exited ${child.exitCode}:\n${output}`);
-      const health = await fetch(`${metricsUrl}/healthz`).then(
-        (r) => r.json() as Promise<Health>,
-        () => null,
-      );
-      return health?.checks.some((c) => c.name === 'mqtt' && c.ok) === true;
+      return checkPasses(await fetchHealth(metricsUrl), 'mqtt');
     },
     { what: 'ingest child connected', timeoutMs: 20_000, intervalMs: 200 },
   );

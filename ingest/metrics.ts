@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { metricPrefix } from '../lib/ops/registry.ts';
+import { metricPrefix } from '../lib/ops/index.ts';
 import { REASONS, type Reason } from '../protocol/reasons.ts';
 
 const M = metricPrefix('ingest');

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import Fastify from 'fastify';
 import { FleetWatcher } from '../lib/fleet-file.ts';
-import type { Logger } from '../lib/logger.ts';
+import { componentLogger, type Logger } from '../lib/logger.ts';
 import { type OpsSource, registerOpsRoutes, unless } from '../lib/ops/index.ts';
 import type { FleetIndex } from '../protocol/fleet.ts';
 import { filters } from '../protocol/topics.ts';
@@ -67,7 +67,7 @@ export async function startIngest(
     maxRetries: config.write.maxRetries,
     minRetryDelayMs: config.write.minRetryDelayMs,
     maxRetryDelayMs: config.write.maxRetryDelayMs,
-    log: log.child({ component: 'influxdb-client' }),
+    log: componentLogger(log, 'influxdb-client'),
   });
   let mqttClient: IngestMqtt | undefined;
   const metrics = new IngestMetrics(() => ({
@@ -105,7 +105,7 @@ export async function startIngest(
         center: origin?.center,
         device: origin?.device,
       }),
-    log: log.child({ component: 'pipeline' }),
+    log: componentLogger(log, 'pipeline'),
   });
 
   if (!spool.isEmpty) {
@@ -141,7 +141,7 @@ export async function startIngest(
       subscriptions: subscriptionsFor(centers),
       onMessage,
     },
-    log.child({ component: 'mqtt' }),
+    componentLogger(log, 'mqtt'),
   );
   log.info({ centers, clientId: config.mqtt.clientId, batch: config.batch }, 'ingest subscribing');
 

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { metricPrefix } from '../lib/ops/registry.ts';
+import { metricPrefix } from '../lib/ops/index.ts';
 import type { AlertTransition } from '../protocol/alerts.ts';
 import { type Alert, SEVERITIES } from '../protocol/payloads.ts';
 import type { EngineInput } from './engine/engine.ts';
@@ -33,20 +33,22 @@ export function createRulesMetrics(openAlerts: () => readonly Alert[]) {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers,
   });
-  const inputLag = new Histogram({
-    name: `${M}input_lag_seconds`,
-    help: 'Device timestamp of an input to the engine having processed it, by input kind',
-    labelNames: ['kind'] as const,
-    buckets: LAG_BUCKETS,
-    registers,
-  });
-  const arrivalLag = new Histogram({
-    name: `${M}arrival_lag_seconds`,
-    help: 'Device timestamp of an input to its arrival at the rules service, by input kind',
-    labelNames: ['kind'] as const,
-    buckets: LAG_BUCKETS,
-    registers,
-  });
+  const lag = (name: string, help: string) =>
+    new Histogram({
+      name: `${M}${name}`,
+      help,
+      labelNames: ['kind'] as const,
+      buckets: LAG_BUCKETS,
+      registers,
+    });
+  const inputLag = lag(
+    'input_lag_seconds',
+    'Device timestamp of an input to the engine having processed it, by input kind',
+  );
+  const arrivalLag = lag(
+    'arrival_lag_seconds',
+    'Device timestamp of an input to its arrival at the rules service, by input kind',
+  );
   return {
     registry: registers[0]!,
     transitions(list: readonly AlertTransition[]): void {

@@ -51,10 +51,9 @@ type BoardEvent = { type: 'board'; center: string } | { type: 'nap-check'; recor
  */
 export async function startRules(
   config: RulesServiceConfig,
-  logger: Logger,
+  log: Logger,
   options: RulesOptions = {},
 ): Promise<RunningRules> {
-  const log = logger.child({ component: 'rules' });
   const fleetWatcher = new FleetWatcher(config.fleetFile, log);
   const fleet = () => fleetWatcher.current;
   for (const center of config.rules.centers.keys()) {

@@ -1,11 +1,4 @@
-export {
-  type CheckOutcome,
-  type HealthCheck,
-  type HealthChecks,
-  passing,
-  runChecks,
-  unless,
-} from './health.ts';
-export { health, type OpsSource, registerOpsRoutes } from './plugin.ts';
-export { metricPrefix, processRegistry } from './registry.ts';
-export { sampleSum, scrapeMetric } from './scrape.ts';
+export { type CheckOutcome, type HealthCheck, type HealthChecks, passing, unless } from './health.ts';
+export { type OpsSource, registerOpsRoutes } from './plugin.ts';
+export { metricPrefix } from './registry.ts';
+export { checkPasses, fetchHealth, sampleSum, scrapeMetric } from './scrape.ts';

@@ -12,7 +12,7 @@ export interface OpsSource {
 }
 
 /** The body of `/healthz` for these sources: one service as itself, several (`cradlewatch up`) as one. */
-export async function health(sources: readonly OpsSource[]): Promise<Health> {
+async function health(sources: readonly OpsSource[]): Promise<Health> {
   const single = sources.length === 1 ? sources[0] : undefined;
   const checks = (
     await Promise.all(sources.map((s) => runChecks(s.checks, single ? '' : `${s.service}.`)))

@@ -1,3 +1,5 @@
+import type { Health } from '../../protocol/health.ts';
+
 /** Sums the samples of `name` in Prometheus text whose labels include `labels` (0 when there are none). */
 export function sampleSum(text: string, name: string, labels: Record<string, string> = {}): number {
   let sum = 0;
@@ -17,4 +19,15 @@ export async function scrapeMetric(
   labels: Record<string, string> = {},
 ): Promise<number> {
   return sampleSum(await (await fetch(`${baseUrl}/metrics`)).text(), name, labels);
+}
+
+/** A service's `/healthz` body, or undefined while it does not answer. */
+export async function fetchHealth(baseUrl: string): Promise<Health | undefined> {
+  const response = await fetch(`${baseUrl}/healthz`).catch(() => undefined);
+  return response ? ((await response.json()) as Health) : undefined;
+}
+
+/** Whether the check `name` (e.g. ingest's `mqtt`) passes in a `/healthz` body. */
+export function checkPasses(health: Health | undefined, name: string): boolean {
+  return health?.checks.some((c) => c.name === name && c.ok) === true;
 }

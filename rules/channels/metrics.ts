@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { metricPrefix } from '../../lib/ops/registry.ts';
+import { metricPrefix } from '../../lib/ops/index.ts';
 
 const M = metricPrefix('rules');
 

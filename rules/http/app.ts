@@ -12,7 +12,7 @@ import type { AlertService, CommandResult } from '../../protocol/alerts.ts';
 import type { FleetIndex } from '../../protocol/fleet.ts';
 import { idSchema } from '../../protocol/ids.ts';
 import { SEVERITIES, type Alert } from '../../protocol/payloads.ts';
-import type { Logger } from '../../lib/logger.ts';
+import { componentLogger, type Logger } from '../../lib/logger.ts';
 import { metricPrefix, type OpsSource, registerOpsRoutes } from '../../lib/ops/index.ts';
 import { SseHub } from '../channels/sse.ts';
 import type { BoardService } from '../contracts.ts';
@@ -87,7 +87,7 @@ export async function buildApp(
   config: HttpConfig,
   deps: HttpDeps,
 ): Promise<{ app: FastifyInstance; hub: SseHub }> {
-  const log = deps.log.child({ component: 'http' });
+  const log = componentLogger(deps.log, 'http');
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InfluxConnection } from '../../lib/influx/connection.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { waitFor } from '../../lib/net.ts';
-import { sampleSum } from '../../lib/ops/scrape.ts';
+import { sampleSum } from '../../lib/ops/index.ts';
 import { type Alert, SEVERITIES } from '../../protocol/payloads.ts';
 import { countPoints, freshInflux } from '../../test/support/influx.ts';
 import { promtoolCheck } from '../../test/support/promtool.ts';
