@@ -13,6 +13,7 @@ import type { InfluxConnection } from '../lib/influx/connection.ts';
 import { ensureDatabase, influxRows } from '../lib/influx/query.ts';
 import { type RunningInfluxd, startInfluxd } from '../lib/influx/server.ts';
 import { freePort, waitFor } from '../lib/net.ts';
+import { checkPasses, fetchHealth, scrapeMetric } from '../lib/ops/index.ts';
 import type { AlertTransition } from '../protocol/alerts.ts';
 import type { Fleet } from '../protocol/fleet.ts';
 import { topics } from '../protocol/topics.ts';
@@ -169,6 +170,7 @@ interface Services {
   pids: () => Record<string, number | undefined>;
   mqttUrl: string;
   pageUrl: string;
+  /** Where ingest's /metrics answers: its own port, or the page's under `cradlewatch up`. */
   ingestUrl: string;
   stop(): Promise<void>;
 }
@@ -203,11 +205,6 @@ function spawnCradlewatch(args: string[], nodeArgs: string[], env: Record<string
   return { child, ready, stop, output: () => output };
 }
 
-const healthy = async (url: string, test: (body: Record<string, unknown>) => boolean) => {
-  const response = await fetch(`${url}/healthz`).catch(() => undefined);
-  return response !== undefined && test((await response.json()) as Record<string, unknown>);
-};
-
 /** Broker, ingest, rules and the HTTP server as one child process, the way `cradlewatch up` runs them. */
 async function startOneProcess(
   dir: string,
@@ -228,13 +225,13 @@ async function startOneProcess(
       CW_HTTP_PORT: '0',
     },
   );
-  await up.ready('the services banner', (output) => /Metrics\s+\S+\s+\S+/.test(output));
+  await up.ready('the services banner', (output) => /Metrics\s+\S+\/metrics/.test(output));
   const output = up.output();
   return {
     pids: () => ({ 'cradlewatch up (broker+ingest+rules)': up.child.pid }),
     mqttUrl: /MQTT broker\s+(\S+)/.exec(output)![1]!,
     pageUrl: /Caregiver page\s+(\S+)/.exec(output)![1]!,
-    ingestUrl: /Metrics\s+\S+\s+(\S+)\/metrics/.exec(output)![1]!,
+    ingestUrl: /Metrics\s+(\S+)\/metrics/.exec(output)![1]!,
     stop: up.stop,
   };
 }
@@ -293,7 +290,7 @@ async function startSplit(
       http: { host: '127.0.0.1', port: ingestPort },
     });
     const ingestUrl = `http://127.0.0.1:${ingestPort}`;
-    await ingest.ready('ingest subscribed', () => healthy(ingestUrl, (h) => h.mqtt === 'connected'));
+    await ingest.ready('ingest subscribed', async () => checkPasses(await fetchHealth(ingestUrl), 'mqtt'));
     const rulesPort = await freePort();
     const rules = service('rules', {
       mqtt: { url: mqttUrl, ...rulesAccount.login },
@@ -307,7 +304,7 @@ async function startSplit(
       },
     });
     const pageUrl = `http://127.0.0.1:${rulesPort}`;
-    await rules.ready('rules serving', () => healthy(pageUrl, (h) => h.status === 'ok'));
+    await rules.ready('rules serving', async () => (await fetchHealth(pageUrl))?.status === 'ok');
     return {
       pids: () => ({
         'cradlewatch broker': broker.child.pid,
@@ -527,13 +524,9 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
           const restarted = performance.now();
           say('InfluxDB is back; timing the spool drain');
           await waitFor(
-            async () => {
-              const health = (await (await fetch(`${services!.ingestUrl}/healthz`)).json()) as {
-                spoolBytes: number;
-                influx: string;
-              };
-              return health.influx === 'reachable' && health.spoolBytes === 0;
-            },
+            async () =>
+              (await scrapeMetric(services!.ingestUrl, 'cradlewatch_ingest_influx_up')) === 1 &&
+              (await scrapeMetric(services!.ingestUrl, 'cradlewatch_ingest_spool_bytes')) === 0,
             { timeoutMs: 600_000, intervalMs: 250, what: 'the spool to drain' },
           );
           drainS = (performance.now() - restarted) / 1000;

@@ -17,6 +17,7 @@ import type { InfluxConnection } from '../lib/influx/connection.ts';
 import { ensureDatabase, influxRows } from '../lib/influx/query.ts';
 import { startInfluxd } from '../lib/influx/server.ts';
 import { freePort, waitFor } from '../lib/net.ts';
+import { checkPasses, fetchHealth } from '../lib/ops/index.ts';
 import {
   WEARABLES,
   deviceTopic,
@@ -88,16 +89,11 @@ async function spawnIngest(
       stdio: ['ignore', 'ignore', 'inherit'],
     },
   );
-  await waitFor(
-    async () => {
-      const health = await fetch(`http://127.0.0.1:${port}/healthz`).then(
-        (r) => r.json() as Promise<{ mqtt: string }>,
-        () => null,
-      );
-      return health?.mqtt === 'connected';
-    },
-    { what: 'ingest', timeoutMs: 30_000, intervalMs: 200 },
-  );
+  await waitFor(async () => checkPasses(await fetchHealth(`http://127.0.0.1:${port}`), 'mqtt'), {
+    what: 'ingest',
+    timeoutMs: 30_000,
+    intervalMs: 200,
+  });
   // Let the subscription settle before the clock starts.
   await new Promise((r) => setTimeout(r, 500));
   return child;

@@ -43,7 +43,7 @@ export function registerBrokerCommand(program: Command): void {
           allowAnonymous: flags.allowAnonymous,
         },
       });
-      const log = createLogger().child({ component: 'broker' });
+      const log = createLogger({ service: 'broker' });
       const broker = await startBroker(config, log);
       // Machine-readable first line for scripts and tests that start the broker on free ports.
       console.log(

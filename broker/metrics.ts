@@ -1,9 +1,10 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import { metricPrefix } from '../lib/ops/index.ts';
 
 /** One registry per broker, so several services in one process (`cradlewatch up`) keep their metrics apart. */
 export function createBrokerMetrics() {
   const registry = new Registry();
-  const prefix = 'cradlewatch_broker_';
+  const prefix = metricPrefix('broker');
   return {
     registry,
     clients: new Gauge({
@@ -24,7 +25,7 @@ export function createBrokerMetrics() {
       registers: [registry],
     }),
     bytesIn: new Counter({
-      name: `${prefix}payload_bytes_in_total`,
+      name: `${prefix}payload_in_bytes_total`,
       help: 'Payload bytes accepted',
       registers: [registry],
     }),

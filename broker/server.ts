@@ -11,6 +11,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { FleetWatcher } from '../lib/fleet-file.ts';
 import type { Logger } from '../lib/logger.ts';
+import { type OpsSource, registerOpsRoutes, unless } from '../lib/ops/index.ts';
 import { ConfigError } from '../protocol/config.ts';
 import type { FleetIndex } from '../protocol/fleet.ts';
 import { parseTopic, topics } from '../protocol/topics.ts';
@@ -33,6 +34,8 @@ export interface RunningBroker {
   httpUrl?: string;
   aedes: Aedes;
   metrics: BrokerMetrics;
+  /** Its metrics and health checks, for its own /healthz + /metrics or a shared one (`cradlewatch up`). */
+  ops: OpsSource;
   stats(): Promise<BrokerStats>;
   close(): Promise<void>;
 }
@@ -181,9 +184,13 @@ export async function startBroker(
 
   const backends: Partial<RedisBackends> = config.redis ? await redisBackends(config.redis) : {};
   // A Redis outage while running is logged and retried by the clients, never a crash.
-  backends.mq?.state.on('error', (error: Error) =>
-    log.error({ err: error.message }, 'Redis pub/sub unavailable; retrying'),
-  );
+  let redisError: string | undefined;
+  backends.mq?.state.on('error', (error: Error) => {
+    redisError = error.message;
+    log.error({ err: error.message }, 'Redis pub/sub unavailable; retrying');
+  });
+  for (const connected of ['pubConnect', 'subConnect'])
+    backends.mq?.state.on(connected, () => (redisError = undefined));
   const aedes = await Aedes.createBroker({
     persistence: new IndexedMemoryPersistence(),
     ...backends,
@@ -408,6 +415,16 @@ export async function startBroker(
     mqttUrl: `mqtt://${config.host}:${mqttPort}`,
     aedes,
     metrics,
+    ops: {
+      service: 'broker',
+      registries: [metrics.registry],
+      checks: {
+        mqtt: () => unless(!aedes.closed, 'the broker is closing'),
+        ...(config.redis
+          ? { redis: () => unless(redisError === undefined, `Redis unreachable: ${redisError}`) }
+          : {}),
+      },
+    },
     stats: () => readStats(metrics, held),
     close: async () => {},
   };
@@ -434,15 +451,7 @@ export async function startBroker(
   let app: FastifyInstance | undefined;
   if (config.httpPort !== undefined) {
     app = Fastify({ logger: false });
-    app.get('/healthz', async () => ({
-      ok: !aedes.closed,
-      clients: aedes.connectedClients,
-      telemetryHeld: held,
-    }));
-    app.get('/metrics', async (_request, reply) => {
-      reply.header('content-type', metrics.registry.contentType);
-      return metrics.registry.metrics();
-    });
+    registerOpsRoutes(app, [running.ops]);
     await app.listen({ port: config.httpPort, host: config.host });
     running.httpUrl = `http://${config.host}:${(app.server.address() as AddressInfo).port}`;
   }

@@ -139,9 +139,12 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** A private redis-server (Debian's) on a free port, append-only so a restart of the brokers keeps state. */
-export async function startRedis(): Promise<RedisServer> {
-  const port = await freePort();
+/**
+ * A private redis-server (Debian's) on a free port, append-only so a restart of the brokers keeps state;
+ * `port` brings one back where a stopped one was.
+ */
+export async function startRedis(port?: number): Promise<RedisServer> {
+  port ??= await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'cw-redis-'));
   const child = spawn(
     'redis-server',
@@ -240,22 +243,7 @@ export function collect(client: MqttClient) {
   };
 }
 
-/** Sums a Prometheus metric's samples whose labels include `labels`. */
-export async function metric(
-  httpUrl: string,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<number> {
-  const text = await (await fetch(`${httpUrl}/metrics`)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const match = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const present = match[2] ?? '';
-    if (Object.entries(labels).every(([k, v]) => present.includes(`${k}="${v}"`))) sum += Number(match[3]);
-  }
-  return sum;
-}
+export { scrapeMetric as metric } from '../lib/ops/index.ts';
 
 /**
  * A raw MQTT connection: writes packets built with mqtt-packet and records what the broker sends back, for

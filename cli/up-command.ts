@@ -7,7 +7,7 @@ import { ingestConfigSchema, startIngest } from '../ingest/index.ts';
 import { hashPassword } from '../lib/credentials.ts';
 import { readFleet } from '../lib/fleet-file.ts';
 import { exitOnSignals } from '../lib/lifecycle.ts';
-import { createLogger } from '../lib/logger.ts';
+import { componentLogger, createLogger, forService } from '../lib/logger.ts';
 import { preferredPort } from '../lib/net.ts';
 import { maskSecrets } from '../protocol/config.ts';
 import { rulesServiceConfigSchema, startRules } from '../rules/index.ts';
@@ -100,7 +100,7 @@ export function registerUpCommand(program: Command): void {
           await c().catch((error: unknown) => log.error({ err: error }, 'close failed'));
       };
       try {
-        const storage = await chooseStorage(config, log.child({ component: 'storage' }));
+        const storage = await chooseStorage(config, componentLogger(log, 'storage'));
         closers.push(() => storage.close());
         const broker = await startBroker(
           brokerConfigSchema.parse({
@@ -109,7 +109,7 @@ export function registerUpCommand(program: Command): void {
             fleetFile,
             accounts: [accounts.ingest.account, accounts.rules.account, accounts.sim.account],
           }),
-          log.child({ component: 'broker' }),
+          forService(log, 'broker'),
         );
         closers.push(() => broker.close());
         const spoolDir = join(config.dataDir, 'spool');
@@ -120,9 +120,10 @@ export function registerUpCommand(program: Command): void {
             fleetFile,
             spool: { dir: spoolDir },
             deadletter: { dir: join(config.dataDir, 'deadletter') },
-            http: { host: config.host, port: 0 },
+            // Its /healthz and /metrics are served with the others' on the page's port.
+            http: { enabled: false },
           }),
-          log.child({ component: 'ingest' }),
+          forService(log, 'ingest'),
         );
         closers.push(() => ingest.close());
         const rules = await startRules(
@@ -134,7 +135,8 @@ export function registerUpCommand(program: Command): void {
             channels: { history: { enabled: storage.kind !== 'spool' } },
             http: { host: config.host, port: await preferredPort(config.httpPort, config.host), tokens },
           }),
-          log,
+          forService(log, 'rules'),
+          { alsoServe: [broker.ops, ingest.ops] },
         );
         closers.push(() => rules.close());
         if (demo) {
@@ -144,7 +146,7 @@ export function registerUpCommand(program: Command): void {
               fleet: fleet.fleet,
               credentials: demo.credentials,
               napAccount: accounts.sim.login,
-              log: log.child({ component: 'device-sim' }),
+              log: componentLogger(log, 'device-sim'),
             }),
           );
         }
@@ -154,7 +156,7 @@ export function registerUpCommand(program: Command): void {
             caregiverToken,
             supervisorToken,
             mqttUrl: broker.mqttUrl,
-            metricsUrls: [`${rules.url}/metrics`, ...(ingest.httpUrl ? [`${ingest.httpUrl}/metrics`] : [])],
+            opsUrl: rules.url,
             storage,
             spoolDir,
             demo: Boolean(demo),

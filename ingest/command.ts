@@ -74,7 +74,7 @@ export function registerIngestCommand(program: Command): void {
         console.log(JSON.stringify(maskSecrets(config), null, 2));
         return;
       }
-      const log = createLogger().child({ component: 'ingest' });
+      const log = createLogger({ service: 'ingest' });
       const ingest = await startIngest(config, log);
       exitOnSignals(() => ingest.close(), log);
     });

@@ -5,6 +5,7 @@ import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InfluxConnection } from '../lib/influx/connection.ts';
 import { freePort, waitFor } from '../lib/net.ts';
+import { checkPasses, fetchHealth, scrapeMetric } from '../lib/ops/index.ts';
 import { countPoints, freshInflux } from '../test/support/influx.ts';
 import { WEARABLES, deviceTopic, publisher, tempDir, wearable, writeFleetFile } from './test/fixtures.ts';
 import { type RunningMosquitto, startMosquitto } from '../test/support/mosquitto.ts';
@@ -66,21 +67,15 @@ async function spawnIngest(
   await waitFor(
     async () => {
       if (child.exitCode !== null) throw new Error(`ingest exited ${child.exitCode}:\n${output}`);
-      const health = await fetch(`${metricsUrl}/healthz`).then(
-        (r) => r.json() as Promise<{ mqtt: string }>,
-        () => null,
-      );
-      return health?.mqtt === 'connected';
+      return checkPasses(await fetchHealth(metricsUrl), 'mqtt');
     },
     { what: 'ingest child connected', timeoutMs: 20_000, intervalMs: 200 },
   );
   return { process: child, metricsUrl, output: () => output };
 }
 
-async function metric(child: Child, name: string): Promise<number> {
-  const text = await (await fetch(`${child.metricsUrl}/metrics`)).text();
-  const match = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
-  return match ? Number(match[1]) : Number.NaN;
+function metric(child: Child, name: string): Promise<number> {
+  return scrapeMetric(child.metricsUrl, name);
 }
 
 function kill9(child: Child): Promise<void> {
@@ -102,7 +97,7 @@ async function untilSubscribed(pub: MqttClient, child: Child): Promise<void> {
   await waitFor(
     async () => {
       await pub.publishAsync(deviceTopic('w9'), JSON.stringify({ v: 1, ...wearable() }), { qos: 1 });
-      return (await metric(child, 'cw_ingest_received_total')) > 0;
+      return (await metric(child, 'cradlewatch_ingest_received_total')) > 0;
     },
     { what: 'subscription', intervalMs: 200, timeoutMs: 15_000 },
   );
@@ -150,10 +145,10 @@ describe('ingest as a child process under SIGKILL', () => {
       );
     }
     // All n arrive while none is acknowledged: mqtt.js was not held to one message per flush.
-    await waitFor(async () => (await metric(first, 'cw_ingest_received_total')) >= n + 1, {
+    await waitFor(async () => (await metric(first, 'cradlewatch_ingest_received_total')) >= n + 1, {
       what: 'all received',
     });
-    expect(await metric(first, 'cw_ingest_pending_acks')).toBeGreaterThanOrEqual(n);
+    expect(await metric(first, 'cradlewatch_ingest_pending_acks')).toBeGreaterThanOrEqual(n);
     await kill9(first);
     expect(await countPoints(influx, 'wearable', 'seq', notProbe)).toBe(0);
 
@@ -188,7 +183,7 @@ describe('ingest as a child process under SIGKILL', () => {
         if (sent % 200 === 0) await new Promise((r) => setTimeout(r, 5));
       }
     })();
-    await waitFor(async () => (await metric(first, 'cw_ingest_written_total')) > 500, {
+    await waitFor(async () => (await metric(first, 'cradlewatch_ingest_written_total')) > 500, {
       what: 'stream flowing',
     });
     await kill9(first);

@@ -3,8 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InfluxConnection } from '../lib/influx/connection.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { waitFor } from '../lib/net.ts';
+import { sampleSum } from '../lib/ops/index.ts';
 import { topics } from '../protocol/topics.ts';
 import { countPoints, freshInflux } from '../test/support/influx.ts';
+import { promtoolCheck } from '../test/support/promtool.ts';
 import { influxRows } from '../lib/influx/query.ts';
 import { type Ingest, startIngest } from './service.ts';
 import {
@@ -172,10 +174,20 @@ function endToEnd(name: string, startBroker: () => Promise<Broker>) {
 
     it('serves /metrics and /healthz', async () => {
       const metrics = await (await fetch(`${ingest.httpUrl}/metrics`)).text();
-      expect(metrics).toMatch(/cw_ingest_received_total \d+/);
-      expect(metrics).toMatch(/cw_ingest_write_seconds_bucket/);
-      const health = await (await fetch(`${ingest.httpUrl}/healthz`)).json();
-      expect(health).toMatchObject({ influx: 'reachable', mqtt: 'connected', spoolBytes: 0 });
+      expect(sampleSum(metrics, 'cradlewatch_ingest_received_total')).toBe(ingest.stats().received);
+      expect(metrics).toMatch(/cradlewatch_ingest_write_seconds_bucket/);
+      expect(promtoolCheck(metrics)).toEqual({ code: 0, output: '' });
+      const health = await fetch(`${ingest.httpUrl}/healthz`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toEqual({
+        status: 'ok',
+        service: 'ingest',
+        checks: [
+          { name: 'influxdb', ok: true },
+          { name: 'mqtt', ok: true },
+          { name: 'intake', ok: true },
+        ],
+      });
     });
   });
 }

@@ -1,5 +1,8 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { metricPrefix } from '../lib/ops/index.ts';
 import { REASONS, type Reason } from '../protocol/reasons.ts';
+
+const M = metricPrefix('ingest');
 
 export interface IngestStats {
   /** MQTT messages taken in. */
@@ -49,35 +52,35 @@ export class IngestMetrics {
   ) {
     const registers = [this.registry];
     this.#received = new Counter({
-      name: 'cw_ingest_received_total',
+      name: `${M}received_total`,
       help: 'MQTT messages received',
       registers,
     });
     this.#written = new Counter({
-      name: 'cw_ingest_written_total',
+      name: `${M}written_total`,
       help: 'points written to InfluxDB',
       registers,
     });
     this.#invalid = new Counter({
-      name: 'cw_ingest_invalid_total',
+      name: `${M}invalid_total`,
       help: 'messages and batch items dead-lettered, by reason',
       labelNames: ['reason'],
       registers,
     });
     for (const reason of REASONS) this.#invalid.inc({ reason }, 0);
     this.#spooled = new Counter({
-      name: 'cw_ingest_spooled_total',
+      name: `${M}spooled_total`,
       help: 'points appended to the disk spool',
       registers,
     });
     this.#writeSeconds = new Histogram({
-      name: 'cw_ingest_write_seconds',
+      name: `${M}write_seconds`,
       help: 'InfluxDB write latency per batch',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
     this.#lagSeconds = new Histogram({
-      name: 'cw_ingest_lag_seconds',
+      name: `${M}lag_seconds`,
       help: 'device time to InfluxDB write, per point',
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
       registers,
@@ -92,19 +95,19 @@ export class IngestMetrics {
           this.set(read());
         },
       });
-    gauge('cw_ingest_spool_bytes', 'bytes in the disk spool', () => this.sample().spoolBytes);
-    gauge('cw_ingest_influx_up', '1 while InfluxDB takes writes', () => (this.sample().influxUp ? 1 : 0));
+    gauge(`${M}spool_bytes`, 'bytes in the disk spool', () => this.sample().spoolBytes);
+    gauge(`${M}influx_up`, '1 while InfluxDB takes writes', () => (this.sample().influxUp ? 1 : 0));
     gauge(
-      'cw_ingest_pending_acks',
+      `${M}pending_acks`,
       'QoS 1 messages awaiting a durable write before PUBACK',
       () => this.sample().pendingAcks,
     );
+    gauge(`${M}queued_batches`, 'sealed batches waiting to be written', () => this.sample().queuedBatches);
     gauge(
-      'cw_ingest_queued_batches',
-      'sealed batches waiting to be written',
-      () => this.sample().queuedBatches,
+      `${M}last_write_lag_seconds`,
+      'device time to write of the newest point last written',
+      () => stats.lagMs / 1000,
     );
-    gauge('cw_ingest_lag_ms', 'device time to write of the newest point last written', () => stats.lagMs);
   }
 
   received(): void {

@@ -6,6 +6,7 @@ import { ensureDatabase } from '../lib/influx/query.ts';
 import { type RunningInfluxd, startInfluxd } from '../lib/influx/server.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { waitFor } from '../lib/net.ts';
+import type { Health } from '../protocol/health.ts';
 import { countPoints } from '../test/support/influx.ts';
 import { uniqueName } from '../test/support/influx-provider.ts';
 import { type Ingest, startIngest } from './service.ts';
@@ -23,12 +24,6 @@ import { type RunningMosquitto, startMosquitto } from '../test/support/mosquitto
 /** The issue asks for a 60 s outage; CI keeps it short. CW_INGEST_OUTAGE_SECONDS=60 runs the long one. */
 const OUTAGE_MS = Number(process.env.CW_INGEST_OUTAGE_SECONDS ?? 8) * 1_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-interface Health {
-  influx: string;
-  spoolBytes: number;
-  status: string;
-}
 
 /** Device batches of 10 at a steady pace until stopped; `sent` counts readings. */
 function stream(pub: MqttClient) {
@@ -85,8 +80,13 @@ describe('InfluxDB outage', () => {
     return { ingest, influx };
   }
 
-  const health = async (ingest: Ingest) =>
-    (await fetch(`${ingest.httpUrl}/healthz`)).json() as Promise<Health>;
+  /** ingest's /healthz: the HTTP status and the failing checks' reasons by name. */
+  const health = async (ingest: Ingest) => {
+    const response = await fetch(`${ingest.httpUrl}/healthz`);
+    const body = (await response.json()) as Health;
+    const failing = Object.fromEntries(body.checks.filter((c) => !c.ok).map((c) => [c.name, c.reason]));
+    return { http: response.status, status: body.status, failing };
+  };
   const notProbe = `"device" != 'w9'`;
 
   it(`spools through a ${OUTAGE_MS / 1000} s outage mid-stream and drains: every reading once`, async () => {
@@ -94,8 +94,12 @@ describe('InfluxDB outage', () => {
     const flow = stream(pub);
     await sleep(1_500);
     await influxd.process.kill('SIGKILL');
-    await waitFor(async () => (await health(ingest)).spoolBytes > 0, { what: 'spooling', timeoutMs: 15_000 });
-    expect(await health(ingest)).toMatchObject({ influx: 'unreachable', status: 'spooling' });
+    await waitFor(() => ingest.stats().spoolBytes > 0, { what: 'spooling', timeoutMs: 15_000 });
+    expect(await health(ingest)).toEqual({
+      http: 503,
+      status: 'fail',
+      failing: { influxdb: expect.stringContaining('spooling to disk') },
+    });
     await sleep(OUTAGE_MS);
     await influxd.restart();
     await sleep(1_500);
@@ -107,8 +111,8 @@ describe('InfluxDB outage', () => {
     });
     expect(await countPoints(influx, 'wearable', 'seq', notProbe)).toBe(flow.sent);
     expect(ingest.stats().spooled).toBeGreaterThan(0);
-    await waitFor(async () => (await health(ingest)).spoolBytes === 0, { what: 'spool drained' });
-    expect(await health(ingest)).toMatchObject({ influx: 'reachable', status: 'ok' });
+    await waitFor(() => ingest.stats().spoolBytes === 0, { what: 'spool drained' });
+    expect(await health(ingest)).toEqual({ http: 200, status: 'ok', failing: {} });
   });
 
   it('stops acknowledging before the spool is full and loses nothing (back-pressure)', async () => {
@@ -121,7 +125,7 @@ describe('InfluxDB outage', () => {
       what: 'outage noticed',
     });
     const flow = stream(pub);
-    await waitFor(async () => (await health(ingest)).status === 'blocked', {
+    await waitFor(async () => 'intake' in (await health(ingest)).failing, {
       what: 'blocked',
       timeoutMs: 20_000,
     });

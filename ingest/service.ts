@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import Fastify from 'fastify';
 import { FleetWatcher } from '../lib/fleet-file.ts';
-import type { Logger } from '../lib/logger.ts';
+import { componentLogger, type Logger } from '../lib/logger.ts';
+import { type OpsSource, registerOpsRoutes, unless } from '../lib/ops/index.ts';
 import type { FleetIndex } from '../protocol/fleet.ts';
 import { filters } from '../protocol/topics.ts';
 import { ConfigError } from '../protocol/config.ts';
@@ -29,6 +30,8 @@ export interface Ingest {
   centers(): string[];
   /** Where /metrics and /healthz listen, when enabled. */
   httpUrl: string | undefined;
+  /** Its metrics and health checks, for its own /healthz + /metrics or a shared one (`cradlewatch up`). */
+  ops: OpsSource;
   /** Seals the open batch and resolves when everything received so far is durable. */
   flush(): Promise<void>;
 }
@@ -64,7 +67,7 @@ export async function startIngest(
     maxRetries: config.write.maxRetries,
     minRetryDelayMs: config.write.minRetryDelayMs,
     maxRetryDelayMs: config.write.maxRetryDelayMs,
-    log: log.child({ component: 'influxdb-client' }),
+    log: componentLogger(log, 'influxdb-client'),
   });
   let mqttClient: IngestMqtt | undefined;
   const metrics = new IngestMetrics(() => ({
@@ -102,7 +105,7 @@ export async function startIngest(
         center: origin?.center,
         device: origin?.device,
       }),
-    log: log.child({ component: 'pipeline' }),
+    log: componentLogger(log, 'pipeline'),
   });
 
   if (!spool.isEmpty) {
@@ -138,7 +141,7 @@ export async function startIngest(
       subscriptions: subscriptionsFor(centers),
       onMessage,
     },
-    log.child({ component: 'mqtt' }),
+    componentLogger(log, 'mqtt'),
   );
   log.info({ centers, clientId: config.mqtt.clientId, batch: config.batch }, 'ingest subscribing');
 
@@ -174,27 +177,28 @@ export async function startIngest(
   const pipelineTimer = setInterval(pipelinePoint, config.metricsIntervalMs);
   pipelineTimer.unref();
 
+  const ops: OpsSource = {
+    service: 'ingest',
+    registries: [metrics.registry],
+    checks: {
+      influxdb: () =>
+        unless(
+          pipeline.influxUp,
+          `InfluxDB at ${config.influx.url} is not taking writes: spooling to disk (${spool.bytes} of ${spool.maxBytes} bytes)`,
+        ),
+      mqtt: () => unless(mqttClient?.connected === true, `not connected to the broker at ${config.mqtt.url}`),
+      intake: () =>
+        unless(
+          !pipeline.blocked,
+          `${pipeline.queued} batches wait for InfluxDB and the spool: not reading from the broker`,
+        ),
+    },
+  };
+
   let httpUrl: string | undefined;
   const http = config.http.enabled ? Fastify({ logger: false }) : undefined;
   if (http) {
-    http.get('/metrics', async (_req, reply) => {
-      reply.type(metrics.registry.contentType);
-      return metrics.registry.metrics();
-    });
-    http.get('/healthz', async (_req, reply) => {
-      const s = metrics.snapshot();
-      const full = pipeline.blocked;
-      reply.code(full ? 503 : 200);
-      return {
-        status: full ? 'blocked' : s.influxUp ? 'ok' : 'spooling',
-        influx: s.influxUp ? 'reachable' : 'unreachable',
-        mqtt: mqttClient?.connected ? 'connected' : 'disconnected',
-        spoolBytes: s.spoolBytes,
-        spoolMaxBytes: spool.maxBytes,
-        pendingAcks: s.pendingAcks,
-        queuedBatches: s.queuedBatches,
-      };
-    });
+    registerOpsRoutes(http, [ops]);
     const address = await http.listen({ host: config.http.host, port: config.http.port });
     httpUrl = address;
     log.info({ url: address }, 'ingest metrics listening');
@@ -202,6 +206,7 @@ export async function startIngest(
 
   return {
     httpUrl,
+    ops,
     centers: () => [...centers],
     stats: () => metrics.snapshot(),
     flush: () => pipeline.flush(),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { finished, spawnModule } from '../test/support/run-module.ts';
+import { componentLogger, forService, silentLogger } from './logger.ts';
 
 describe('createLogger', () => {
   it('writes JSON lines off a TTY with secrets redacted wherever a config or request is logged whole', async () => {
@@ -40,5 +41,35 @@ describe('createLogger', () => {
     expect(quiet.stdout).not.toContain('debug line');
     const chatty = await finished(spawnModule(code, { CW_LOG_LEVEL: 'debug' }));
     expect(chatty.stdout).toContain('debug line');
+  });
+
+  it('names the service once and the component once on every line, alone or under `cradlewatch up`', async () => {
+    const child = spawnModule(`
+      const { componentLogger, createLogger, forService } = await import('./lib/logger.ts');
+      componentLogger(createLogger({ service: 'ingest' }), 'pipeline').info('alone');
+      componentLogger(forService(createLogger(), 'rules'), 'http').info('shared');
+      forService(createLogger(), 'broker').info('no component');
+    `);
+    const { code, stdout } = await finished(child);
+    expect(code).toBe(0);
+    const lines = stdout.trim().split('\n');
+    expect(
+      lines.map((l) => [(l.match(/"service":/g) ?? []).length, (l.match(/"component":/g) ?? []).length]),
+    ).toEqual([
+      [1, 1],
+      [1, 1],
+      [1, 0],
+    ]);
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toMatchObject([
+      { service: 'ingest', component: 'pipeline', msg: 'alone' },
+      { service: 'rules', component: 'http', msg: 'shared' },
+      { service: 'broker', msg: 'no component' },
+    ]);
+  });
+
+  it('refuses a component under a component and a service under a service, instead of writing a key twice', () => {
+    const http = componentLogger(forService(silentLogger, 'rules'), 'http');
+    expect(() => componentLogger(http, 'sse')).toThrow(/component sse is taken under component http/);
+    expect(() => forService(http, 'ingest')).toThrow(/already belongs to service rules/);
   });
 });

@@ -6,3 +6,4 @@ export * from './payloads.ts';
 export * from './reasons.ts';
 export * from './topics.ts';
 export * from './alerts.ts';
+export * from './health.ts';

@@ -61,7 +61,7 @@ export function registerRulesCommand(program: Command): void {
         console.log(JSON.stringify(maskSecrets(plain), null, 2));
         return;
       }
-      const log = createLogger().child({ component: 'rules' });
+      const log = createLogger({ service: 'rules' });
       const rules = await startRules(config, log);
       log.info({ url: rules.url }, 'rules service ready');
       exitOnSignals(() => rules.close(), log);

@@ -9,6 +9,7 @@ import { filters, topics } from '../protocol/topics.ts';
 import { FleetWatcher } from '../lib/fleet-file.ts';
 import { createWriteApi } from '../lib/influx/writer.ts';
 import type { Logger } from '../lib/logger.ts';
+import { type OpsSource, unless } from '../lib/ops/index.ts';
 import { createChannels } from './channels/index.ts';
 import type { BoardService, NapCheckRecord, RoomBoard } from './contracts.ts';
 import type { RulesServiceConfig } from './config.ts';
@@ -17,12 +18,19 @@ import { Engine, type EngineInput, type EngineOutput, type NapChange } from './e
 import { localTime } from './engine/time.ts';
 import { startHttp } from './http/index.ts';
 import { Journal } from './journal/journal.ts';
+import { createRulesMetrics } from './metrics.ts';
+import { channelRegistry } from './channels/metrics.ts';
 
 export interface RulesStats {
   received: number;
   invalid: number;
   stale: number;
   transitions: number;
+}
+
+export interface RulesOptions {
+  /** Other services of this process whose health and metrics the HTTP server also answers for (`cradlewatch up`). */
+  alsoServe?: OpsSource[];
 }
 
 export interface RunningRules {
@@ -41,8 +49,11 @@ type BoardEvent = { type: 'board'; center: string } | { type: 'nap-check'; recor
  * reach a channel, and a delivery watermark is journalled after,
  * so a kill -9 at any point neither loses a transition nor delivers one twice.
  */
-export async function startRules(config: RulesServiceConfig, logger: Logger): Promise<RunningRules> {
-  const log = logger.child({ component: 'rules' });
+export async function startRules(
+  config: RulesServiceConfig,
+  log: Logger,
+  options: RulesOptions = {},
+): Promise<RunningRules> {
   const fleetWatcher = new FleetWatcher(config.fleetFile, log);
   const fleet = () => fleetWatcher.current;
   for (const center of config.rules.centers.keys()) {
@@ -53,7 +64,11 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
     }
   }
 
-  const { journal, restored } = Journal.open(config.journalDir, { compactBytes: config.journalCompactBytes });
+  const metrics = createRulesMetrics(() => engine.openAlerts());
+  const { journal, restored } = Journal.open(config.journalDir, {
+    compactBytes: config.journalCompactBytes,
+    onFsync: metrics.fsynced,
+  });
   const deviceClock = config.clock.mode === 'device' ? new DeviceTimeClock(config.clock.speed) : undefined;
   const now = deviceClock ? deviceClock.now : Date.now;
   const speed = config.clock.speed;
@@ -74,7 +89,7 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
 
   // The broker sends a session's queued QoS 1 messages right after CONNACK: hold them until ready.
   let ready = false;
-  const early: [string, Buffer][] = [];
+  const early: [topic: string, payload: Buffer, arrivedAt: number][] = [];
   const session = (clientId: string): MqttClient => {
     const c = mqtt.connect(config.mqtt.url, {
       clientId,
@@ -86,8 +101,8 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
       ...(config.mqtt.password ? { password: config.mqtt.password } : {}),
     });
     c.on('message', (topic, payload) => {
-      if (ready) receive(topic, payload);
-      else early.push([topic, payload]);
+      if (ready) receive(topic, payload, Date.now());
+      else early.push([topic, payload, Date.now()]);
     });
     c.on('error', (error) => log.warn({ err: error, clientId }, 'mqtt error'));
     return c;
@@ -183,6 +198,7 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
     journal.append(engine.drainChanges(), out.transitions);
     stats.stale += out.stale;
     stats.transitions += out.transitions.length;
+    metrics.transitions(out.transitions);
     if (out.transitions.length > 0) {
       undelivered.push(...out.transitions);
       commit ??= setImmediate(flush);
@@ -223,12 +239,13 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
     }, delay);
   };
 
-  const input = (value: EngineInput, ts: number) => {
+  const input = (value: EngineInput, ts: number, arrivedAt = Date.now()) => {
     deviceClock?.observe(ts);
     step(engine.handle(value));
+    metrics.processed(value.type, ts, arrivedAt);
   };
 
-  const onMessage = (message: Message) => {
+  const onMessage = (message: Message, arrivedAt: number) => {
     switch (message.kind) {
       case 'telemetry': {
         const publisher = fleet().devices.get(message.source.id)!;
@@ -238,7 +255,7 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
             stats.invalid++;
             continue;
           }
-          input({ type: 'reading', center: message.center, reading }, reading.reading.ts);
+          input({ type: 'reading', center: message.center, reading }, reading.reading.ts, arrivedAt);
         }
         return;
       }
@@ -247,6 +264,7 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
           input(
             { type: 'status', center: message.center, device: message.source.id, status: message.status },
             message.status.ts,
+            arrivedAt,
           );
         }
         return;
@@ -254,10 +272,15 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
         input(
           { type: 'alarm', center: message.center, device: message.device, event: message.event },
           message.event.ts,
+          arrivedAt,
         );
         return;
       case 'nap':
-        input({ type: 'nap', center: message.center, room: message.room, nap: message.nap }, message.nap.ts);
+        input(
+          { type: 'nap', center: message.center, room: message.room, nap: message.nap },
+          message.nap.ts,
+          arrivedAt,
+        );
         return;
       case 'alert-ack': {
         const alert = engine.getAlert(message.alertId);
@@ -268,7 +291,7 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
     }
   };
 
-  const receive = (topic: string, payload: Buffer) => {
+  const receive = (topic: string, payload: Buffer, arrivedAt: number) => {
     stats.received++;
     const parsed = parseMessage(topic, payload, {
       now: now(),
@@ -282,7 +305,7 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
       return;
     }
     try {
-      onMessage(checked.value);
+      onMessage(checked.value, arrivedAt);
     } catch (error) {
       log.error({ err: error, topic }, 'rules step failed');
     }
@@ -347,7 +370,24 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
 
   let http: Awaited<ReturnType<typeof startHttp>>;
   try {
-    http = await startHttp(config.http, { alerts, board, fleet, log });
+    const ops: OpsSource = {
+      service: 'rules',
+      registries: [metrics.registry, channelRegistry],
+      checks: {
+        mqtt: () =>
+          unless(
+            client.connected && priority.connected,
+            `not connected to the broker at ${config.mqtt.url} (${client.connected ? 'priority' : 'telemetry'} session)`,
+          ),
+      },
+    };
+    http = await startHttp(config.http, {
+      alerts,
+      board,
+      fleet,
+      log,
+      ops: [ops, ...(options.alsoServe ?? [])],
+    });
   } catch (error) {
     closed = true;
     clearTimeout(timer);
@@ -360,7 +400,7 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
   }
   step(engine.tick());
   ready = true;
-  for (const [topic, payload] of early.splice(0)) receive(topic, payload);
+  for (const [topic, payload, arrivedAt] of early.splice(0)) receive(topic, payload, arrivedAt);
   await Promise.all([
     client.subscribeAsync([...filters.telemetry(), filters.status()], { qos: 1 }),
     priority.subscribeAsync([filters.alarms(), filters.nap(), filters.alertAcks()], { qos: 1 }),

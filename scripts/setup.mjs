@@ -53,6 +53,7 @@ const wanted = [
         [onPath('redis-server'), 'redis-server'],
         [onPath('chromium'), 'chromium'],
         [onPath('docker-compose'), 'docker-compose'],
+        [onPath('promtool'), 'prometheus'],
         [() => existsSync('/usr/share/fonts/truetype/wqy/wqy-microhei.ttc'), 'fonts-wqy-microhei'],
       ]
     : []),

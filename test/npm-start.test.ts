@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AlertTransition } from '../protocol/alerts.ts';
 import { influxRows } from '../lib/influx/query.ts';
 import { waitFor } from '../lib/net.ts';
+import { sampleSum } from '../lib/ops/index.ts';
+import { promtoolCheck } from './support/promtool.ts';
 
 const root = join(import.meta.dirname, '..');
 
@@ -104,6 +106,23 @@ describe('npm start', () => {
       },
     );
 
+    // One endpoint answers for the three services of the process, in the shared shape.
+    const health = await fetch(`${url}/healthz`);
+    expect([health.status, await health.json()]).toEqual([
+      200,
+      {
+        status: 'ok',
+        service: 'cradlewatch',
+        checks: ['broker.mqtt', 'ingest.influxdb', 'ingest.mqtt', 'ingest.intake', 'rules.mqtt'].map(
+          (name) => ({ name, ok: true }),
+        ),
+      },
+    ]);
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(sampleSum(metrics, 'cradlewatch_broker_clients_connected')).toBeGreaterThan(0);
+    expect(sampleSum(metrics, 'cradlewatch_ingest_written_total')).toBeGreaterThan(0);
+    expect(sampleSum(metrics, 'cradlewatch_rules_open_alerts', { severity: 'critical' })).toBeGreaterThan(0);
+    expect(promtoolCheck(metrics)).toEqual({ code: 0, output: '' });
     expect(await stop(started)).toBe(0);
     expect(processesUsing(started.dataDir), 'no orphan process (influxd included)').toBe('');
   }, 90_000);

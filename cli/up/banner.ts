@@ -5,7 +5,8 @@ export interface BannerInfo {
   caregiverToken?: string | undefined;
   supervisorToken?: string | undefined;
   mqttUrl: string;
-  metricsUrls: string[];
+  /** Where /metrics and /healthz answer for every service of the process. */
+  opsUrl: string;
   storage: Storage;
   spoolDir: string;
   demo: boolean;
@@ -26,7 +27,7 @@ export function renderBanner(info: BannerInfo): string {
     ...(info.supervisorToken ? [`  Supervisor token ${info.supervisorToken}  (all centres)`] : []),
     `  MQTT broker     ${info.mqttUrl}`,
     `  InfluxDB        ${storage}`,
-    `  Metrics         ${info.metricsUrls.join('  ')}`,
+    `  Metrics         ${info.opsUrl}/metrics  (broker, ingest and rules; health at ${info.opsUrl}/healthz)`,
     ...(info.demo
       ? [
           '',

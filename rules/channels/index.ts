@@ -4,7 +4,7 @@ import type { AlertChannel } from '../../protocol/alerts.ts';
 import type { FleetIndex } from '../../protocol/fleet.ts';
 import { localeSchema } from '../../protocol/payloads.ts';
 import type { InfluxConnection } from '../../lib/influx/connection.ts';
-import type { Logger } from '../../lib/logger.ts';
+import { componentLogger, type Logger } from '../../lib/logger.ts';
 import { InfluxHistoryChannel } from './influx.ts';
 import { MqttAlertChannel } from './mqtt.ts';
 import { type AlertText, WebhookChannel, webhookSchema } from './webhook.ts';
@@ -49,7 +49,7 @@ export interface ChannelDeps {
  * rules/http owns it, fed from AlertService.subscribe, because it lives and dies with the HTTP server.
  */
 export function createChannels(config: ChannelsConfig, deps: ChannelDeps): AlertChannel[] {
-  const log = deps.log.child({ component: 'alert-channels' });
+  const log = componentLogger(deps.log, 'alert-channels');
   const channels: AlertChannel[] = [];
   if (config.mqtt.enabled) channels.push(new MqttAlertChannel(deps.mqtt, log));
   if (config.history.enabled) {

@@ -6,14 +6,14 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
 import type { AlertService, CommandResult } from '../../protocol/alerts.ts';
 import type { FleetIndex } from '../../protocol/fleet.ts';
 import { idSchema } from '../../protocol/ids.ts';
 import { SEVERITIES, type Alert } from '../../protocol/payloads.ts';
-import type { Logger } from '../../lib/logger.ts';
-import { channelRegistry } from '../channels/metrics.ts';
+import { componentLogger, type Logger } from '../../lib/logger.ts';
+import { metricPrefix, type OpsSource, registerOpsRoutes } from '../../lib/ops/index.ts';
 import { SseHub } from '../channels/sse.ts';
 import type { BoardService } from '../contracts.ts';
 import { pageAssets } from './assets.ts';
@@ -25,6 +25,8 @@ export interface HttpDeps {
   board: BoardService;
   fleet: () => FleetIndex;
   log: Logger;
+  /** The services `/healthz` and `/metrics` answer for: the rules first, then any sharing the process. */
+  ops: [OpsSource, ...OpsSource[]];
 }
 
 declare module 'fastify' {
@@ -85,7 +87,7 @@ export async function buildApp(
   config: HttpConfig,
   deps: HttpDeps,
 ): Promise<{ app: FastifyInstance; hub: SseHub }> {
-  const log = deps.log.child({ component: 'http' });
+  const log = componentLogger(deps.log, 'http');
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -95,15 +97,15 @@ export async function buildApp(
   const users = new Map(config.tokens.map((t) => [tokenKey(t.token), t]));
 
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  const M = metricPrefix('rules');
   const requests = new Counter({
-    name: 'cw_http_requests_total',
+    name: `${M}http_requests_total`,
     help: 'HTTP requests by route and status',
     labelNames: ['route', 'status'] as const,
     registers: [registry],
   });
   const latency = new Histogram({
-    name: 'cw_http_request_seconds',
+    name: `${M}http_request_duration_seconds`,
     help: 'HTTP request duration',
     labelNames: ['route'] as const,
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
@@ -212,11 +214,8 @@ export async function buildApp(
     404: jsonSchema(errorBody),
   };
 
-  app.get('/healthz', async () => ({ status: 'ok', sseClients: hub.size }));
-  app.get('/metrics', async (_request, reply) => {
-    const merged = Registry.merge([registry, channelRegistry]);
-    return reply.type(merged.contentType).send(await merged.metrics());
-  });
+  const [own, ...others] = deps.ops;
+  registerOpsRoutes(app, [{ ...own, registries: [...own.registries, registry] }, ...others]);
 
   await app.register(async (api) => {
     api.addHook('onRequest', authenticate);

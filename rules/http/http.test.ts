@@ -4,6 +4,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { AlertTransition } from '../../protocol/alerts.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { waitFor } from '../../lib/net.ts';
+import { type CheckOutcome, type OpsSource, passing } from '../../lib/ops/index.ts';
+import { promtoolCheck } from '../../test/support/promtool.ts';
+import { channelRegistry } from '../channels/metrics.ts';
 import { buildApp, httpConfigSchema, type RunningHttp, startHttp } from './index.ts';
 import { MemoryAlerts, MemoryBoard, testFleet } from './testing/memory.ts';
 
@@ -22,6 +25,12 @@ const config = httpConfigSchema.parse({
   sse: { heartbeatMs: 200 },
 });
 const auth = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** What the rules service gives its HTTP server, with an MQTT check a test can fail. */
+let mqttCheck: CheckOutcome = passing;
+const ops: [OpsSource] = [
+  { service: 'rules', registries: [channelRegistry], checks: { mqtt: () => mqttCheck } },
+];
 
 describe('http config', () => {
   it('refuses a caregiver token without a centre, naming the field', () => {
@@ -54,7 +63,8 @@ describe('alert API (fastify inject)', () => {
   beforeEach(async () => {
     alerts = new MemoryAlerts();
     board = new MemoryBoard(alerts);
-    ({ app } = await buildApp(config, { alerts, board, fleet: () => testFleet, log: silentLogger }));
+    mqttCheck = passing;
+    ({ app } = await buildApp(config, { alerts, board, fleet: () => testFleet, log: silentLogger, ops }));
   });
   afterEach(() => app.close());
 
@@ -233,12 +243,32 @@ describe('alert API (fastify inject)', () => {
     expect(lines).toHaveLength(2);
   });
 
-  it('serves health, Prometheus metrics and the page with its bundled script', async () => {
-    expect((await app.inject({ method: 'GET', url: '/healthz' })).json()).toMatchObject({ status: 'ok' });
+  it('answers /healthz 200 while its checks pass and 503 with the reason when one fails', async () => {
+    const ok = await app.inject({ method: 'GET', url: '/healthz' });
+    expect([ok.statusCode, ok.json()]).toEqual([
+      200,
+      { status: 'ok', service: 'rules', checks: [{ name: 'mqtt', ok: true }] },
+    ]);
+    mqttCheck = { ok: false, reason: 'not connected to the broker' };
+    const failing = await app.inject({ method: 'GET', url: '/healthz' });
+    expect([failing.statusCode, failing.json()]).toEqual([
+      503,
+      {
+        status: 'fail',
+        service: 'rules',
+        checks: [{ name: 'mqtt', ok: false, reason: 'not connected to the broker' }],
+      },
+    ]);
+  });
+
+  it('serves Prometheus metrics promtool accepts, and the page with its bundled script', async () => {
     await app.inject({ method: 'GET', url: '/api/alerts', headers: auth(TOKENS.a) });
     const metrics = await app.inject({ method: 'GET', url: '/metrics' });
-    expect(metrics.body).toContain('cw_http_requests_total{route="/api/alerts",status="200"} 1');
-    expect(metrics.body).toContain('cw_alert_sse_clients');
+    expect(metrics.body).toContain(
+      'cradlewatch_rules_http_requests_total{route="/api/alerts",status="200"} 1',
+    );
+    expect(metrics.body).toContain('cradlewatch_rules_sse_clients');
+    expect(promtoolCheck(metrics.body)).toEqual({ code: 0, output: '' });
     const page = await app.inject({ method: 'GET', url: '/' });
     expect(page.body).toContain('<script src="/assets/app.js"');
     const js = await app.inject({ method: 'GET', url: '/assets/app.js' });
@@ -257,7 +287,7 @@ describe('alert stream (real sockets)', () => {
     alerts = new MemoryAlerts();
     http = await startHttp(
       { ...config, port: 0 },
-      { alerts, board: new MemoryBoard(alerts), fleet: () => testFleet, log: silentLogger },
+      { alerts, board: new MemoryBoard(alerts), fleet: () => testFleet, log: silentLogger, ops },
     );
   });
   afterAll(() => http.close());

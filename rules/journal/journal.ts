@@ -38,6 +38,8 @@ export interface JournalOptions {
   syncIntervalMs?: number;
   /** Transitions kept for resumption. */
   keepTransitions?: number;
+  /** Told how long each fsync took (the rules' journal_fsync_seconds). */
+  onFsync?: (seconds: number) => void;
 }
 
 export class JournalError extends Error {
@@ -65,6 +67,7 @@ export class Journal {
   readonly #compactBytes: number;
   readonly #keep: number;
   readonly #syncIntervalMs: number;
+  readonly #onFsync: ((seconds: number) => void) | undefined;
   #fd: number;
   #bytes: number;
   #snapshotBytes = 0;
@@ -79,6 +82,7 @@ export class Journal {
     this.#compactBytes = options.compactBytes ?? 4 * 1024 * 1024;
     this.#keep = options.keepTransitions ?? 1000;
     this.#syncIntervalMs = options.syncIntervalMs ?? 200;
+    this.#onFsync = options.onFsync;
     this.#fd = openSync(this.#journalPath, 'a');
     this.#bytes = statSync(this.#journalPath).size;
   }
@@ -175,7 +179,9 @@ export class Journal {
   sync(): void {
     clearTimeout(this.#syncTimer);
     this.#syncTimer = undefined;
+    const started = performance.now();
     fsyncSync(this.#fd);
+    this.#onFsync?.((performance.now() - started) / 1000);
   }
 
   /** Past twice the snapshot too: rewriting a large state for every few MB of journal would cost more than replaying it. */

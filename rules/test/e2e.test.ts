@@ -3,8 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InfluxConnection } from '../../lib/influx/connection.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { waitFor } from '../../lib/net.ts';
-import type { Alert } from '../../protocol/payloads.ts';
+import { sampleSum } from '../../lib/ops/index.ts';
+import { type Alert, SEVERITIES } from '../../protocol/payloads.ts';
 import { countPoints, freshInflux } from '../../test/support/influx.ts';
+import { promtoolCheck } from '../../test/support/promtool.ts';
 import { webhookReceiver, type WebhookReceiver } from '../channels/testing/receiver.ts';
 import { rulesServiceConfigSchema } from '../config.ts';
 import { type RunningRules, startRules } from '../service.ts';
@@ -145,5 +147,39 @@ describe('rules end to end (project broker, SSE, webhook, InfluxDB)', () => {
       { qos: 1 },
     );
     await waitFor(() => rules.stats.invalid >= before + 2, { what: 'invalid count' });
+  });
+
+  it('serves its health and metrics in the shared shape: open alerts, transitions, fsyncs, input lag', async () => {
+    const health = await fetch(`${rules.url}/healthz`);
+    expect([health.status, await health.json()]).toEqual([
+      200,
+      { status: 'ok', service: 'rules', checks: [{ name: 'mqtt', ok: true }] },
+    ]);
+    const M = 'cradlewatch_rules_';
+    // Reminders keep firing on their own: compare with the state read around the same scrape.
+    await waitFor(
+      async () => {
+        const before = { transitions: rules.stats.transitions, open: rules.alerts.list() };
+        const text = await (await fetch(`${rules.url}/metrics`)).text();
+        if (rules.stats.transitions !== before.transitions) return false;
+        expect(sampleSum(text, `${M}transitions_total`)).toBe(before.transitions);
+        for (const severity of SEVERITIES) {
+          expect(sampleSum(text, `${M}open_alerts`, { severity })).toBe(
+            before.open.filter((a) => a.severity === severity).length,
+          );
+        }
+        return true;
+      },
+      { what: 'a scrape between two transitions' },
+    );
+    const text = await (await fetch(`${rules.url}/metrics`)).text();
+    expect(sampleSum(text, `${M}transitions_total`, { rule: 'one-key-alarm', kind: 'raised' })).toBe(1);
+    expect(sampleSum(text, `${M}journal_fsync_seconds_count`)).toBeGreaterThan(0);
+    for (const kind of ['alarm', 'nap', 'reading']) {
+      const processed = sampleSum(text, `${M}input_lag_seconds_count`, { kind });
+      expect(processed).toBeGreaterThan(0);
+      expect(sampleSum(text, `${M}arrival_lag_seconds_count`, { kind })).toBe(processed);
+    }
+    expect(promtoolCheck(text)).toEqual({ code: 0, output: '' });
   });
 });
