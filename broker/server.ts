@@ -16,6 +16,13 @@ import type { FleetIndex } from '../protocol/fleet.ts';
 import { parseTopic, topics } from '../protocol/topics.ts';
 import { type Principal, canPublish, canSubscribe } from './acl.ts';
 import { Authenticator, FailureThrottle } from './auth.ts';
+import {
+  MemorySessionOwners,
+  RedisSessionOwners,
+  type SessionOwners,
+  clientIdRefusal,
+  ownerKey,
+} from './identity.ts';
 import type { BrokerConfig } from './config.ts';
 import { IndexedMemoryPersistence } from './outgoing-persistence.ts';
 import { type BrokerMetrics, type BrokerStats, createBrokerMetrics, readStats } from './metrics.ts';
@@ -69,6 +76,7 @@ interface StreamSources {
 interface RedisBackends {
   persistence: StreamSources;
   mq: { state: EventEmitter; close(callback: () => void): void };
+  owners: SessionOwners;
 }
 
 async function redisBackends(url: string): Promise<RedisBackends> {
@@ -98,7 +106,11 @@ async function redisBackends(url: string): Promise<RedisBackends> {
     }
   }
   const mqemitterRedis = require('mqemitter-redis');
-  return { persistence: new StreamingRedisPersistence(options), mq: mqemitterRedis(options) };
+  return {
+    persistence: new StreamingRedisPersistence(options),
+    mq: mqemitterRedis(options),
+    owners: new RedisSessionOwners(new Redis(options)),
+  };
 }
 
 /**
@@ -179,7 +191,9 @@ export async function startBroker(
   const telemetryPublishers = new Set<GuardedConnection>();
   const connectionOf = new WeakMap<Client, GuardedConnection>();
 
-  const backends: Partial<RedisBackends> = config.redis ? await redisBackends(config.redis) : {};
+  const { owners = new MemorySessionOwners(), ...backends }: Partial<RedisBackends> = config.redis
+    ? await redisBackends(config.redis)
+    : {};
   // A Redis outage while running is logged and retried by the clients, never a crash.
   backends.mq?.state.on('error', (error: Error) =>
     log.error({ err: error.message }, 'Redis pub/sub unavailable; retrying'),
@@ -203,8 +217,13 @@ export async function startBroker(
   // [MQTT-3.1.3-8]: a zero-byte client id with CleanSession 0 gets CONNACK 2. Aedes invents an id before
   // authenticate runs, so preConnect, which still sees the CONNECT, marks such clients.
   const anonymousPersistent = new WeakSet<Client>();
+  // The CONNECT as Aedes holds it: authenticate may have to turn a foreign stored session into a fresh one.
+  const connects = new WeakMap<Client, { clientId: string; clean?: boolean }>();
+  // Clients whose stored session was discarded: persistent again once the old queue is gone.
+  const restartedSessions = new WeakSet<Client>();
   aedes.preConnect = (client, packet, callback) => {
     if (!packet.clientId && packet.clean === false) anonymousPersistent.add(client);
+    connects.set(client, packet);
     callback(null, true);
   };
 
@@ -235,6 +254,29 @@ export async function startBroker(
         return callback(Object.assign(new Error(result.reason), { returnCode: result.returnCode }), false);
       }
       throttle.succeeded(address);
+      const connect = connects.get(client);
+      const refusal = clientIdRefusal(result.principal, connect?.clientId ?? client.id, (name) =>
+        auth.isName(name),
+      );
+      if (refusal) {
+        metrics.clientIdRefusals.inc({ reason: refusal });
+        log.warn({ clientId: client.id, username, address, reason: refusal }, 'login refused: client id');
+        return callback(Object.assign(new Error(refusal), { returnCode: 2 }), false);
+      }
+      const owner = ownerKey(result.principal);
+      const before = await owners.claim(client.id, owner);
+      if (connect?.clean === false && before !== undefined && before !== owner) {
+        // Aedes restores a session from the CONNECT's flag and empties its queue for a clean client: both
+        // flags flipped make it discard what the other identity was sent, and clientReady flips them back.
+        connect.clean = true;
+        client.clean = true;
+        restartedSessions.add(client);
+        metrics.sessionsDiscarded.inc();
+        log.warn(
+          { clientId: client.id, username, before, now: owner },
+          'stored session of another identity discarded',
+        );
+      }
       const session: Session = {
         principal: result.principal,
         bucket: new TokenBucket(config.limits.publishRate, config.limits.publishBurst),
@@ -313,7 +355,17 @@ export async function startBroker(
     callback(null, null);
   };
 
+  aedes.authorizeForward = (client, packet) => {
+    const session = sessions.get(client);
+    // Read rights checked per message, not only per subscription: a queue filled under another identity,
+    // or a subscription made before a registry change, must not deliver what this principal may not read.
+    if (session && canSubscribe(session.principal, packet.topic)) return packet;
+    metrics.forwardRefusals.inc();
+    return null;
+  };
+
   aedes.on('clientReady', (client) => {
+    if (restartedSessions.has(client)) client.clean = false;
     metrics.clients.set(aedes.connectedClients);
     const session = sessions.get(client);
     if (session?.brokerWill && session.principal.type === 'device') {
@@ -469,6 +521,7 @@ export async function startBroker(
     await app?.close();
     const { mq: redisMq } = backends;
     if (redisMq) await new Promise<void>((resolve) => redisMq.close(resolve));
+    await owners.close();
   };
   return running;
 }

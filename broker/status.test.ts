@@ -43,7 +43,7 @@ describe('device status from the broker', () => {
   async function retainedStatus(device: string): Promise<{ state: string; ts: number } | undefined> {
     const { client, got } = await connectCollecting(
       broker.mqttUrl,
-      credentials(fleet, SERVICE_USERS.rules, `peek-${Math.random()}`),
+      credentials(fleet, SERVICE_USERS.rules, `${SERVICE_USERS.rules}-peek-${Math.random()}`),
     );
     await client.subscribeAsync(topics.deviceStatus('c1', device), { qos: 1 });
     await new Promise((r) => setTimeout(r, 100));
