@@ -27,6 +27,7 @@ import type { BrokerConfig } from './config.ts';
 import { IndexedMemoryPersistence } from './outgoing-persistence.ts';
 import { type BrokerMetrics, type BrokerStats, createBrokerMetrics, readStats } from './metrics.ts';
 import { GuardedConnection, TokenBucket } from './packet-guard.ts';
+import { offlineStatusFrom, statusPayload } from './device-status.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -53,12 +54,13 @@ export interface BrokerOptions {
 interface Session {
   principal: Principal;
   bucket: TokenBucket;
-  /** The broker-made offline will, for devices that set none. */
-  brokerWill?: PublishPacket;
-}
-
-function statusPayload(state: 'online' | 'offline'): Buffer {
-  return Buffer.from(JSON.stringify({ v: 1, ts: Date.now(), state }));
+  /**
+   * A device's status as the broker announces it (online at connect, offline at any loss), for a device that
+   * does not carry its status in a will of its own.
+   */
+  brokerStatus?: PublishPacket;
+  /** Its will is on another of its topics, so Aedes will not announce the loss: the broker does. */
+  offlineBesideWill?: boolean;
 }
 
 /** Devices that only stream readings: the first traffic to hold when the broker runs out of room. */
@@ -190,6 +192,8 @@ export async function startBroker(
   const subscribers = new Set<GuardedConnection>();
   const telemetryPublishers = new Set<GuardedConnection>();
   const connectionOf = new WeakMap<Client, GuardedConnection>();
+  /** The last connection that logged in under each client id: older ones were taken over. */
+  const latestLogin = new Map<string, Client>();
 
   const { owners = new MemorySessionOwners(), ...backends }: Partial<RedisBackends> = config.redis
     ? await redisBackends(config.redis)
@@ -206,11 +210,8 @@ export async function startBroker(
     heartbeatInterval: 60_000,
   });
 
-  // Aedes keeps these internal; the overload guard and the will check read them.
-  const internals = aedes as unknown as {
-    mq: { _messageQueue?: unknown[]; current?: number };
-    clients: Record<string, Client>;
-  };
+  // Aedes keeps its emitter's queue internal; the overload guard reads it.
+  const internals = aedes as unknown as { mq: { _messageQueue?: unknown[]; current?: number } };
   const addressOf = (client: Client) =>
     (client.conn as unknown as { remoteAddress?: string }).remoteAddress ?? 'unknown';
 
@@ -288,9 +289,10 @@ export async function startBroker(
           principal.kind === 'gateway'
             ? topics.gatewayStatus(principal.center, principal.id)
             : topics.deviceStatus(principal.center, principal.id);
-        if (!client_._will) {
-          // A device that sets no will still gets its loss announced, as DESIGN.md promises supervisors.
-          session.brokerWill = {
+        const own = client_._will;
+        if (own?.topic !== statusTopic) {
+          // Supervisors are promised every device's loss (docs/design.md), whatever will the device set.
+          session.brokerStatus = {
             cmd: 'publish',
             topic: statusTopic,
             payload: statusPayload('offline'),
@@ -298,9 +300,20 @@ export async function startBroker(
             retain: true,
             dup: false,
           } as PublishPacket;
-          client_._will = session.brokerWill;
+          if (own && !canPublish(principal, own.topic)) {
+            // Refused now rather than at the loss, so the broker's status will takes its place (and, in a
+            // cluster, is the will a surviving node finds).
+            metrics.aclRefusals.inc({ action: 'will' });
+            log.warn(
+              { clientId: client.id, topic: own.topic.slice(0, 200) },
+              'will refused by ACL; replaced',
+            );
+            client_._will = session.brokerStatus;
+          } else if (own) session.offlineBesideWill = true;
+          else client_._will = session.brokerStatus;
         }
       }
+      latestLogin.set(client.id, client);
       sessions.set(client, session);
       callback(null, true);
     };
@@ -310,21 +323,28 @@ export async function startBroker(
     });
   };
 
+  // A will is composed at connect time; the status it announces is the moment of loss, with the fields
+  // (fw, battery) the device put in it.
+  const refreshStatusWill = (packet: PublishPacket) => {
+    const where = parseTopic(packet.topic);
+    if (where && (where.kind === 'device' || where.kind === 'gateway') && where.channel === 'status') {
+      packet.payload = offlineStatusFrom(packet.payload as Buffer);
+    }
+  };
   aedes.authorizePublish = (client, packet, callback) => {
-    if (!client) return callback(null); // a will of a client that lived on another (dead) cluster node
+    if (!client) {
+      // A will of a client that lived on another (dead) cluster node: checked by the ACL when it connected.
+      refreshStatusWill(packet);
+      return callback(null);
+    }
     const session = sessions.get(client);
     if (!session) return callback(new Error('not authenticated'));
     const isWill = packet === (client as unknown as { will: PublishPacket | null }).will;
     if (isWill) {
-      // A will is composed at connect time; the status it announces is the moment of loss.
-      const where = parseTopic(packet.topic);
-      if (where && (where.kind === 'device' || where.kind === 'gateway') && where.channel === 'status') {
-        // A connection taken over by the same device's new one [MQTT-3.1.4-2] is no loss: its "offline"
-        // could land after the new connection's "online" and leave the device marked gone.
-        const current = internals.clients[client.id];
-        if (current && current !== client) return callback(new Error('superseded by a new connection'));
-        packet.payload = statusPayload('offline');
-      }
+      // A connection taken over by the same device's new one [MQTT-3.1.4-2] is no loss: its "offline"
+      // could land after the new connection's "online" and leave the device marked gone.
+      if (latestLogin.get(client.id) !== client) return callback(new Error('superseded by a new connection'));
+      refreshStatusWill(packet);
     } else if (session.principal.type !== 'service' && !session.bucket.take()) {
       metrics.limitDisconnects.inc({ limit: 'publish-rate' });
       log.warn(
@@ -368,17 +388,24 @@ export async function startBroker(
     if (restartedSessions.has(client)) client.clean = false;
     metrics.clients.set(aedes.connectedClients);
     const session = sessions.get(client);
-    if (session?.brokerWill && session.principal.type === 'device') {
-      aedes.publish({ ...session.brokerWill, payload: statusPayload('online') } as PublishPacket, () => {});
+    if (session?.brokerStatus) {
+      aedes.publish({ ...session.brokerStatus, payload: statusPayload('online') } as PublishPacket, () => {});
     }
   });
   aedes.on('clientDisconnect', (client) => {
     metrics.clients.set(aedes.connectedClients);
-    // A clean DISCONNECT discards the will [MQTT-3.1.2-10], which would leave a will-less device "online"
-    // in its retained status for good; the broker made that will, so it announces the leave itself.
+    const superseded = latestLogin.get(client.id) !== client;
+    if (!superseded) latestLogin.delete(client.id);
+    // A clean DISCONNECT discards the will [MQTT-3.1.2-10], which would leave the device "online" in its
+    // retained status for good; and a will on another topic announces nothing. The broker announced the
+    // device, so it announces the leave.
     const session = sessions.get(client);
-    if (session?.brokerWill && (client as unknown as { _disconnected?: boolean })._disconnected) {
-      aedes.publish({ ...session.brokerWill, payload: statusPayload('offline') } as PublishPacket, () => {});
+    const clean = (client as unknown as { _disconnected?: boolean })._disconnected === true;
+    if (session?.brokerStatus && !superseded && (clean || session.offlineBesideWill)) {
+      aedes.publish(
+        { ...session.brokerStatus, payload: statusPayload('offline') } as PublishPacket,
+        () => {},
+      );
     }
   });
   aedes.on('clientError', (client, error) =>
