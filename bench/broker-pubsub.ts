@@ -142,8 +142,8 @@ async function main(): Promise<void> {
         await measure(
           'cradlewatch (auth + ACL)',
           ours.mqttUrl,
-          { clientId: 'bench-pub', username: simulator.username, password: 'sim' },
-          { clientId: 'bench-sub', username: ingest.username, password: 'ingest' },
+          { clientId: simulator.username, username: simulator.username, password: 'sim' },
+          { clientId: ingest.username, username: ingest.username, password: 'ingest' },
           topic,
         ),
       );

@@ -253,8 +253,8 @@ async function startSplit(
       login: { username, password },
     };
   };
-  const ingestAccount = account('cw-ingest', 'ingest');
-  const rulesAccount = account('cw-rules', 'rules');
+  const ingestAccount = account('cradlewatch-ingest', 'ingest');
+  const rulesAccount = account('cradlewatch-rules', 'rules');
   const started: ReturnType<typeof spawnCradlewatch>[] = [];
   /** `cradlewatch <service> --config <dir>/<service>.json`, stopped with the others on the way out. */
   const service = (name: 'broker' | 'ingest' | 'rules', config: unknown) => {
@@ -354,7 +354,7 @@ async function pressAlarms(
   const clients = await Promise.all(
     buttons.map((b) =>
       mqtt.connectAsync(mqttUrl, {
-        clientId: `bench-${b.id}`,
+        clientId: b.id,
         username: b.id,
         password: credentials[b.id]!,
         reconnectPeriod: 0,

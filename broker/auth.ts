@@ -25,6 +25,11 @@ export class Authenticator {
     this.#accounts = new Map(accounts.map((a) => [a.username, a]));
   }
 
+  /** Whether `name` is an account's username or a registered device's id: the names client ids are bound to. */
+  isName(name: string): boolean {
+    return this.#accounts.has(name) || (this.fleet()?.devices.has(name) ?? false);
+  }
+
   async check(username: string | undefined, password: Buffer | undefined): Promise<AuthResult> {
     if (!username || !password) return { ok: false, returnCode: 4, reason: 'no username or password' };
     const account = this.#accounts.get(username);

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../lib/net.ts';
@@ -14,30 +13,14 @@ import {
   credentials,
   makeTestFleet,
   metric,
+  mosquitto,
+  hostPort,
   connectPacket,
   rawClient,
   spawnBroker,
 } from './test-support.ts';
 
 const M = 'cradlewatch_broker_';
-
-/** Debian's mosquitto clients against our broker: exit code and output, never a throw. */
-async function mosquitto(command: 'mosquitto_pub' | 'mosquitto_sub', args: string[], input?: Buffer) {
-  const child = execFile(command, args, { timeout: 15_000, encoding: 'utf8' });
-  if (input) child.stdin?.end(input);
-  else child.stdin?.end();
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => (stdout += d));
-  child.stderr?.on('data', (d) => (stderr += d));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-  return { code, stdout, stderr };
-}
-
-function hostPort(url: string): string[] {
-  const { hostname, port } = new URL(url);
-  return ['-h', hostname, '-p', port, '-V', 'mqttv311'];
-}
 
 describe('cradlewatch broker as a process, with real clients', () => {
   let fleet: TestFleet;
@@ -73,7 +56,14 @@ describe('cradlewatch broker as a process, with real clients', () => {
     const device = fleet.ids.wearable;
     const sub = mosquitto('mosquitto_sub', [
       ...hostPort(broker.mqtt),
-      ...['-u', SERVICE_USERS.supervisor, '-P', fleet.passwords[SERVICE_USERS.supervisor]!],
+      ...[
+        '-u',
+        SERVICE_USERS.supervisor,
+        '-P',
+        fleet.passwords[SERVICE_USERS.supervisor]!,
+        '-i',
+        `${SERVICE_USERS.supervisor}-sub`,
+      ],
       ...['-t', 'cw/v1/c1/rooms/+/nap', '-C', '1', '-W', '10', '-v'],
     ]);
     const pub = await mosquitto('mosquitto_pub', [
@@ -129,7 +119,7 @@ describe('cradlewatch broker as a process, with real clients', () => {
     // Same again with mosquitto_pub, and across centres.
     const pub = await mosquitto('mosquitto_pub', [
       ...hostPort(broker.mqtt),
-      ...['-u', spoofer, '-P', fleet.passwords[spoofer]!, '-q', '1'],
+      ...['-u', spoofer, '-P', fleet.passwords[spoofer]!, '-i', spoofer, '-q', '1'],
       ...['-t', topics.deviceTelemetry('c2', fleet.ids.wearable2), '-m', 'SPOOFED-SECRET'],
     ]);
     expect(pub.code).not.toBe(0);
@@ -172,7 +162,14 @@ describe('cradlewatch broker as a process, with real clients', () => {
     carer.socket.destroy();
     const sub = await mosquitto('mosquitto_sub', [
       ...hostPort(broker.mqtt),
-      ...['-u', SERVICE_USERS.caregiver, '-P', fleet.passwords[SERVICE_USERS.caregiver]!],
+      ...[
+        '-u',
+        SERVICE_USERS.caregiver,
+        '-P',
+        fleet.passwords[SERVICE_USERS.caregiver]!,
+        '-i',
+        SERVICE_USERS.caregiver,
+      ],
       ...['-t', 'cw/v1/c2/rooms/+/nap', '-C', '1', '-W', '3'],
     ]);
     expect(sub.stderr).toMatch(/denied/i);
@@ -186,7 +183,19 @@ describe('cradlewatch broker as a process, with real clients', () => {
       'mosquitto_pub',
       [
         ...hostPort(broker.mqtt),
-        ...['-u', device, '-P', fleet.passwords[device]!, '-q', '1', '-t', telemetryOf(device), '-s'],
+        ...[
+          '-u',
+          device,
+          '-P',
+          fleet.passwords[device]!,
+          '-i',
+          device,
+          '-q',
+          '1',
+          '-t',
+          telemetryOf(device),
+          '-s',
+        ],
       ],
       Buffer.alloc(20 * 1024, 'x'),
     );

@@ -55,7 +55,7 @@ describe('brokers sharing one Redis', () => {
     const peek = async (url: string) => {
       const { client, got: seen } = await connectCollecting(
         url,
-        credentials(fleet, SERVICE_USERS.rules, `peek-${Date.now()}`),
+        credentials(fleet, SERVICE_USERS.rules, `${SERVICE_USERS.rules}-peek-${Date.now()}`),
       );
       await client.subscribeAsync(status, { qos: 1 });
       await new Promise((r) => setTimeout(r, 150));
@@ -75,7 +75,10 @@ describe('brokers sharing one Redis', () => {
 
   it('delivers a QoS 1 message to a persistent session that went away from one broker and came back on the other', async () => {
     const [a, b] = brokers.slice(-2) as [BrokerProcess, BrokerProcess];
-    const options = { ...credentials(fleet, SERVICE_USERS.rules, 'rules-persistent'), clean: false };
+    const options = {
+      ...credentials(fleet, SERVICE_USERS.rules, `${SERVICE_USERS.rules}-persistent`),
+      clean: false,
+    };
     const first = await connect(a.mqtt, options);
     await first.subscribeAsync('cw/v1/c1/devices/+/alarm', { qos: 1 });
     await first.endAsync();

@@ -71,10 +71,16 @@ describe('MQTT 3.1.1 conformance of the cradlewatch broker', () => {
     expect(await raw.closedWithin(2_000)).toBe(true);
   });
 
-  it('[MQTT-3.1.3-6] [MQTT-3.1.3-7] accepts a zero-length client id with CleanSession 1', async () => {
-    const raw = await rawLogin(fleet.ids.wearable, { clientId: '', clean: true });
+  it('[MQTT-3.1.3-6] [MQTT-3.1.3-7] accepts a zero-length client id with CleanSession 1 from an account', async () => {
+    const raw = await rawLogin(SERVICE_USERS.caregiver, { clientId: '', clean: true });
     expect(await raw.waitFor('connack')).toMatchObject({ returnCode: 0, sessionPresent: false });
     raw.socket.destroy();
+  });
+
+  it('refuses a zero-length client id from a device (its status is bound to its id) with CONNACK 2', async () => {
+    const raw = await rawLogin(fleet.ids.wearable, { clientId: '', clean: true });
+    expect(await raw.waitFor('connack')).toMatchObject({ returnCode: 2 });
+    expect(await raw.closedWithin(2_000)).toBe(true);
   });
 
   it('[MQTT-3.1.0-1] closes a connection whose first packet is not CONNECT', async () => {
@@ -327,7 +333,10 @@ describe('MQTT 3.1.1 conformance of the cradlewatch broker', () => {
   });
 
   it('[MQTT-3.1.2-4] [MQTT-3.2.2-2] [MQTT-4.3.2-1] keeps a QoS 1 message for an offline persistent session and delivers it on return', async () => {
-    const options = { ...credentials(fleet, SERVICE_USERS.ingest, 'ingest-persistent'), clean: false };
+    const options = {
+      ...credentials(fleet, SERVICE_USERS.ingest, `${SERVICE_USERS.ingest}-persistent`),
+      clean: false,
+    };
     const first = await connect(broker.mqttUrl, options);
     await first.subscribeAsync('cw/v1/c1/devices/+/alarm', { qos: 1 });
     await first.endAsync();
@@ -341,7 +350,10 @@ describe('MQTT 3.1.1 conformance of the cradlewatch broker', () => {
   });
 
   it('[MQTT-3.1.2-6] [MQTT-3.2.2-1] a clean session starts empty and is not kept', async () => {
-    const options = { ...credentials(fleet, SERVICE_USERS.ingest, 'ingest-clean'), clean: true };
+    const options = {
+      ...credentials(fleet, SERVICE_USERS.ingest, `${SERVICE_USERS.ingest}-clean`),
+      clean: true,
+    };
     const first = await connect(broker.mqttUrl, options);
     await first.subscribeAsync('cw/v1/c1/devices/+/alarm', { qos: 1 });
     await first.endAsync();

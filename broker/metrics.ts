@@ -47,6 +47,22 @@ export function createBrokerMetrics() {
       labelNames: ['limit'],
       registers: [registry],
     }),
+    clientIdRefusals: new Counter({
+      name: `${prefix}client_id_refusals_total`,
+      help: 'Logins refused because the client id is not bound to the authenticated principal, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    sessionsDiscarded: new Counter({
+      name: `${prefix}sessions_discarded_total`,
+      help: 'Stored sessions started afresh because they were made under another identity',
+      registers: [registry],
+    }),
+    forwardRefusals: new Counter({
+      name: `${prefix}forward_refusals_total`,
+      help: 'Messages not delivered to a client because its principal may not read the topic',
+      registers: [registry],
+    }),
     backlogBytes: new Gauge({
       name: `${prefix}backlog_bytes`,
       help: 'Bytes waiting on subscriber sockets plus messages queued inside the broker',

@@ -17,10 +17,18 @@ import type { FleetIndex } from '../protocol/fleet.ts';
 import { parseTopic, topics } from '../protocol/topics.ts';
 import { type Principal, canPublish, canSubscribe } from './acl.ts';
 import { Authenticator, FailureThrottle } from './auth.ts';
+import {
+  MemorySessionOwners,
+  RedisSessionOwners,
+  type SessionOwners,
+  clientIdRefusal,
+  ownerKey,
+} from './identity.ts';
 import type { BrokerConfig } from './config.ts';
 import { IndexedMemoryPersistence } from './outgoing-persistence.ts';
 import { type BrokerMetrics, type BrokerStats, createBrokerMetrics, readStats } from './metrics.ts';
 import { GuardedConnection, TokenBucket } from './packet-guard.ts';
+import { offlineStatusFrom, statusPayload } from './device-status.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -49,12 +57,13 @@ export interface BrokerOptions {
 interface Session {
   principal: Principal;
   bucket: TokenBucket;
-  /** The broker-made offline will, for devices that set none. */
-  brokerWill?: PublishPacket;
-}
-
-function statusPayload(state: 'online' | 'offline'): Buffer {
-  return Buffer.from(JSON.stringify({ v: 1, ts: Date.now(), state }));
+  /**
+   * A device's status as the broker announces it (online at connect, offline at any loss), for a device that
+   * does not carry its status in a will of its own.
+   */
+  brokerStatus?: PublishPacket;
+  /** Its will is on another of its topics, so Aedes will not announce the loss: the broker does. */
+  offlineBesideWill?: boolean;
 }
 
 /** Devices that only stream readings: the first traffic to hold when the broker runs out of room. */
@@ -72,6 +81,7 @@ interface StreamSources {
 interface RedisBackends {
   persistence: StreamSources;
   mq: { state: EventEmitter; close(callback: () => void): void };
+  owners: SessionOwners;
 }
 
 async function redisBackends(url: string): Promise<RedisBackends> {
@@ -101,7 +111,11 @@ async function redisBackends(url: string): Promise<RedisBackends> {
     }
   }
   const mqemitterRedis = require('mqemitter-redis');
-  return { persistence: new StreamingRedisPersistence(options), mq: mqemitterRedis(options) };
+  return {
+    persistence: new StreamingRedisPersistence(options),
+    mq: mqemitterRedis(options),
+    owners: new RedisSessionOwners(new Redis(options)),
+  };
 }
 
 /**
@@ -181,8 +195,12 @@ export async function startBroker(
   const subscribers = new Set<GuardedConnection>();
   const telemetryPublishers = new Set<GuardedConnection>();
   const connectionOf = new WeakMap<Client, GuardedConnection>();
+  /** The last connection that logged in under each client id: older ones were taken over. */
+  const latestLogin = new Map<string, Client>();
 
-  const backends: Partial<RedisBackends> = config.redis ? await redisBackends(config.redis) : {};
+  const { owners = new MemorySessionOwners(), ...backends }: Partial<RedisBackends> = config.redis
+    ? await redisBackends(config.redis)
+    : {};
   // A Redis outage while running is logged and retried by the clients, never a crash.
   let redisError: string | undefined;
   backends.mq?.state.on('error', (error: Error) => {
@@ -199,19 +217,21 @@ export async function startBroker(
     heartbeatInterval: 60_000,
   });
 
-  // Aedes keeps these internal; the overload guard and the will check read them.
-  const internals = aedes as unknown as {
-    mq: { _messageQueue?: unknown[]; current?: number };
-    clients: Record<string, Client>;
-  };
+  // Aedes keeps its emitter's queue internal; the overload guard reads it.
+  const internals = aedes as unknown as { mq: { _messageQueue?: unknown[]; current?: number } };
   const addressOf = (client: Client) =>
     (client.conn as unknown as { remoteAddress?: string }).remoteAddress ?? 'unknown';
 
   // [MQTT-3.1.3-8]: a zero-byte client id with CleanSession 0 gets CONNACK 2. Aedes invents an id before
   // authenticate runs, so preConnect, which still sees the CONNECT, marks such clients.
   const anonymousPersistent = new WeakSet<Client>();
+  // The CONNECT as Aedes holds it: authenticate may have to turn a foreign stored session into a fresh one.
+  const connects = new WeakMap<Client, { clientId: string; clean?: boolean }>();
+  // Clients whose stored session was discarded: persistent again once the old queue is gone.
+  const restartedSessions = new WeakSet<Client>();
   aedes.preConnect = (client, packet, callback) => {
     if (!packet.clientId && packet.clean === false) anonymousPersistent.add(client);
+    connects.set(client, packet);
     callback(null, true);
   };
 
@@ -242,6 +262,29 @@ export async function startBroker(
         return callback(Object.assign(new Error(result.reason), { returnCode: result.returnCode }), false);
       }
       throttle.succeeded(address);
+      const connect = connects.get(client);
+      const refusal = clientIdRefusal(result.principal, connect?.clientId ?? client.id, (name) =>
+        auth.isName(name),
+      );
+      if (refusal) {
+        metrics.clientIdRefusals.inc({ reason: refusal });
+        log.warn({ clientId: client.id, username, address, reason: refusal }, 'login refused: client id');
+        return callback(Object.assign(new Error(refusal), { returnCode: 2 }), false);
+      }
+      const owner = ownerKey(result.principal);
+      const before = await owners.claim(client.id, owner);
+      if (connect?.clean === false && before !== undefined && before !== owner) {
+        // Aedes restores a session from the CONNECT's flag and empties its queue for a clean client: both
+        // flags flipped make it discard what the other identity was sent, and clientReady flips them back.
+        connect.clean = true;
+        client.clean = true;
+        restartedSessions.add(client);
+        metrics.sessionsDiscarded.inc();
+        log.warn(
+          { clientId: client.id, username, before, now: owner },
+          'stored session of another identity discarded',
+        );
+      }
       const session: Session = {
         principal: result.principal,
         bucket: new TokenBucket(config.limits.publishRate, config.limits.publishBurst),
@@ -253,9 +296,10 @@ export async function startBroker(
           principal.kind === 'gateway'
             ? topics.gatewayStatus(principal.center, principal.id)
             : topics.deviceStatus(principal.center, principal.id);
-        if (!client_._will) {
-          // A device that sets no will still gets its loss announced, as DESIGN.md promises supervisors.
-          session.brokerWill = {
+        const own = client_._will;
+        if (own?.topic !== statusTopic) {
+          // Supervisors are promised every device's loss (docs/design.md), whatever will the device set.
+          session.brokerStatus = {
             cmd: 'publish',
             topic: statusTopic,
             payload: statusPayload('offline'),
@@ -263,9 +307,20 @@ export async function startBroker(
             retain: true,
             dup: false,
           } as PublishPacket;
-          client_._will = session.brokerWill;
+          if (own && !canPublish(principal, own.topic)) {
+            // Refused now rather than at the loss, so the broker's status will takes its place (and, in a
+            // cluster, is the will a surviving node finds).
+            metrics.aclRefusals.inc({ action: 'will' });
+            log.warn(
+              { clientId: client.id, topic: own.topic.slice(0, 200) },
+              'will refused by ACL; replaced',
+            );
+            client_._will = session.brokerStatus;
+          } else if (own) session.offlineBesideWill = true;
+          else client_._will = session.brokerStatus;
         }
       }
+      latestLogin.set(client.id, client);
       sessions.set(client, session);
       callback(null, true);
     };
@@ -275,21 +330,28 @@ export async function startBroker(
     });
   };
 
+  // A will is composed at connect time; the status it announces is the moment of loss, with the fields
+  // (fw, battery) the device put in it.
+  const refreshStatusWill = (packet: PublishPacket) => {
+    const where = parseTopic(packet.topic);
+    if (where && (where.kind === 'device' || where.kind === 'gateway') && where.channel === 'status') {
+      packet.payload = offlineStatusFrom(packet.payload as Buffer);
+    }
+  };
   aedes.authorizePublish = (client, packet, callback) => {
-    if (!client) return callback(null); // a will of a client that lived on another (dead) cluster node
+    if (!client) {
+      // A will of a client that lived on another (dead) cluster node: checked by the ACL when it connected.
+      refreshStatusWill(packet);
+      return callback(null);
+    }
     const session = sessions.get(client);
     if (!session) return callback(new Error('not authenticated'));
     const isWill = packet === (client as unknown as { will: PublishPacket | null }).will;
     if (isWill) {
-      // A will is composed at connect time; the status it announces is the moment of loss.
-      const where = parseTopic(packet.topic);
-      if (where && (where.kind === 'device' || where.kind === 'gateway') && where.channel === 'status') {
-        // A connection taken over by the same device's new one [MQTT-3.1.4-2] is no loss: its "offline"
-        // could land after the new connection's "online" and leave the device marked gone.
-        const current = internals.clients[client.id];
-        if (current && current !== client) return callback(new Error('superseded by a new connection'));
-        packet.payload = statusPayload('offline');
-      }
+      // A connection taken over by the same device's new one [MQTT-3.1.4-2] is no loss: its "offline"
+      // could land after the new connection's "online" and leave the device marked gone.
+      if (latestLogin.get(client.id) !== client) return callback(new Error('superseded by a new connection'));
+      refreshStatusWill(packet);
     } else if (session.principal.type !== 'service' && !session.bucket.take()) {
       metrics.limitDisconnects.inc({ limit: 'publish-rate' });
       log.warn(
@@ -320,20 +382,37 @@ export async function startBroker(
     callback(null, null);
   };
 
+  aedes.authorizeForward = (client, packet) => {
+    const session = sessions.get(client);
+    // Read rights checked per message, not only per subscription: a queue filled under another identity,
+    // or a subscription made before a registry change, must not deliver what this principal may not read.
+    if (session && canSubscribe(session.principal, packet.topic)) return packet;
+    metrics.forwardRefusals.inc();
+    return null;
+  };
+
   aedes.on('clientReady', (client) => {
+    if (restartedSessions.has(client)) client.clean = false;
     metrics.clients.set(aedes.connectedClients);
     const session = sessions.get(client);
-    if (session?.brokerWill && session.principal.type === 'device') {
-      aedes.publish({ ...session.brokerWill, payload: statusPayload('online') } as PublishPacket, () => {});
+    if (session?.brokerStatus) {
+      aedes.publish({ ...session.brokerStatus, payload: statusPayload('online') } as PublishPacket, () => {});
     }
   });
   aedes.on('clientDisconnect', (client) => {
     metrics.clients.set(aedes.connectedClients);
-    // A clean DISCONNECT discards the will [MQTT-3.1.2-10], which would leave a will-less device "online"
-    // in its retained status for good; the broker made that will, so it announces the leave itself.
+    const superseded = latestLogin.get(client.id) !== client;
+    if (!superseded) latestLogin.delete(client.id);
+    // A clean DISCONNECT discards the will [MQTT-3.1.2-10], which would leave the device "online" in its
+    // retained status for good; and a will on another topic announces nothing. The broker announced the
+    // device, so it announces the leave.
     const session = sessions.get(client);
-    if (session?.brokerWill && (client as unknown as { _disconnected?: boolean })._disconnected) {
-      aedes.publish({ ...session.brokerWill, payload: statusPayload('offline') } as PublishPacket, () => {});
+    const clean = (client as unknown as { _disconnected?: boolean })._disconnected === true;
+    if (session?.brokerStatus && !superseded && (clean || session.offlineBesideWill)) {
+      aedes.publish(
+        { ...session.brokerStatus, payload: statusPayload('offline') } as PublishPacket,
+        () => {},
+      );
     }
   });
   aedes.on('clientError', (client, error) =>
@@ -478,6 +557,7 @@ export async function startBroker(
     await app?.close();
     const { mq: redisMq } = backends;
     if (redisMq) await new Promise<void>((resolve) => redisMq.close(resolve));
+    await owners.close();
   };
   return running;
 }

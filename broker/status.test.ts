@@ -43,7 +43,7 @@ describe('device status from the broker', () => {
   async function retainedStatus(device: string): Promise<{ state: string; ts: number } | undefined> {
     const { client, got } = await connectCollecting(
       broker.mqttUrl,
-      credentials(fleet, SERVICE_USERS.rules, `peek-${Math.random()}`),
+      credentials(fleet, SERVICE_USERS.rules, `${SERVICE_USERS.rules}-peek-${Math.random()}`),
     );
     await client.subscribeAsync(topics.deviceStatus('c1', device), { qos: 1 });
     await new Promise((r) => setTimeout(r, 100));
@@ -86,5 +86,81 @@ describe('device status from the broker', () => {
     first.end(true);
     await new Promise((r) => setTimeout(r, 300));
     expect((await retainedStatus(device))?.state).toBe('online');
+  });
+
+  /** A device connection with a will of its own, dropped without DISCONNECT. */
+  async function withWillThenLost(device: string, will: { topic: string; payload: string }) {
+    const raw = await rawClient(broker.mqttUrl);
+    raw.send(
+      connectPacket({
+        clientId: device,
+        username: device,
+        password: Buffer.from(fleet.passwords[device]!),
+        will: { ...will, payload: Buffer.from(will.payload), qos: 1, retain: true },
+      }),
+    );
+    expect(await raw.waitFor('connack')).toMatchObject({ returnCode: 0 });
+    return raw;
+  }
+
+  it("keeps the fields of a device's own status will (fw, battery), with state offline and ts at the loss", async () => {
+    const device = fleet.ids.roomSensor;
+    const raw = await withWillThenLost(device, {
+      topic: topics.deviceStatus('c1', device),
+      payload: JSON.stringify({ v: 1, ts: 1_800_000_000_000, state: 'offline', fw: '2.4.1', battery: 71 }),
+    });
+    const lostAt = Date.now();
+    raw.socket.destroy();
+    await waitFor(async () => ((await retainedStatus(device))?.ts ?? 0) >= lostAt);
+    expect(await retainedStatus(device)).toMatchObject({ v: 1, state: 'offline', fw: '2.4.1', battery: 71 });
+  });
+
+  it("publishes the device's own offline status when its will names another device's topic, and drops that will", async () => {
+    const device = fleet.ids.alarm;
+    const victim = fleet.ids.wearable;
+    const victimStatus = topics.deviceStatus('c1', victim);
+    const { client: watcher, got } = await connectCollecting(
+      broker.mqttUrl,
+      credentials(fleet, SERVICE_USERS.rules, `${SERVICE_USERS.rules}-watch`),
+    );
+    opened.push(watcher);
+    await watcher.subscribeAsync(victimStatus, { qos: 1 });
+    await new Promise((r) => setTimeout(r, 100));
+    const victimBefore = got.messages.length;
+    const raw = await withWillThenLost(device, {
+      topic: victimStatus,
+      payload: JSON.stringify({ v: 1, ts: Date.now(), state: 'offline', fw: 'FORGED' }),
+    });
+    await waitFor(async () => (await retainedStatus(device))?.state === 'online');
+    const lostAt = Date.now();
+    raw.socket.destroy();
+    await waitFor(async () => {
+      const status = await retainedStatus(device);
+      return status?.state === 'offline' && status.ts >= lostAt;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(got.messages.slice(victimBefore).filter((m) => m.payload.includes('FORGED'))).toHaveLength(0);
+    expect((await broker.stats()).aclRefusals).toBeGreaterThanOrEqual(1);
+  });
+
+  it('announces offline beside a will on another topic of the device itself', async () => {
+    const device = fleet.ids.alarm;
+    const alarmTopic = topics.deviceAlarm('c1', device);
+    const { client: watcher, got } = await connectCollecting(
+      broker.mqttUrl,
+      credentials(fleet, SERVICE_USERS.rules, `${SERVICE_USERS.rules}-alarms`),
+    );
+    opened.push(watcher);
+    await watcher.subscribeAsync(alarmTopic, { qos: 1 });
+    const raw = await withWillThenLost(device, { topic: alarmTopic, payload: 'lost-link' });
+    await waitFor(async () => (await retainedStatus(device))?.state === 'online');
+    const lostAt = Date.now();
+    raw.socket.destroy();
+    await got.waitFor(1);
+    expect(got.messages.map((m) => m.payload)).toContain('lost-link');
+    await waitFor(async () => {
+      const status = await retainedStatus(device);
+      return status?.state === 'offline' && status.ts >= lostAt;
+    });
   });
 });

@@ -38,8 +38,8 @@ function serviceAccounts() {
     };
   };
   return {
-    ingest: make('cw-ingest', 'ingest'),
-    rules: make('cw-rules', 'rules'),
+    ingest: make('cradlewatch-ingest', 'ingest'),
+    rules: make('cradlewatch-rules', 'rules'),
     sim: make('cw-demo-sim', 'simulator'),
   };
 }

@@ -65,7 +65,11 @@ export async function seedDashboardData(conn: InfluxConnection): Promise<SeedRes
     writeFleetFiles(generated, fleetFile, join(dir, 'credentials.yaml'));
 
     const login = (username: string) => ({ username, password: randomBytes(18).toString('base64url') });
-    const logins = { ingest: login('cw-ingest'), rules: login('cw-rules'), sim: login('cw-sim') };
+    const logins = {
+      ingest: login('cradlewatch-ingest'),
+      rules: login('cradlewatch-rules'),
+      sim: login('cw-sim'),
+    };
     const account = (l: { username: string; password: string }, role: 'ingest' | 'rules' | 'simulator') => ({
       username: l.username,
       role,

@@ -90,7 +90,11 @@ mqttHarness('MQTT (retained alert topics, Debian mosquitto)', () => ({
 }));
 mqttHarness('MQTT (retained alert topics, our broker with ACLs)', () => ({
   port: Number(new URL(ours.mqttUrl).port),
-  auth: (username) => ({ username, password }),
+  auth: (username) => ({
+    username,
+    password,
+    clientId: `${username}-${Math.random().toString(36).slice(2)}`,
+  }),
 }));
 
 channelContract({

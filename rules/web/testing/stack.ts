@@ -147,6 +147,7 @@ export async function startStack(options: { channels?: Record<string, unknown> }
     observer: () =>
       mqtt.connectAsync(broker.mqttUrl, {
         username: 'observer',
+        clientId: `observer-${Math.random().toString(36).slice(2)}`,
         password: OBSERVER_PASSWORD,
         reconnectPeriod: 0,
       }),
