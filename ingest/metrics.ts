@@ -4,6 +4,8 @@ import { REASONS, type Reason } from '../protocol/reasons.ts';
 export interface IngestStats {
   /** MQTT messages taken in. */
   received: number;
+  /** Connections made to the broker (CONNACKs). */
+  connects: number;
   /** Points InfluxDB accepted (live and drained from the spool). */
   written: number;
   /** Refused messages and batch items, by reason. */
@@ -24,6 +26,7 @@ export class IngestMetrics {
   readonly registry = new Registry();
   readonly stats: IngestStats = {
     received: 0,
+    connects: 0,
     written: 0,
     invalid: {},
     invalidTotal: 0,
@@ -35,6 +38,7 @@ export class IngestMetrics {
     lagMs: 0,
   };
   readonly #received: Counter;
+  readonly #connects: Counter;
   readonly #written: Counter;
   readonly #invalid: Counter<'reason'>;
   readonly #spooled: Counter;
@@ -51,6 +55,11 @@ export class IngestMetrics {
     this.#received = new Counter({
       name: 'cw_ingest_received_total',
       help: 'MQTT messages received',
+      registers,
+    });
+    this.#connects = new Counter({
+      name: 'cradlewatch_ingest_mqtt_connects_total',
+      help: 'connections made to the broker; a steady climb is a reconnect loop',
       registers,
     });
     this.#written = new Counter({
@@ -110,6 +119,11 @@ export class IngestMetrics {
   received(): void {
     this.stats.received++;
     this.#received.inc();
+  }
+
+  connected(): void {
+    this.stats.connects++;
+    this.#connects.inc();
   }
 
   invalid(reason: Reason): void {

@@ -148,6 +148,8 @@ export async function startIngest(
       ...config.mqtt,
       subscriptions: subscriptionsFor(centers),
       onMessage,
+      onConnect: () => metrics.connected(),
+      maxPublishBytes: config.deadletter.maxRecordBytes,
     },
     log.child({ component: 'mqtt' }),
   );
