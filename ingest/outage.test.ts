@@ -28,7 +28,10 @@ interface Health {
   influx: string;
   spoolBytes: number;
   status: string;
+  checks: { name: string; ok: boolean; reason?: string }[];
 }
+
+const check = (health: Health, name: string) => health.checks.find((c) => c.name === name);
 
 /** Device batches of 10 at a steady pace until stopped; `sent` counts readings. */
 function stream(pub: MqttClient) {
@@ -95,7 +98,13 @@ describe('InfluxDB outage', () => {
     await sleep(1_500);
     await influxd.process.kill('SIGKILL');
     await waitFor(async () => (await health(ingest)).spoolBytes > 0, { what: 'spooling', timeoutMs: 15_000 });
-    expect(await health(ingest)).toMatchObject({ influx: 'unreachable', status: 'spooling' });
+    const during = await health(ingest);
+    expect(during).toMatchObject({ influx: 'unreachable', status: 'fail' });
+    expect(check(during, 'influx')).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/unreachable/),
+    });
+    expect(check(during, 'spool')).toMatchObject({ ok: true });
     await sleep(OUTAGE_MS);
     await influxd.restart();
     await sleep(1_500);
@@ -109,6 +118,7 @@ describe('InfluxDB outage', () => {
     expect(ingest.stats().spooled).toBeGreaterThan(0);
     await waitFor(async () => (await health(ingest)).spoolBytes === 0, { what: 'spool drained' });
     expect(await health(ingest)).toMatchObject({ influx: 'reachable', status: 'ok' });
+    expect((await health(ingest)).checks.every((c) => c.ok)).toBe(true);
   });
 
   it('stops acknowledging before the spool is full and loses nothing (back-pressure)', async () => {
@@ -121,10 +131,11 @@ describe('InfluxDB outage', () => {
       what: 'outage noticed',
     });
     const flow = stream(pub);
-    await waitFor(async () => (await health(ingest)).status === 'blocked', {
+    await waitFor(async () => check(await health(ingest), 'backpressure')?.ok === false, {
       what: 'blocked',
       timeoutMs: 20_000,
     });
+    expect(check(await health(ingest), 'spool')?.reason).toMatch(/spool full/);
     const held = ingest.stats();
     expect(held.spoolBytes).toBeLessThanOrEqual(32 * 1024);
     expect(held.pendingAcks).toBeGreaterThan(0);
