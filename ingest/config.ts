@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   type ConfigSources,
   clockSkewSchema,
+  envBoolean,
   envList,
   loadConfig,
   mqttClientConfigSchema,
@@ -33,6 +34,11 @@ export const ingestConfigSchema = z
       .prefault({}),
     /** DESIGN.md makes v2 the default API; `v1` is for InfluxDB before 1.8. */
     influx: z.preprocess((value) => defaultApiV2(value ?? {}), influxConnectionSchema),
+    /**
+     * Make the database (v1) or bucket (v2) when writes find it missing, where the credentials allow;
+     * otherwise ingest spools and its log and /healthz say how to make it.
+     */
+    createDatabase: envBoolean.default(true),
     fleetFile: z.string().min(1).optional(),
     /** Centres this process ingests; all of the registry's when absent. */
     centers: envList.pipe(z.array(idSchema)).optional(),
@@ -77,6 +83,13 @@ export const ingestConfigSchema = z
         dir: z.string().min(1).default('./data/ingest/deadletter'),
         maxFileBytes: positiveInt.default(16 * 1024 * 1024),
         keepFiles: positiveInt.default(5),
+        /**
+         * One record at most, in the file and on MQTT (a longer payload is cut, its whole kept under
+         * payloads/): within the broker's packet limit, which closes a connection sending more.
+         */
+        maxRecordBytes: positiveInt.max(LIMITS.maxMessageBytes).default(4_096),
+        /** Original payloads of dead letters kept under payloads/, oldest dropped first. */
+        maxPayloadBytes: positiveInt.default(64 * 1024 * 1024),
         /** Also publish each record to cw/v1/deadletter/{center}/{device}. */
         publish: z.boolean().default(true),
       })
@@ -124,6 +137,7 @@ export const INGEST_ENV: Record<string, string> = {
   CW_INGEST_DEADLETTER_DIR: 'deadletter.dir',
   CW_INGEST_HTTP_HOST: 'http.host',
   CW_INGEST_HTTP_PORT: 'http.port',
+  CW_INGEST_CREATE_DATABASE: 'createDatabase',
 };
 
 /** File, then env (INGEST_ENV), then flags. */

@@ -1,6 +1,7 @@
 import { HttpError, type WriteApi, setLogger } from '@influxdata/influxdb-client';
 import type { Logger } from '../lib/logger.ts';
 import type { InfluxConnection } from '../lib/influx/connection.ts';
+import { type StoreFault, classifyWriteError } from '../lib/influx/faults.ts';
 import { createWriteApi } from '../lib/influx/writer.ts';
 import { Backoff, sleep } from './backoff.ts';
 import { type Sink, type SinkResult, SinkUnavailableError } from './sink.ts';
@@ -15,22 +16,22 @@ export interface InfluxSinkOptions {
   log: Logger;
 }
 
-/** 4xx other than 429 means these lines will never be accepted; anything else may pass on a later try. */
-function isRejection(error: unknown): error is HttpError {
-  return (
-    error instanceof HttpError &&
-    error.statusCode >= 400 &&
-    error.statusCode < 500 &&
-    error.statusCode !== 429
-  );
+/** InfluxDB cannot take writes now (see StoreFault): the lines are fine and stay with the caller. */
+export class StoreUnavailableError extends SinkUnavailableError {
+  constructor(readonly fault: StoreFault) {
+    super(`InfluxDB write failed: ${fault.reason}`, { cause: fault });
+    this.name = 'StoreUnavailableError';
+  }
 }
 
 /**
  * Writes batches through the client library's WriteApi. The WriteApi's own retry buffer is switched off
  * (maxRetries 0) because it would keep failed lines past the promise we answer with, and ingest must know
  * exactly when a batch is durable to release its PUBACKs; this sink retries with jittered backoff itself.
- * A 4xx isolates the bad lines by bisection (rewriting the good half is harmless: a point's identity
- * makes it idempotent) so one bad line never costs the batch.
+ * Only a refusal of the lines themselves (400 bad line protocol or partial write, 422, 413) counts against
+ * them, and the lines at fault are isolated by bisection (rewriting the good half is harmless: a point's
+ * identity makes it idempotent), so one bad line never costs the batch. A missing database, refused
+ * credentials, a 5xx or a timeout is the store's fault (classifyWriteError): the whole batch is kept.
  */
 export class InfluxSink implements Sink {
   readonly #api: WriteApi;
@@ -38,7 +39,7 @@ export class InfluxSink implements Sink {
   #chain: Promise<unknown> = Promise.resolve();
 
   constructor(
-    conn: InfluxConnection,
+    readonly conn: InfluxConnection,
     private readonly options: InfluxSinkOptions,
   ) {
     // The library's logger is process-wide; each failed request would be printed, and this sink reports
@@ -73,11 +74,11 @@ export class InfluxSink implements Sink {
         await this.#writeIsolating(lines, 0, rejected);
         return { rejected };
       } catch (error) {
-        if (this.#closed || backoff.attempt >= this.options.maxRetries) {
-          throw new SinkUnavailableError(`InfluxDB write failed: ${(error as Error).message}`, {
-            cause: error,
-          });
-        }
+        const fault = classifyWriteError(error, this.conn)!;
+        // A missing database or refused credentials will not mend in a second: no point waiting here.
+        const lasting = fault.kind === 'database-missing' || fault.kind === 'auth';
+        if (this.#closed || lasting || backoff.attempt >= this.options.maxRetries)
+          throw new StoreUnavailableError(fault);
         await sleep(backoff.next());
       }
     }
@@ -92,7 +93,7 @@ export class InfluxSink implements Sink {
     try {
       await this.#send(lines);
     } catch (error) {
-      if (!isRejection(error)) throw error;
+      if (!(error instanceof HttpError) || classifyWriteError(error, this.conn)) throw error;
       if (lines.length === 1) {
         rejected.push({
           index: offset,

@@ -7,6 +7,8 @@ const M = metricPrefix('ingest');
 export interface IngestStats {
   /** MQTT messages taken in. */
   received: number;
+  /** Connections made to the broker (CONNACKs). */
+  connects: number;
   /** Points InfluxDB accepted (live and drained from the spool). */
   written: number;
   /** Refused messages and batch items, by reason. */
@@ -27,6 +29,7 @@ export class IngestMetrics {
   readonly registry = new Registry();
   readonly stats: IngestStats = {
     received: 0,
+    connects: 0,
     written: 0,
     invalid: {},
     invalidTotal: 0,
@@ -38,6 +41,7 @@ export class IngestMetrics {
     lagMs: 0,
   };
   readonly #received: Counter;
+  readonly #connects: Counter;
   readonly #written: Counter;
   readonly #invalid: Counter<'reason'>;
   readonly #spooled: Counter;
@@ -54,6 +58,11 @@ export class IngestMetrics {
     this.#received = new Counter({
       name: `${M}received_total`,
       help: 'MQTT messages received',
+      registers,
+    });
+    this.#connects = new Counter({
+      name: 'cradlewatch_ingest_mqtt_connects_total',
+      help: 'connections made to the broker; a steady climb is a reconnect loop',
       registers,
     });
     this.#written = new Counter({
@@ -113,6 +122,11 @@ export class IngestMetrics {
   received(): void {
     this.stats.received++;
     this.#received.inc();
+  }
+
+  connected(): void {
+    this.stats.connects++;
+    this.#connects.inc();
   }
 
   invalid(reason: Reason): void {

@@ -84,6 +84,10 @@ export interface IngestMqttOptions {
    * back-pressure, which stops mqtt.js reading the socket and so pushes back on the broker.
    */
   onMessage(topic: string, payload: Buffer, ack: AckToken, next: () => void): void;
+  /** Each CONNACK: a count that climbs without end is a reconnect loop. */
+  onConnect?: () => void;
+  /** Largest payload ingest publishes; the broker closes a connection that sends a packet past its limit. */
+  maxPublishBytes: number;
 }
 
 export interface IngestMqtt {
@@ -140,6 +144,7 @@ export function connectIngestMqtt(options: IngestMqttOptions, log: Logger): Inge
     });
   client.on('connect', (connack) => {
     backoff.reset();
+    options.onConnect?.();
     log.info(
       { url: options.url, clientId: options.clientId, sessionPresent: connack.sessionPresent },
       'connected to broker',
@@ -172,6 +177,12 @@ export function connectIngestMqtt(options: IngestMqttOptions, log: Logger): Inge
       await subscribeAll(fresh);
     },
     publish(topic, payload) {
+      // Our own output must never cost the session: every message held for its PUBACK would be
+      // delivered again, and the one that made this record with it.
+      if (Buffer.byteLength(payload) > options.maxPublishBytes) {
+        log.error({ topic, bytes: Buffer.byteLength(payload) }, 'not publishing an oversized message');
+        return;
+      }
       if (client.connected) client.publish(topic, payload, { qos: 0 });
     },
     async close() {

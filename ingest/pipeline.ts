@@ -1,7 +1,8 @@
-import { pingInflux } from '../lib/influx/query.ts';
+import { type StoreFault, classifyWriteError } from '../lib/influx/faults.ts';
 import type { Logger } from '../lib/logger.ts';
 import { Backoff, sleep } from './backoff.ts';
-import type { InfluxSink } from './influx-sink.ts';
+import { DiskFault } from './disk.ts';
+import { type InfluxSink, StoreUnavailableError } from './influx-sink.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { AckToken } from './mqtt-client.ts';
 import type { SinkResult } from './sink.ts';
@@ -30,11 +31,14 @@ export interface PipelineOptions {
   maxQueued: number;
   retryMinMs: number;
   retryMaxMs: number;
-  influxUrl: string;
   influx: InfluxSink;
+  /** Whether InfluxDB would take a write now (an empty write: a /ping says nothing of the database). */
+  probeInflux(): Promise<StoreFault | undefined>;
+  /** Makes the missing database or bucket, when ingest may; throws a StoreFault saying how otherwise. */
+  createStore?: () => Promise<string>;
   spool: Spool;
   metrics: IngestMetrics;
-  /** Makes the dead letters of a batch durable before its acks go out. */
+  /** Makes the dead letters of a batch durable before its acks go out; throws a DiskFault while it cannot. */
   syncDeadLetters(): void;
   /** A line InfluxDB refused for good; origin is absent for lines that come back from the spool. */
   rejected(line: string, detail: string, origin: LineOrigin | undefined): void;
@@ -61,6 +65,9 @@ export class Pipeline {
   #idle: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #influxUp = true;
+  #storeFault: StoreFault | undefined;
+  #spoolFault: DiskFault | undefined;
+  #deadLetterFault: DiskFault | undefined;
   #closed = false;
   readonly #abort = new AbortController();
   readonly #unblocked: (() => void)[] = [];
@@ -76,6 +83,21 @@ export class Pipeline {
 
   get influxUp(): boolean {
     return this.#influxUp;
+  }
+
+  /** Why InfluxDB takes no writes, while it takes none. */
+  get storeFault(): StoreFault | undefined {
+    return this.#influxUp ? undefined : this.#storeFault;
+  }
+
+  /** Why the spool takes no batch, while a batch waits for it. */
+  get spoolFault(): DiskFault | undefined {
+    return this.#spoolFault;
+  }
+
+  /** Why the dead letters of a waiting batch are not on disk yet. */
+  get deadLetterFault(): DiskFault | undefined {
+    return this.#deadLetterFault;
   }
 
   get queued(): number {
@@ -166,8 +188,12 @@ export class Pipeline {
   }
 
   async #persist(batch: Batch): Promise<void> {
-    this.o.syncDeadLetters();
-    if (batch.lines.length === 0) return;
+    if (batch.lines.length > 0) await this.#store(batch);
+    await this.#syncDeadLetters();
+  }
+
+  /** InfluxDB, else the spool; while neither takes the batch it waits here, unacknowledged. */
+  async #store(batch: Batch): Promise<void> {
     const backoff = new Backoff(this.o.retryMinMs, this.o.retryMaxMs);
     for (;;) {
       if (this.#influxUp) {
@@ -183,32 +209,85 @@ export class Pipeline {
       }
       try {
         await this.o.spool.write(batch.lines);
+        this.#setSpoolFault(undefined);
         this.o.metrics.spooled(batch.lines.length);
         this.#wakeDrain?.();
         return;
       } catch (error) {
-        // Full or failing (a disk error), the batch stays here unacknowledged and is tried again.
-        if (error instanceof SpoolFullError) {
-          this.o.log.warn(
-            { spoolBytes: this.o.spool.bytes },
-            'spool full: holding acknowledgements until InfluxDB returns',
-          );
-        } else {
-          this.o.log.error({ err: error }, 'spool append failed: holding acknowledgements');
-        }
+        this.#setSpoolFault(
+          error instanceof SpoolFullError
+            ? new DiskFault(this.o.spool.dir, 'budget', error.message)
+            : (error as DiskFault),
+        );
         await sleep(backoff.next(), this.#abort.signal);
         if (this.#closed)
           throw new Error('closed while InfluxDB is down and the spool cannot take the batch');
-        if (await pingInflux({ url: this.o.influxUrl })) this.#influxUp = true;
+        if (!(await this.o.probeInflux())) this.#setInfluxUp(true);
       }
     }
   }
 
+  async #syncDeadLetters(): Promise<void> {
+    const backoff = new Backoff(this.o.retryMinMs, this.o.retryMaxMs);
+    for (;;) {
+      try {
+        this.o.syncDeadLetters();
+        this.#setDeadLetterFault(undefined);
+        return;
+      } catch (error) {
+        this.#setDeadLetterFault(error as DiskFault);
+        await sleep(backoff.next(), this.#abort.signal);
+        if (this.#closed) throw new Error('closed while the dead-letter store cannot take records');
+      }
+    }
+  }
+
+  /** One warn line when a disk starts refusing (or its reason changes), one info line when it is back. */
+  #setSpoolFault(fault: DiskFault | undefined): void {
+    if (fault?.reason === this.#spoolFault?.reason) return;
+    if (fault)
+      this.o.log.warn(
+        { path: fault.path, code: fault.code },
+        `spool: ${fault.reason}; holding acknowledgements`,
+      );
+    else this.o.log.info('spool takes batches again');
+    this.#spoolFault = fault;
+  }
+
+  #setDeadLetterFault(fault: DiskFault | undefined): void {
+    if (fault?.reason === this.#deadLetterFault?.reason) return;
+    if (fault)
+      this.o.log.warn(
+        { path: fault.path, code: fault.code },
+        `dead letters: ${fault.reason}; holding acknowledgements`,
+      );
+    else this.o.log.info('dead-letter store takes records again');
+    this.#deadLetterFault = fault;
+  }
+
   #setInfluxUp(up: boolean, error?: unknown): void {
+    if (!up) {
+      const fault =
+        error instanceof StoreUnavailableError
+          ? error.fault
+          : error
+            ? classifyWriteError(error, this.o.influx.conn)
+            : undefined;
+      // One warn line per cause, naming the fix: a missing database must not read like an outage.
+      if (fault && fault.reason !== this.#storeFault?.reason) {
+        this.o.log.warn(
+          { kind: fault.kind, fix: fault.fix },
+          `InfluxDB takes no writes: ${fault.reason}; spooling to disk. Fix: ${fault.fix}`,
+        );
+      }
+      if (fault) this.#storeFault = fault;
+    }
     if (this.#influxUp === up) return;
     this.#influxUp = up;
-    if (up) this.o.log.info('InfluxDB is back; draining the spool');
-    else this.o.log.warn({ err: error }, 'InfluxDB unreachable; spooling to disk');
+    if (up) {
+      this.#storeFault = undefined;
+      this.o.log.info('InfluxDB takes writes again; draining the spool');
+    }
     this.#wakeDrain?.();
   }
 
@@ -224,18 +303,34 @@ export class Pipeline {
       }
       try {
         if (this.o.spool.isEmpty) {
-          if (!(await pingInflux({ url: this.o.influxUrl })))
-            throw new Error('InfluxDB does not answer /ping');
+          const fault = await this.o.probeInflux();
+          if (fault) throw new StoreUnavailableError(fault);
         } else {
           const drained = await this.#drainSpool();
           if (drained > 0) this.o.log.info({ points: drained }, 'spool drained');
         }
         this.#setInfluxUp(true);
         backoff.reset();
-      } catch {
-        this.#influxUp = false;
+      } catch (error) {
+        this.#setInfluxUp(false, error);
+        if (this.#storeFault?.kind === 'database-missing') await this.#createStore();
         await sleep(backoff.next(), this.#abort.signal);
       }
+    }
+  }
+
+  #createFailure: string | undefined;
+
+  async #createStore(): Promise<void> {
+    if (!this.o.createStore) return;
+    try {
+      this.o.log.info(await this.o.createStore());
+      this.#createFailure = undefined;
+    } catch (error) {
+      const fault = error as StoreFault;
+      if (fault.reason !== this.#createFailure)
+        this.o.log.warn({ fix: fault.fix }, `${fault.reason}. Fix: ${fault.fix}`);
+      this.#createFailure = fault.reason;
     }
   }
 
@@ -254,8 +349,8 @@ export class Pipeline {
     try {
       await this.#drainSpool();
       return true;
-    } catch {
-      this.#influxUp = false;
+    } catch (error) {
+      this.#setInfluxUp(false, error);
       return false;
     }
   }

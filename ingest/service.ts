@@ -2,12 +2,13 @@ import { hostname } from 'node:os';
 import Fastify from 'fastify';
 import { FleetWatcher } from '../lib/fleet-file.ts';
 import { componentLogger, type Logger } from '../lib/logger.ts';
-import { type OpsSource, registerOpsRoutes, unless } from '../lib/ops/index.ts';
+import { type OpsSource, passing, registerOpsRoutes, unless } from '../lib/ops/index.ts';
 import type { FleetIndex } from '../protocol/fleet.ts';
 import { filters } from '../protocol/topics.ts';
 import { ConfigError } from '../protocol/config.ts';
 import { REASONS } from '../protocol/reasons.ts';
 import { Point } from '@influxdata/influxdb-client';
+import { createStore, probeWrite } from '../lib/influx/faults.ts';
 import type { IngestConfig } from './config.ts';
 import { DeadLetterFile, deadLetterRecord, deadLetterTopic } from './deadletter.ts';
 import { InfluxSink } from './influx-sink.ts';
@@ -78,11 +79,12 @@ export async function startIngest(
   }));
 
   const deadLetter = (topic: string, refused: Refused) => {
-    const record = deadLetterRecord({ topic, ...refused });
-    deadLetters.append(record);
+    const record = deadLetterRecord({ topic, ...refused }, config.deadletter.maxRecordBytes);
+    deadLetters.append(record, refused.payload);
     metrics.invalid(refused.reason);
     if (config.deadletter.publish) mqttClient?.publish(deadLetterTopic(record), JSON.stringify(record));
   };
+  const makeStore = config.createDatabase ? () => createStore(config.influx) : undefined;
 
   const pipeline: Pipeline = new Pipeline({
     batchSize: config.batch.size,
@@ -92,8 +94,9 @@ export async function startIngest(
     maxQueued: config.batch.maxQueued,
     retryMinMs: config.write.minRetryDelayMs,
     retryMaxMs: config.write.maxRetryDelayMs,
-    influxUrl: config.influx.url,
     influx,
+    probeInflux: () => probeWrite(config.influx),
+    ...(makeStore ? { createStore: makeStore } : {}),
     spool,
     metrics,
     syncDeadLetters: () => deadLetters.sync(),
@@ -108,6 +111,14 @@ export async function startIngest(
     log: componentLogger(log, 'pipeline'),
   });
 
+  const fault = await probeWrite(config.influx);
+  if (fault?.kind === 'database-missing' && makeStore) {
+    await makeStore().then(
+      (done) => log.info(done),
+      (error) => log.warn({ fix: error.fix }, `${error.reason}. Fix: ${error.fix}`),
+    );
+  } else if (fault)
+    log.warn({ fix: fault.fix }, `InfluxDB takes no writes: ${fault.reason}. Fix: ${fault.fix}`);
   if (!spool.isEmpty) {
     log.info({ spoolBytes: spool.bytes }, 'draining the spool left by the previous run');
     if (!(await pipeline.drainOnce()))
@@ -140,6 +151,8 @@ export async function startIngest(
       ...config.mqtt,
       subscriptions: subscriptionsFor(centers),
       onMessage,
+      onConnect: () => metrics.connected(),
+      maxPublishBytes: config.deadletter.maxRecordBytes,
     },
     componentLogger(log, 'mqtt'),
   );
@@ -180,17 +193,26 @@ export async function startIngest(
   const ops: OpsSource = {
     service: 'ingest',
     registries: [metrics.registry],
+    // A check per thing ingest needs: any failing means readings are not reaching InfluxDB or not being
+    // acknowledged, so the answer is 503 with the reason.
     checks: {
-      influxdb: () =>
-        unless(
-          pipeline.influxUp,
-          `InfluxDB at ${config.influx.url} is not taking writes: spooling to disk (${spool.bytes} of ${spool.maxBytes} bytes)`,
-        ),
+      influx: () => {
+        const store = pipeline.storeFault;
+        return store ? { ok: false, reason: store.reason } : passing;
+      },
       mqtt: () => unless(mqttClient?.connected === true, `not connected to the broker at ${config.mqtt.url}`),
-      intake: () =>
+      spool: () => {
+        const disk = pipeline.spoolFault;
+        return disk ? { ok: false, reason: disk.reason } : passing;
+      },
+      deadletter: () => {
+        const dead = pipeline.deadLetterFault ?? deadLetters.fault;
+        return dead ? { ok: false, reason: dead.reason } : passing;
+      },
+      backpressure: () =>
         unless(
           !pipeline.blocked,
-          `${pipeline.queued} batches wait for InfluxDB and the spool: not reading from the broker`,
+          `${pipeline.queued} batches wait to be stored: not reading from the broker`,
         ),
     },
   };

@@ -7,9 +7,9 @@ import {
   readFileSync,
   statSync,
   unlinkSync,
-  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { appendAll, diskFault } from './disk.ts';
 import { type Sink, type SinkResult, SinkUnavailableError } from './sink.ts';
 
 export interface SpoolOptions {
@@ -63,6 +63,7 @@ export class Spool implements Sink {
   #segments: { seq: number; bytes: number }[] = [];
   #fd: number | null = null;
   #closed = false;
+  readonly #undeleted = new Set<string>();
 
   private constructor(private readonly options: SpoolOptions) {}
 
@@ -81,6 +82,10 @@ export class Spool implements Sink {
 
   get bytes(): number {
     return this.#bytes;
+  }
+
+  get dir(): string {
+    return this.options.dir;
   }
 
   get maxBytes(): number {
@@ -107,14 +112,22 @@ export class Spool implements Sink {
     if (!this.fits(record.length))
       throw new SpoolFullError(record.length, this.options.maxBytes - this.#bytes);
     let active = this.#fd === null ? undefined : this.#segments.at(-1);
-    if (!active || active.bytes + record.length > this.options.segmentBytes) {
+    try {
+      if (!active || active.bytes + record.length > this.options.segmentBytes) {
+        this.#seal();
+        const seq = (this.#segments.at(-1)?.seq ?? 0) + 1;
+        this.#fd = openSync(this.#path(seq), 'a');
+        active = { seq, bytes: 0 };
+        this.#segments.push(active);
+      }
+      appendAll(this.#fd!, record, active.bytes);
+      fsyncSync(this.#fd!);
+    } catch (error) {
+      // Never append after a record the disk may have torn: the next batch starts a new segment, and a
+      // reader stops at a torn tail, so what was acknowledged before stays readable.
       this.#seal();
-      active = { seq: (this.#segments.at(-1)?.seq ?? 0) + 1, bytes: 0 };
-      this.#segments.push(active);
-      this.#fd = openSync(this.#path(active.seq), 'a');
+      throw diskFault(error, this.options.dir, 'spool append');
     }
-    writeSync(this.#fd!, record);
-    fsyncSync(this.#fd!);
     active.bytes += record.length;
     this.#bytes += record.length;
     return { rejected: [] };
@@ -122,8 +135,14 @@ export class Spool implements Sink {
 
   /** Stops appending to the current segment so a drain may take it. */
   #seal(): void {
-    if (this.#fd !== null) closeSync(this.#fd);
+    const fd = this.#fd;
     this.#fd = null;
+    if (fd === null) return;
+    try {
+      closeSync(fd);
+    } catch {
+      // A failing disk may report its error again on close; the descriptor is released all the same.
+    }
   }
 
   /**
@@ -139,11 +158,27 @@ export class Spool implements Sink {
         await write(lines);
         drained += lines.length;
       }
-      unlinkSync(this.#path(oldest.seq));
       this.#segments.shift();
       this.#bytes -= oldest.bytes;
+      this.#remove(this.#path(oldest.seq));
     }
+    for (const path of this.#undeleted) this.#remove(path);
     return drained;
+  }
+
+  /**
+   * A drained segment on a disk that turned read-only cannot be deleted; it is forgotten here (its points
+   * are in InfluxDB) and deleted when the disk allows, or drained again after a restart: rewriting a point
+   * is harmless.
+   */
+  #remove(path: string): void {
+    try {
+      unlinkSync(path);
+      this.#undeleted.delete(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') this.#undeleted.delete(path);
+      else this.#undeleted.add(path);
+    }
   }
 
   /** Every spooled batch, oldest first, without removing anything. */

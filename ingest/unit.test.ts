@@ -130,20 +130,69 @@ describe('transform', () => {
 describe('dead-letter file', () => {
   it('keeps original bytes (base64 when not UTF-8) and rotates past its size, keeping keepFiles', () => {
     const dir = tempDir();
-    const file = new DeadLetterFile({ dir, maxFileBytes: 600, keepFiles: 2 });
-    const record = deadLetterRecord({
-      topic: 't',
-      reason: 'bad-utf8',
-      detail: 'd',
-      payload: Buffer.from([0xff, 0x00]),
-      center: 'c1',
+    const file = new DeadLetterFile({
+      dir,
+      maxFileBytes: 600,
+      keepFiles: 2,
+      maxRecordBytes: 4_096,
+      maxPayloadBytes: 1_024,
     });
+    const record = deadLetterRecord(
+      { topic: 't', reason: 'bad-utf8', detail: 'd', payload: Buffer.from([0xff, 0x00]), center: 'c1' },
+      4_096,
+    );
     expect(record).toMatchObject({ encoding: 'base64', payload: '/wA=', center: 'c1' });
     expect(deadLetterTopic(record)).toBe('cw/v1/deadletter/c1/unknown');
-    for (let i = 0; i < 20; i++) file.append(record);
+    for (let i = 0; i < 20; i++) file.append(record, Buffer.from([0xff, 0x00]));
     file.close();
-    expect(readdirSync(dir).sort()).toEqual(['deadletter.1.jsonl', 'deadletter.2.jsonl', 'deadletter.jsonl']);
+    expect(readdirSync(dir).sort()).toEqual([
+      'deadletter.1.jsonl',
+      'deadletter.2.jsonl',
+      'deadletter.jsonl',
+      'payloads',
+    ]);
+    // Twenty records of one message keep its bytes once.
+    expect(readdirSync(join(dir, 'payloads'))).toEqual([record.sha256]);
     const lines = readFileSync(join(dir, 'deadletter.jsonl'), 'utf8').trim().split('\n');
     expect(JSON.parse(lines[0]!)).toMatchObject({ reason: 'bad-utf8', topic: 't' });
+  });
+});
+
+describe('dead-letter record', () => {
+  const json = (record: unknown) => Buffer.byteLength(JSON.stringify(record));
+
+  it('stays within its cap whatever the payload, keeping its size, hash and first bytes', () => {
+    const controls = Buffer.alloc(3_100, 0x01);
+    const nonUtf8 = Buffer.alloc(13_000, 0xff);
+    const quotes = Buffer.from('"'.repeat(15_000));
+    for (const payload of [controls, nonUtf8, quotes]) {
+      const record = deadLetterRecord(
+        { topic: 't', reason: 'not-json', detail: 'x'.repeat(5_000), payload },
+        4_096,
+      );
+      expect(json(record)).toBeLessThanOrEqual(4_096);
+      expect(record).toMatchObject({ size: payload.length, truncated: true });
+      expect(record.detail.length).toBeLessThan(5_000);
+      const shown =
+        record.encoding === 'base64' ? Buffer.from(record.payload, 'base64') : Buffer.from(record.payload);
+      expect(shown.length).toBeGreaterThan(0);
+      expect(payload.subarray(0, shown.length)).toEqual(shown);
+    }
+  });
+
+  it('keeps a small payload whole and says nothing of truncation', () => {
+    const record = deadLetterRecord(
+      { topic: 't', reason: 'not-json', detail: 'd', payload: Buffer.from('hé') },
+      4_096,
+    );
+    expect(record).toMatchObject({ payload: 'hé', encoding: 'utf8', size: 3 });
+    expect(record.truncated).toBeUndefined();
+  });
+
+  it('never cuts a UTF-8 character in two', () => {
+    const payload = Buffer.from('€'.repeat(3_000));
+    const record = deadLetterRecord({ topic: 't', reason: 'schema', detail: 'd', payload }, 1_000);
+    expect(record.encoding).toBe('utf8');
+    expect(record.payload).toMatch(/^€+$/);
   });
 });

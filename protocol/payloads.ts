@@ -138,10 +138,18 @@ export const deadLetterSchema = z.object({
   /** One of the contract's reasons, so consumers and metrics can switch on it. */
   reason: reasonSchema,
   detail: z.string(),
-  /** Original bytes: UTF-8 text where they decode, base64 otherwise. */
+  /** Original bytes (or their first part): UTF-8 text where they decode, base64 otherwise. */
   payload: z.string(),
   encoding: z.enum(['utf8', 'base64']),
   center: idSchema.optional(),
   device: idSchema.optional(),
+  /** Size of the original bytes; `payload` then holds only their first part when `truncated`. */
+  size: z.int().min(0).optional(),
+  truncated: z.boolean().optional(),
+  /** SHA-256 of the original bytes: the name they are kept under in the dead-letter store. */
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
 });
 export type DeadLetter = z.infer<typeof deadLetterSchema>;

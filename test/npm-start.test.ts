@@ -113,7 +113,7 @@ describe('npm start', () => {
       {
         status: 'ok',
         service: 'cradlewatch',
-        checks: ['broker.mqtt', 'ingest.influxdb', 'ingest.mqtt', 'ingest.intake', 'rules.mqtt'].map(
+        checks: ['broker.mqtt', 'ingest.influx', 'ingest.mqtt', 'ingest.spool', 'ingest.deadletter', 'ingest.backpressure', 'rules.mqtt'].map(
           (name) => ({ name, ok: true }),
         ),
       },

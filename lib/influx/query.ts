@@ -24,7 +24,7 @@ export class InfluxQueryError extends Error {
   }
 }
 
-function authHeaders(conn: InfluxConnection): Record<string, string> {
+export function authHeaders(conn: InfluxConnection): Record<string, string> {
   if (conn.api === 'v2') return { authorization: `Token ${conn.token}` };
   if (conn.username) {
     return {
