@@ -5,7 +5,7 @@ import { ConfigError } from '../protocol/config.ts';
 import { checkPublisher, checkReading, type FleetIndex } from '../protocol/fleet.ts';
 import { type Message, parseMessage } from '../protocol/parse.ts';
 import type { Alert } from '../protocol/payloads.ts';
-import { filters, topics } from '../protocol/topics.ts';
+import { filters, parseTopic, topics } from '../protocol/topics.ts';
 import { FleetWatcher } from '../lib/fleet-file.ts';
 import { createWriteApi } from '../lib/influx/writer.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -57,7 +57,13 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
   const deviceClock = config.clock.mode === 'device' ? new DeviceTimeClock(config.clock.speed) : undefined;
   const now = deviceClock ? deviceClock.now : Date.now;
   const speed = config.clock.speed;
-  const engine = new Engine({ fleet: fleet(), rules: config.rules, clock: now, state: restored.state });
+  const engine = new Engine({
+    fleet: fleet(),
+    rules: config.rules,
+    clock: now,
+    deviceTime: deviceClock ? 'trusted' : 'measured',
+    state: restored.state,
+  });
   fleetWatcher.onChange((next) => engine.setFleet(next));
   fleetWatcher.start();
   log.info(
@@ -223,9 +229,10 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
     }, delay);
   };
 
-  const input = (value: EngineInput, ts: number) => {
-    deviceClock?.observe(ts);
-    step(engine.handle(value));
+  /** `ts` moves the replay clock; a status does not (a last will carries the broker's wall-clock time). */
+  const input = (value: EngineInput, ts?: number) => {
+    if (ts !== undefined) deviceClock?.observe(ts);
+    step(engine.handle({ ...value, arrivedAt: now() }));
   };
 
   const onMessage = (message: Message) => {
@@ -244,18 +251,27 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
       }
       case 'status':
         if (message.source.type === 'device') {
-          input(
-            { type: 'status', center: message.center, device: message.source.id, status: message.status },
-            message.status.ts,
-          );
+          input({
+            type: 'status',
+            center: message.center,
+            device: message.source.id,
+            status: message.status,
+          });
         }
         return;
-      case 'alarm':
+      case 'alarm': {
+        const offsetMs = message.event.ts - now();
+        if (config.maxClockSkewMs !== null && Math.abs(offsetMs) > config.maxClockSkewMs)
+          log.warn(
+            { device: message.device, offsetMs },
+            'press from a button whose clock is off: stamped on arrival',
+          );
         input(
           { type: 'alarm', center: message.center, device: message.device, event: message.event },
           message.event.ts,
         );
         return;
+      }
       case 'nap':
         input({ type: 'nap', center: message.center, room: message.room, nap: message.nap }, message.nap.ts);
         return;
@@ -270,9 +286,12 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
 
   const receive = (topic: string, payload: Buffer) => {
     stats.received++;
+    const where = parseTopic(topic);
+    // A press is never refused for its button's clock: the engine stamps it on arrival.
+    const alarm = where?.kind === 'device' && where.channel === 'alarm';
     const parsed = parseMessage(topic, payload, {
       now: now(),
-      maxSkewMs: config.maxClockSkewMs,
+      maxSkewMs: alarm ? null : config.maxClockSkewMs,
     });
     const checked = parsed.ok ? checkPublisher(parsed.value, fleet()) : parsed;
     if (!checked.ok) {
