@@ -150,3 +150,58 @@ describe('DeviceClocks', () => {
     expect(clocks.offset('w')).toBe(-29_990);
   });
 });
+
+describe('silence judged against input progress', () => {
+  /**
+   * Four wearables report once a true second; the rules read one message every 2 s for the first 60 s (the backlog
+   * grows past the 30 s silence period), then 40/s (it drains). w-09 really is silent from 100 s to 160 s.
+   */
+  function backlog(until: number) {
+    const h = new Harness({
+      rules: { defaults: { lifecycle: HOLDS_ONLY.defaults.lifecycle } },
+    });
+    const queue: { device: string; ts: number }[] = [];
+    for (let t = T0 + S; t <= until; t += S) {
+      for (const device of ['w-07', 'w-08', 'w-09', 'w-b1']) {
+        if (device === 'w-09' && t > T0 + 100 * S && t < T0 + 160 * S) continue;
+        queue.push({ device, ts: t });
+      }
+    }
+    let free = T0;
+    let maxLag = 0;
+    for (const { device, ts } of queue) {
+      const service = free < T0 + 60 * S ? 2000 : 25;
+      const arrival = Math.max(ts, free + service);
+      free = arrival;
+      maxLag = Math.max(maxLag, arrival - ts);
+      h.at(arrival);
+      h.send({
+        type: 'reading',
+        center: 'ca',
+        reading: { type: 'wearable', device, reading: { ...calm, ts, seq: ts / S } },
+      });
+    }
+    return { h, maxLag };
+  }
+
+  it('a backlog is late, not lost: only the wearable that really went silent raises, once, and resolves', () => {
+    const { h, maxLag } = backlog(T0 + 240 * S);
+    expect(maxLag).toBeGreaterThan(35 * S);
+    const lost = h.transitions.filter((t) => t.alert.rule === 'monitoring-lost');
+    expect(lost.map((t) => `${t.kind}:${t.alert.subject.id}`)).toEqual(['raised:a-09', 'resolved:a-09']);
+    // Raised at its own silence deadline: its last reading (100 s, placed with the fastest delay) + 30 s.
+    expect(lost[0]!.at - T0).toBeGreaterThanOrEqual(130 * S);
+    expect(lost[0]!.at - T0).toBeLessThan(131 * S);
+  });
+
+  it('a centre silent as a whole still raises once nothing has arrived from it for a silence period', () => {
+    const h = new Harness({ rules: { defaults: { lifecycle: HOLDS_ONLY.defaults.lifecycle } } });
+    for (let t = T0; t <= T0 + 20 * S; t += S) {
+      for (const device of ['w-07', 'w-08', 'w-09', 'w-b1']) h.wearable(device, t);
+    }
+    h.at(T0 + 49_999);
+    expect(h.of('monitoring-lost')).toEqual([]);
+    h.at(T0 + 50 * S);
+    expect(h.of('monitoring-lost')).toHaveLength(4);
+  });
+});

@@ -17,6 +17,7 @@ import type { NapCheckRecord } from '../contracts.ts';
 import { renderMessage } from '../text/index.ts';
 import { DeviceClocks } from './device-clock.ts';
 import { DeadlineHeap } from './heap.ts';
+import { InputProgress } from './progress.ts';
 import {
   type Change,
   type DurableState,
@@ -117,6 +118,7 @@ export class Engine {
   readonly #statusTs = new Map<string, number>();
   /** Silence is counted from here for a wearable that has not reported since this process started. */
   #monitorFrom: number;
+  readonly #progress: InputProgress;
   #sawInput = false;
   #out: EngineOutput = { transitions: [], naps: [], checks: [], stale: 0 };
   #lastPrune = 0;
@@ -132,6 +134,7 @@ export class Engine {
       if (!Array.isArray(seen)) this.#set('presses', device, [seen as unknown as number]);
     }
     this.#monitorFrom = this.#clock();
+    this.#progress = new InputProgress(this.#monitorFrom);
     for (const [key, open] of Object.entries(this.#state.alerts)) {
       this.#byId.set(open.alert.id, key);
       this.#skipMissedReminders(key, open);
@@ -151,12 +154,13 @@ export class Engine {
   // ---- inputs -------------------------------------------------------------------------------------
 
   handle(raw: EngineInput): EngineOutput {
-    const { input, at: ts } = this.#place(raw);
+    const { input, at: ts, arrival } = this.#place(raw);
     if (!this.#sawInput) {
       this.#sawInput = true;
       // A replay's device time starts before the wall clock: silence is counted from its first input.
       if (ts < this.#monitorFrom) {
         this.#monitorFrom = ts;
+        this.#progress.restart(ts);
         for (const device of this.#fleet.devices.values()) this.#schedule(`m|${device.id}`);
       }
     }
@@ -165,6 +169,8 @@ export class Engine {
       case 'reading':
         if (input.reading.type === 'wearable') this.#onWearable(input.reading.device, input.reading.reading);
         else this.#onRoom(input.reading.device, input.reading.reading);
+        // After the reading itself: a wearable's own reading is no peer's progress past its deadline.
+        for (const device of this.#progress.advance(input.center, ts, arrival)) this.#schedule(`m|${device}`);
         break;
       case 'status':
         this.#onStatus(input.device, input.status);
@@ -183,13 +189,14 @@ export class Engine {
    * Puts an input on the engine clock (see `EngineOptions.deviceTime`). Live, a press is never judged by
    * its button's clock: it happened when it arrived.
    */
-  #place(input: EngineInput): { input: EngineInput; at: number } {
+  #place(input: EngineInput): { input: EngineInput; at: number; arrival: number } {
     const now = this.#clock();
     if (this.#deviceTime === 'trusted') {
-      if (input.type !== 'status') return { input, at: inputTime(input) };
+      // A recording's time is its arrival order too, so silence replays the same at any speed.
+      if (input.type !== 'status') return { input, at: inputTime(input), arrival: inputTime(input) };
       // A last will carries the broker's wall-clock time, not the recording's.
       const at = Math.min(input.status.ts, now);
-      return { input: { ...input, status: { ...input.status, ts: at } }, at };
+      return { input: { ...input, status: { ...input.status, ts: at } }, at, arrival: at };
     }
     const arrival = Math.min(input.arrivedAt ?? now, now);
     switch (input.type) {
@@ -199,14 +206,15 @@ export class Engine {
         return {
           input: { ...input, reading: { ...input.reading, reading: { ...reading, ts: at } } as Reading },
           at,
+          arrival,
         };
       }
       case 'status':
-        return { input: { ...input, status: { ...input.status, ts: arrival } }, at: arrival };
+        return { input: { ...input, status: { ...input.status, ts: arrival } }, at: arrival, arrival };
       case 'nap':
-        return { input: { ...input, nap: { ...input.nap, ts: arrival } }, at: arrival };
+        return { input: { ...input, nap: { ...input.nap, ts: arrival } }, at: arrival, arrival };
       case 'alarm':
-        return { input, at: arrival };
+        return { input, at: arrival, arrival };
     }
   }
 
@@ -1006,6 +1014,8 @@ export class Engine {
       }
       case 'k':
         return this.#checkDue(id);
+      case 'g':
+        return this.#centerSilentDue(id);
     }
     return undefined;
   }
@@ -1021,7 +1031,19 @@ export class Engine {
     const device = this.#fleet.devices.get(deviceId);
     if (!device?.infant || device.kind !== 'wearable') return undefined;
     if (this.#state.alerts[alertKey('monitoring-lost', device.infant)]) return undefined;
-    return this.#lastSeen(deviceId) + s(this.#thresholds(device.center).monitoringLost.silenceS);
+    const silence = s(this.#thresholds(device.center).monitoringLost.silenceS);
+    const due = this.#lastSeen(deviceId) + silence;
+    const now = this.#clock();
+    if (due > now || this.#progress.admits(device.center, deviceId, due, now, silence)) return due;
+    this.#schedule(`g|${device.center}`);
+    return undefined;
+  }
+
+  /** The whole centre silent for a silence period: its waiting wearables no longer wait for peers. */
+  #centerSilentDue(center: string): number | undefined {
+    if (!this.#progress.waits(center)) return undefined;
+    const silence = s(this.#thresholds(center).monitoringLost.silenceS);
+    return this.#progress.silentAt(center, silence);
   }
 
   #fire(key: string, at: number): void {
@@ -1050,6 +1072,9 @@ export class Engine {
         break;
       case 'k':
         this.#fireChecks(id, at);
+        break;
+      case 'g':
+        for (const device of this.#progress.release(id)) this.#schedule(`m|${device}`);
         break;
     }
   }
