@@ -5,7 +5,7 @@ import { ConfigError } from '../protocol/config.ts';
 import { checkPublisher, checkReading, type FleetIndex } from '../protocol/fleet.ts';
 import { type Message, parseMessage } from '../protocol/parse.ts';
 import type { Alert } from '../protocol/payloads.ts';
-import { filters, topics } from '../protocol/topics.ts';
+import { filters, parseTopic, topics } from '../protocol/topics.ts';
 import { FleetWatcher } from '../lib/fleet-file.ts';
 import { createWriteApi } from '../lib/influx/writer.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -72,7 +72,13 @@ export async function startRules(
   const deviceClock = config.clock.mode === 'device' ? new DeviceTimeClock(config.clock.speed) : undefined;
   const now = deviceClock ? deviceClock.now : Date.now;
   const speed = config.clock.speed;
-  const engine = new Engine({ fleet: fleet(), rules: config.rules, clock: now, state: restored.state });
+  const engine = new Engine({
+    fleet: fleet(),
+    rules: config.rules,
+    clock: now,
+    deviceTime: deviceClock ? 'trusted' : 'measured',
+    state: restored.state,
+  });
   fleetWatcher.onChange((next) => engine.setFleet(next));
   fleetWatcher.start();
   log.info(
@@ -239,10 +245,11 @@ export async function startRules(
     }, delay);
   };
 
-  const input = (value: EngineInput, ts: number, arrivedAt = Date.now()) => {
-    deviceClock?.observe(ts);
-    step(engine.handle(value));
-    metrics.processed(value.type, ts, arrivedAt);
+  /** `ts` moves the replay clock; a status does not (a last will carries the broker's wall-clock time). */
+  const input = (value: EngineInput, ts: number | undefined, arrivedAt: number) => {
+    if (ts !== undefined) deviceClock?.observe(ts);
+    step(engine.handle({ ...value, arrivedAt: now() }));
+    metrics.processed(value.type, ts ?? arrivedAt, arrivedAt);
   };
 
   const onMessage = (message: Message, arrivedAt: number) => {
@@ -263,18 +270,25 @@ export async function startRules(
         if (message.source.type === 'device') {
           input(
             { type: 'status', center: message.center, device: message.source.id, status: message.status },
-            message.status.ts,
+            undefined,
             arrivedAt,
           );
         }
         return;
-      case 'alarm':
+      case 'alarm': {
+        const offsetMs = message.event.ts - now();
+        if (config.maxClockSkewMs !== null && Math.abs(offsetMs) > config.maxClockSkewMs)
+          log.warn(
+            { device: message.device, offsetMs },
+            'press from a button whose clock is off: stamped on arrival',
+          );
         input(
           { type: 'alarm', center: message.center, device: message.device, event: message.event },
           message.event.ts,
           arrivedAt,
         );
         return;
+      }
       case 'nap':
         input(
           { type: 'nap', center: message.center, room: message.room, nap: message.nap },
@@ -293,9 +307,12 @@ export async function startRules(
 
   const receive = (topic: string, payload: Buffer, arrivedAt: number) => {
     stats.received++;
+    const where = parseTopic(topic);
+    // A press is never refused for its button's clock: the engine stamps it on arrival.
+    const alarm = where?.kind === 'device' && where.channel === 'alarm';
     const parsed = parseMessage(topic, payload, {
       now: now(),
-      maxSkewMs: config.maxClockSkewMs,
+      maxSkewMs: alarm ? null : config.maxClockSkewMs,
     });
     const checked = parsed.ok ? checkPublisher(parsed.value, fleet()) : parsed;
     if (!checked.ok) {
@@ -348,7 +365,7 @@ export async function startRules(
         retain: true,
       });
       // Followed at once rather than on the broker's echo, which the engine then sees as no change.
-      input({ type: 'nap', center, room, nap: { v: 1, ts, state, by } }, ts);
+      input({ type: 'nap', center, room, nap: { v: 1, ts, state, by } }, ts, Date.now());
     },
     napChecks(center, room, day) {
       const zone = fleet().centers.get(center)?.timezone ?? 'UTC';

@@ -15,7 +15,9 @@ import {
 } from '../../protocol/payloads.ts';
 import type { NapCheckRecord } from '../contracts.ts';
 import { renderMessage } from '../text/index.ts';
+import { DeviceClocks } from './device-clock.ts';
 import { DeadlineHeap } from './heap.ts';
+import { InputProgress } from './progress.ts';
 import {
   type Change,
   type DurableState,
@@ -29,11 +31,13 @@ import {
 import type { RulesConfig, Thresholds } from './thresholds.ts';
 import { ageInMonths, inSchedule, localTime } from './time.ts';
 
-export type EngineInput =
+/** `arrivedAt`: the engine time the input was received at (default: the engine clock when it is handled). */
+export type EngineInput = (
   | { type: 'reading'; center: string; reading: Reading }
   | { type: 'status'; center: string; device: string; status: DeviceStatus }
   | { type: 'alarm'; center: string; device: string; event: AlarmEvent }
-  | { type: 'nap'; center: string; room: string; nap: NapSession };
+  | { type: 'nap'; center: string; room: string; nap: NapSession }
+) & { arrivedAt?: number };
 
 export interface NapChange {
   center: string;
@@ -58,8 +62,17 @@ export interface EngineOptions {
   rules: RulesConfig;
   /** Engine time in ms: the wall clock live, a device-time clock for replays, a fake one in tests. */
   clock: () => number;
+  /**
+   * `measured` (live): a reading is placed on the engine clock through its device's measured offset, and
+   * presses, naps and status are stamped on arrival. `trusted` (replays on the device-time clock): the
+   * recording's timestamps are the engine time.
+   */
+  deviceTime?: 'measured' | 'trusted';
   state?: DurableState;
 }
+
+/** A redelivered press is recognised among the button's last presses by its own timestamp. */
+const PRESSES_KEPT = 16;
 
 const SLEEP_RULES: RuleId[] = ['prone-sleep', 'no-movement', 'side-sleep'];
 const rank = (s: Severity) => SEVERITIES.indexOf(s);
@@ -92,6 +105,8 @@ export class Engine {
   #fleet: FleetIndex;
   readonly #rules: RulesConfig;
   readonly #clock: () => number;
+  readonly #deviceTime: 'measured' | 'trusted';
+  readonly #deviceClocks = new DeviceClocks();
   readonly #state: DurableState;
   readonly #dirty = new Map<MapName, Set<string>>();
   readonly #heap = new DeadlineHeap();
@@ -103,6 +118,7 @@ export class Engine {
   readonly #statusTs = new Map<string, number>();
   /** Silence is counted from here for a wearable that has not reported since this process started. */
   #monitorFrom: number;
+  readonly #progress: InputProgress;
   #sawInput = false;
   #out: EngineOutput = { transitions: [], naps: [], checks: [], stale: 0 };
   #lastPrune = 0;
@@ -111,8 +127,14 @@ export class Engine {
     this.#fleet = options.fleet;
     this.#rules = options.rules;
     this.#clock = options.clock;
+    this.#deviceTime = options.deviceTime ?? 'measured';
     this.#state = options.state ?? emptyState();
+    for (const [device, seen] of Object.entries(this.#state.presses)) {
+      // Journals before the press list kept only the latest press time.
+      if (!Array.isArray(seen)) this.#set('presses', device, [seen as unknown as number]);
+    }
     this.#monitorFrom = this.#clock();
+    this.#progress = new InputProgress(this.#monitorFrom);
     for (const [key, open] of Object.entries(this.#state.alerts)) {
       this.#byId.set(open.alert.id, key);
       this.#skipMissedReminders(key, open);
@@ -131,13 +153,14 @@ export class Engine {
 
   // ---- inputs -------------------------------------------------------------------------------------
 
-  handle(input: EngineInput): EngineOutput {
-    const ts = inputTime(input);
+  handle(raw: EngineInput): EngineOutput {
+    const { input, at: ts, arrival } = this.#place(raw);
     if (!this.#sawInput) {
       this.#sawInput = true;
       // A replay's device time starts before the wall clock: silence is counted from its first input.
       if (ts < this.#monitorFrom) {
         this.#monitorFrom = ts;
+        this.#progress.restart(ts);
         for (const device of this.#fleet.devices.values()) this.#schedule(`m|${device.id}`);
       }
     }
@@ -146,18 +169,53 @@ export class Engine {
       case 'reading':
         if (input.reading.type === 'wearable') this.#onWearable(input.reading.device, input.reading.reading);
         else this.#onRoom(input.reading.device, input.reading.reading);
+        // After the reading itself: a wearable's own reading is no peer's progress past its deadline.
+        for (const device of this.#progress.advance(input.center, ts, arrival)) this.#schedule(`m|${device}`);
         break;
       case 'status':
         this.#onStatus(input.device, input.status);
         break;
       case 'alarm':
-        this.#onAlarm(input.center, input.device, input.event);
+        this.#onAlarm(input.center, input.device, input.event, ts);
         break;
       case 'nap':
         this.#onNap(input.center, input.room, input.nap.state, input.nap.by, input.nap.ts, 'message');
         break;
     }
     return this.tick();
+  }
+
+  /**
+   * Puts an input on the engine clock (see `EngineOptions.deviceTime`). Live, a press is never judged by
+   * its button's clock: it happened when it arrived.
+   */
+  #place(input: EngineInput): { input: EngineInput; at: number; arrival: number } {
+    const now = this.#clock();
+    if (this.#deviceTime === 'trusted') {
+      // A recording's time is its arrival order too, so silence replays the same at any speed.
+      if (input.type !== 'status') return { input, at: inputTime(input), arrival: inputTime(input) };
+      // A last will carries the broker's wall-clock time, not the recording's.
+      const at = Math.min(input.status.ts, now);
+      return { input: { ...input, status: { ...input.status, ts: at } }, at, arrival: at };
+    }
+    const arrival = Math.min(input.arrivedAt ?? now, now);
+    switch (input.type) {
+      case 'reading': {
+        const { device, reading } = input.reading;
+        const at = this.#deviceClocks.place(device, reading.ts, arrival);
+        return {
+          input: { ...input, reading: { ...input.reading, reading: { ...reading, ts: at } } as Reading },
+          at,
+          arrival,
+        };
+      }
+      case 'status':
+        return { input: { ...input, status: { ...input.status, ts: arrival } }, at: arrival, arrival };
+      case 'nap':
+        return { input: { ...input, nap: { ...input.nap, ts: arrival } }, at: arrival, arrival };
+      case 'alarm':
+        return { input, at: arrival, arrival };
+    }
   }
 
   /** Fires everything due up to the clock's now. */
@@ -173,8 +231,10 @@ export class Engine {
     return this.#heap.peek()?.at;
   }
 
-  acknowledge(id: string, by: string, at = this.#clock()): { result: CommandResult; output: EngineOutput } {
-    this.#advance(Math.min(at, this.#clock()));
+  acknowledge(id: string, by: string, when = this.#clock()): { result: CommandResult; output: EngineOutput } {
+    // A phone whose clock is ahead cannot acknowledge in the future.
+    const at = Math.min(when, this.#clock());
+    this.#advance(at);
     const open = this.#openById(id);
     if (!open) return { result: notFound(id), output: this.tick() };
     if (open.alert.state !== 'acknowledged') {
@@ -506,15 +566,16 @@ export class Engine {
     }
   }
 
-  #onAlarm(center: string, deviceId: string, event: AlarmEvent): void {
+  /** `at`: the press on the engine clock; `event.ts`, the button's own stamp, only tells a redelivery apart. */
+  #onAlarm(center: string, deviceId: string, event: AlarmEvent, at: number): void {
     const device = this.#fleet.devices.get(deviceId);
     if (!device) return;
-    const last = this.#state.presses[deviceId];
-    if (last !== undefined && event.ts <= last) {
+    const seen = this.#state.presses[deviceId] ?? [];
+    if (seen.includes(event.ts)) {
       this.#out.stale++;
       return;
     }
-    this.#set('presses', deviceId, event.ts);
+    this.#set('presses', deviceId, [...seen, event.ts].slice(-PRESSES_KEPT));
     const key = alertKey('one-key-alarm', deviceId);
     const open = this.#state.alerts[key];
     if (!open) {
@@ -522,13 +583,13 @@ export class Engine {
         key,
         { rule: 'one-key-alarm', center, room: device.room, subject: { kind: 'device', id: deviceId } },
         'critical',
-        event.ts,
+        at,
       );
       return;
     }
     // Never deduplicated away: a second press re-notifies and, if staff had acknowledged, re-opens it.
-    this.#armTimers(open, open.alert.severity, event.ts);
-    this.#update(key, open, 'renotified', event.ts, {
+    this.#armTimers(open, open.alert.severity, at);
+    this.#update(key, open, 'renotified', at, {
       state: 'raised',
       acknowledgedBy: undefined,
       acknowledgedAt: undefined,
@@ -953,6 +1014,8 @@ export class Engine {
       }
       case 'k':
         return this.#checkDue(id);
+      case 'g':
+        return this.#centerSilentDue(id);
     }
     return undefined;
   }
@@ -968,7 +1031,19 @@ export class Engine {
     const device = this.#fleet.devices.get(deviceId);
     if (!device?.infant || device.kind !== 'wearable') return undefined;
     if (this.#state.alerts[alertKey('monitoring-lost', device.infant)]) return undefined;
-    return this.#lastSeen(deviceId) + s(this.#thresholds(device.center).monitoringLost.silenceS);
+    const silence = s(this.#thresholds(device.center).monitoringLost.silenceS);
+    const due = this.#lastSeen(deviceId) + silence;
+    const now = this.#clock();
+    if (due > now || this.#progress.admits(device.center, deviceId, due, now, silence)) return due;
+    this.#schedule(`g|${device.center}`);
+    return undefined;
+  }
+
+  /** The whole centre silent for a silence period: its waiting wearables no longer wait for peers. */
+  #centerSilentDue(center: string): number | undefined {
+    if (!this.#progress.waits(center)) return undefined;
+    const silence = s(this.#thresholds(center).monitoringLost.silenceS);
+    return this.#progress.silentAt(center, silence);
   }
 
   #fire(key: string, at: number): void {
@@ -997,6 +1072,9 @@ export class Engine {
         break;
       case 'k':
         this.#fireChecks(id, at);
+        break;
+      case 'g':
+        for (const device of this.#progress.release(id)) this.#schedule(`m|${device}`);
         break;
     }
   }

@@ -55,8 +55,8 @@ export interface DurableState {
   naps: Record<string, RoomNap>;
   baselines: Record<string, number>;
   checks: Record<string, NapCheckRecord>;
-  /** Last one-key press time per button: a QoS 1 redelivery after a restart must not re-notify. */
-  presses: Record<string, number>;
+  /** The last presses per button, by the button's own timestamp: a QoS 1 redelivery must not re-notify. */
+  presses: Record<string, number[]>;
 }
 
 export type MapName = keyof DurableState;

@@ -19,8 +19,12 @@ export const thresholdsSchema = z
     noMovement: z
       .object({
         below: num.default(0.02),
-        /** Hysteresis: motion must reach this, not just 0.02, to count as movement again. */
-        clearAtOrAbove: num.default(0.05),
+        /**
+         * Movement clearly above breathing clears the alert: a still, breathing infant moves the sensor 0.03–0.06
+         * (the simulator's sleeping band, device-sim/model.ts), a sleeping twitch 0.15–0.35. At the old 0.05
+         * breathing alone cleared a real stillness alert, which then re-fired every 25 s for the whole nap.
+         */
+        clearAtOrAbove: num.default(0.15),
         holdS: seconds.default(20),
         clearS: seconds.default(5),
       })

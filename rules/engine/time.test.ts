@@ -20,9 +20,15 @@ describe('localTime', () => {
     expect(localTime(midnight, 'UTC')).toMatchObject({ day: '2026-01-31', minuteOfDay: 16 * 60 });
   });
 
-  it('counts whole months of age on the local date', () => {
-    const firstOfMarchShanghai = Date.UTC(2026, 1, 28, 16, 0);
-    expect(ageInMonths('2025-03', firstOfMarchShanghai - 1, 'Asia/Shanghai')).toBe(11);
-    expect(ageInMonths('2025-03', firstOfMarchShanghai, 'Asia/Shanghai')).toBe(12);
+  it('counts completed months on the local date, as if born on the last day of the birth month', () => {
+    const shanghaiMidnight = (month: number, day: number) =>
+      Date.UTC(2026, month - 1, day, 0, 0) - 8 * 3_600_000;
+    // Born in March 2025: "12 calendar months" on 1 March 2026, but possibly 11 months and 30 days old.
+    expect(ageInMonths('2025-03', shanghaiMidnight(3, 1), 'Asia/Shanghai')).toBe(11);
+    expect(ageInMonths('2025-03', shanghaiMidnight(3, 31) - 1, 'Asia/Shanghai')).toBe(11);
+    expect(ageInMonths('2025-03', shanghaiMidnight(3, 31), 'Asia/Shanghai')).toBe(12);
+    // Born in January (31 days): the monthly birthday in February is its last day.
+    expect(ageInMonths('2026-01', shanghaiMidnight(2, 27), 'Asia/Shanghai')).toBe(0);
+    expect(ageInMonths('2026-01', shanghaiMidnight(2, 28), 'Asia/Shanghai')).toBe(1);
   });
 });

@@ -56,11 +56,19 @@ function formatLocalTime(ms: number, timeZone: string): LocalTime {
   };
 }
 
-/** Whole months of age on the local date of `ms`; the registry keeps only the birth month. */
+const daysIn = (year: number, month: number) => new Date(Date.UTC(year, month, 0)).getUTCDate();
+
+/**
+ * Completed months of age on the local date of `ms`. The registry keeps only the birth month, so the age
+ * rounds towards younger (the safe side of every age limit): the infant is taken as born on its last day.
+ */
 export function ageInMonths(birthMonth: string, ms: number, timeZone: string): number {
   const [y, m] = birthMonth.split('-').map(Number) as [number, number];
   const now = localTime(ms, timeZone);
-  return (now.year - y) * 12 + (now.month - m);
+  const day = Number(now.day.slice(8));
+  // The monthly birthday of someone born on the 31st falls on the month's last day in shorter months.
+  const birthday = Math.min(daysIn(y, m), daysIn(now.year, now.month));
+  return (now.year - y) * 12 + (now.month - m) - (day < birthday ? 1 : 0);
 }
 
 const hhmm = (value: string) => {

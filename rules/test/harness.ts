@@ -5,7 +5,7 @@ import { Engine, type EngineInput, type EngineOutput } from '../engine/engine.ts
 import type { DurableState } from '../engine/state.ts';
 import { rulesConfigSchema } from '../engine/thresholds.ts';
 
-/** 12:00 in Shanghai on 2026-11-22: infants born 2026-06 are 5 months old, 2025-09 14 months. */
+/** 12:00 in Shanghai on 2026-11-22: infants born 2026-06 are 4 months old (ages round down), 2025-09 13 months. */
 export const T0 = Date.UTC(2026, 10, 22, 4, 0, 0);
 
 export const fleetDoc = {
@@ -47,12 +47,20 @@ export class Harness {
   readonly outputs: EngineOutput[] = [];
   #seq = 0;
 
-  constructor(options: { rules?: Record<string, unknown>; start?: number; state?: DurableState } = {}) {
+  constructor(
+    options: {
+      rules?: Record<string, unknown>;
+      start?: number;
+      state?: DurableState;
+      deviceTime?: 'measured' | 'trusted';
+    } = {},
+  ) {
     this.now = options.start ?? T0;
     this.engine = new Engine({
       fleet,
       rules: rulesConfigSchema.parse(options.rules ?? {}),
       clock: () => this.now,
+      ...(options.deviceTime ? { deviceTime: options.deviceTime } : {}),
       ...(options.state ? { state: options.state } : {}),
     });
   }
