@@ -2,7 +2,7 @@ import { HttpError, type WriteApi, setLogger } from '@influxdata/influxdb-client
 import type { Logger } from '../lib/logger.ts';
 import type { InfluxConnection } from '../lib/influx/connection.ts';
 import { createWriteApi } from '../lib/influx/writer.ts';
-import { Backoff, sleep } from './backoff.ts';
+import { Backoff, sleep } from '../lib/backoff.ts';
 import { type Sink, type SinkResult, SinkUnavailableError } from './sink.ts';
 
 export interface InfluxSinkOptions {

@@ -1,6 +1,6 @@
 import { pingInflux } from '../lib/influx/query.ts';
 import type { Logger } from '../lib/logger.ts';
-import { Backoff, sleep } from './backoff.ts';
+import { Backoff, sleep } from '../lib/backoff.ts';
 import type { InfluxSink } from './influx-sink.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { AckToken } from './mqtt-client.ts';
