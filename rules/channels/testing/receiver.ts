@@ -6,6 +6,8 @@ export interface ReceivedRequest {
   headers: IncomingMessage['headers'];
   body: unknown;
   at: number;
+  /** The status answered, once the answer has gone out. */
+  status?: number;
 }
 
 export interface ReceiverLimit {
@@ -54,6 +56,7 @@ export async function webhookReceiver(limit?: ReceiverLimit): Promise<WebhookRec
         at: Date.now(),
       };
       requests.push(received);
+      res.on('finish', () => (received.status = res.statusCode));
       if (overTheLimit(received.at)) {
         overLimit++;
         if (limit?.refuse === 'http') res.writeHead(429).end('too many requests');
