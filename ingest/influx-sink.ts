@@ -3,7 +3,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { InfluxConnection } from '../lib/influx/connection.ts';
 import { type StoreFault, classifyWriteError } from '../lib/influx/faults.ts';
 import { createWriteApi } from '../lib/influx/writer.ts';
-import { Backoff, sleep } from './backoff.ts';
+import { Backoff, sleep } from '../lib/backoff.ts';
 import { type Sink, type SinkResult, SinkUnavailableError } from './sink.ts';
 
 export interface InfluxSinkOptions {

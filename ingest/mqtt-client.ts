@@ -1,6 +1,6 @@
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
 import type { Logger } from '../lib/logger.ts';
-import { Backoff } from './backoff.ts';
+import { Backoff } from '../lib/backoff.ts';
 
 /** One received QoS 1 message whose PUBACK waits until its batch is durable. */
 export interface AckToken {

@@ -1,6 +1,6 @@
 import { type StoreFault, classifyWriteError } from '../lib/influx/faults.ts';
 import type { Logger } from '../lib/logger.ts';
-import { Backoff, sleep } from './backoff.ts';
+import { Backoff, sleep } from '../lib/backoff.ts';
 import { DiskFault } from './disk.ts';
 import { type InfluxSink, StoreUnavailableError } from './influx-sink.ts';
 import type { IngestMetrics } from './metrics.ts';

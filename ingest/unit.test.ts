@@ -2,7 +2,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../protocol/config.ts';
-import { Backoff } from './backoff.ts';
 import { loadIngestConfig } from './config.ts';
 import { DeadLetterFile, deadLetterRecord, deadLetterTopic } from './deadletter.ts';
 import { selectCenters, stableHash } from './partition.ts';
@@ -61,19 +60,6 @@ describe('partitioning', () => {
     expect(parts.flat().sort()).toEqual([...fleet.centers.keys()].sort());
     expect(selectCenters(fleet, { centers: ['c2'] })).toEqual(['c2']);
     expect(selectCenters(fleet, {})).toEqual(['c1', 'c2']);
-  });
-});
-
-describe('backoff', () => {
-  it('grows exponentially within [min/2, max] and resets', () => {
-    const high = new Backoff(100, 1_000, () => 1);
-    expect([high.next(), high.next(), high.next(), high.next(), high.next()]).toEqual([
-      100, 200, 400, 800, 1_000,
-    ]);
-    const low = new Backoff(100, 1_000, () => 0);
-    expect(low.next()).toBe(50);
-    high.reset();
-    expect(high.attempt).toBe(0);
   });
 });
 

@@ -1,4 +1,5 @@
 import { Point, type WriteApi } from '@influxdata/influxdb-client';
+import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { AlertChannel, AlertService, AlertTransition, CommandResult } from '../protocol/alerts.ts';
 import { ConfigError } from '../protocol/config.ts';
@@ -144,6 +145,8 @@ export async function startRules(
     ...(config.influx ? { influx: config.influx } : {}),
     fleet,
     log,
+    // Beside the journal: a partition that moves with its journal volume takes its undelivered alerts along.
+    outboxDir: join(config.journalDir, 'outbox'),
   });
 
   const deliver = (transitions: AlertTransition[]) => {

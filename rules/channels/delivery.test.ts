@@ -12,6 +12,7 @@ import { channelsConfigSchema, createChannels } from './index.ts';
 import { MqttAlertChannel } from './mqtt.ts';
 import { renderAlertText } from '../text/index.ts';
 import { type WebhookReceiver, webhookReceiver } from './testing/receiver.ts';
+import { webhookMetrics } from './metrics.ts';
 import { type AlertText, WebhookChannel, webhookSchema } from './webhook.ts';
 
 const text: AlertText = (alert, locale, withNames) =>
@@ -201,7 +202,7 @@ describe('webhooks (real local receivers)', () => {
     expect(slow.requests.length).toBeLessThanOrEqual(1);
   });
 
-  it('bounds its queue by dropping the oldest transitions', async () => {
+  it('bounds its queue by giving up the oldest waiting transitions, counted', async () => {
     const r = await receiver();
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -209,15 +210,20 @@ describe('webhooks (real local receivers)', () => {
       await gate;
       res.writeHead(200).end();
     });
+    const dropped = async () =>
+      (await webhookMetrics.transitions.get()).values.find(
+        (v) => v.labels.webhook === 'bounded' && v.labels.outcome === 'dropped',
+      )?.value ?? 0;
     const c = channel({ name: 'bounded', url: r.url, queueSize: 3 });
     const sent = Array.from({ length: 6 }, () => sampleTransition({ center: 'ca' }));
     for (const t of sent) c.deliver(t);
     release();
-    await waitFor(() => r.requests.length === 4);
+    await waitFor(() => r.requests.length === 3);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    // The first was already in flight; of the five queued behind it only the newest three were kept.
+    // The first was in flight (it counts towards the 3); of the five behind it only the newest two were kept.
     const ids = r.requests.map((q) => (q.body as { alert: { id: string } }).alert.id);
-    expect(ids).toEqual([sent[0], sent[3], sent[4], sent[5]].map((t) => t!.alert.id));
+    expect(ids).toEqual([sent[0], sent[4], sent[5]].map((t) => t!.alert.id));
+    expect(await dropped()).toBe(3);
   });
 
   it('filters by centre, severity and audience', async () => {

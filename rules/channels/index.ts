@@ -7,7 +7,8 @@ import type { InfluxConnection } from '../../lib/influx/connection.ts';
 import { componentLogger, type Logger } from '../../lib/logger.ts';
 import { InfluxHistoryChannel } from './influx.ts';
 import { MqttAlertChannel } from './mqtt.ts';
-import { type AlertText, WebhookChannel, webhookSchema } from './webhook.ts';
+import { Outbox } from './outbox.ts';
+import { type AlertText, rateLimitOf, WebhookChannel, webhookSchema } from './webhook.ts';
 import { renderAlertText } from '../text/index.ts';
 
 export { channelRegistry } from './metrics.ts';
@@ -42,6 +43,11 @@ export interface ChannelDeps {
   influx?: InfluxConnection;
   fleet: () => FleetIndex;
   log: Logger;
+  /**
+   * Where the channels keep their outboxes (the rules service: `<journalDir>/outbox`). Without it a
+   * transition is gone when the process is, delivered or not.
+   */
+  outboxDir?: string;
 }
 
 /**
@@ -51,7 +57,11 @@ export interface ChannelDeps {
 export function createChannels(config: ChannelsConfig, deps: ChannelDeps): AlertChannel[] {
   const log = componentLogger(deps.log, 'alert-channels');
   const channels: AlertChannel[] = [];
-  if (config.mqtt.enabled) channels.push(new MqttAlertChannel(deps.mqtt, log));
+  const outbox = (name: string, keepSendsMs?: number) =>
+    deps.outboxDir === undefined
+      ? undefined
+      : Outbox.open(deps.outboxDir, name, keepSendsMs === undefined ? {} : { keepSendsMs });
+  if (config.mqtt.enabled) channels.push(new MqttAlertChannel(deps.mqtt, log, undefined, outbox('mqtt')));
   if (config.history.enabled) {
     if (!deps.influx)
       throw new Error('channels.history is enabled but the rules service has no InfluxDB connection');
@@ -59,6 +69,10 @@ export function createChannels(config: ChannelsConfig, deps: ChannelDeps): Alert
   }
   const text: AlertText = (alert, locale, withNames) =>
     renderAlertText(alert, deps.fleet(), { withNames, locale });
-  for (const hook of config.webhooks) channels.push(new WebhookChannel(hook, text, log));
+  for (const hook of config.webhooks) {
+    const windowS = rateLimitOf(hook)?.windowS;
+    const box = outbox(`webhook-${hook.name}`, windowS === undefined ? undefined : windowS * 1000);
+    channels.push(new WebhookChannel(hook, text, log, box));
+  }
   return channels;
 }

@@ -40,3 +40,37 @@ export const channelMetrics = {
     registers: [channelRegistry],
   }),
 };
+
+/** Per webhook, what became of every transition it took, and how it kept within its target's limits. */
+export const webhookMetrics = {
+  transitions: new Counter({
+    name: 'cradlewatch_rules_webhook_transitions_total',
+    help: 'Transitions a webhook took off its queue, by outcome: sent alone, carried by a digest, failed (the target refused them for good), dropped (queue overflow, or closed without an outbox)',
+    labelNames: ['webhook', 'outcome'] as const,
+    registers: [channelRegistry],
+  }),
+  messages: new Counter({
+    name: 'cradlewatch_rules_webhook_messages_total',
+    help: 'Requests a webhook target accepted, by type (single transition or digest)',
+    labelNames: ['webhook', 'type'] as const,
+    registers: [channelRegistry],
+  }),
+  rateLimited: new Counter({
+    name: 'cradlewatch_rules_webhook_rate_limited_total',
+    help: 'Requests the target answered with "too fast" or "busy" (HTTP 429, robot errcode 45009, 130101, -1)',
+    labelNames: ['webhook'] as const,
+    registers: [channelRegistry],
+  }),
+  throttled: new Counter({
+    name: 'cradlewatch_rules_webhook_throttled_total',
+    help: 'Times a webhook waited for its rate budget before sending',
+    labelNames: ['webhook'] as const,
+    registers: [channelRegistry],
+  }),
+  queued: new Gauge({
+    name: 'cradlewatch_rules_webhook_queued',
+    help: 'Transitions waiting in a webhook queue',
+    labelNames: ['webhook'] as const,
+    registers: [channelRegistry],
+  }),
+};

@@ -3,11 +3,14 @@ import type { AlertChannel, AlertTransition } from '../../protocol/alerts.ts';
 import { topics } from '../../protocol/topics.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { channelMetrics } from './metrics.ts';
+import type { Outbox } from './outbox.ts';
 
 /**
  * Retained `cw/v1/{center}/alerts/{id}` while an alert is open, so a client that connects later sees every
  * open alert at once; an empty retained message on resolve clears it from the broker. The client belongs to
  * the rules service: this channel never ends it, it only waits for its own publishes to be acknowledged.
+ * With an outbox, a transition is settled when the broker acknowledged its publish; one not yet acknowledged
+ * when the process died is published again after the next start (retained, so a repeat only restates it).
  */
 export class MqttAlertChannel implements AlertChannel {
   readonly name = 'mqtt';
@@ -18,10 +21,18 @@ export class MqttAlertChannel implements AlertChannel {
     private readonly client: MqttClient,
     private readonly log: Logger,
     private readonly closeTimeoutMs = 5_000,
-  ) {}
+    private readonly outbox?: Outbox,
+  ) {
+    for (const transition of outbox?.pending() ?? []) this.publish(transition);
+  }
 
   deliver(transition: AlertTransition): void {
     if (this.closed) return;
+    if (this.outbox && !this.outbox.take(transition)) return;
+    this.publish(transition);
+  }
+
+  private publish(transition: AlertTransition): void {
     const { alert } = transition;
     const payload = transition.kind === 'resolved' ? '' : JSON.stringify(alert);
     let topic: string;
@@ -30,6 +41,7 @@ export class MqttAlertChannel implements AlertChannel {
     } catch (error) {
       this.log.error({ err: error, alert: alert.id }, 'alert has an id that cannot be a topic');
       channelMetrics.failed.inc({ channel: this.name });
+      this.outbox?.settle([transition.seq]);
       return;
     }
     // mqtt.js queues while disconnected and sends in order on reconnect, so nothing here waits for the broker.
@@ -40,6 +52,7 @@ export class MqttAlertChannel implements AlertChannel {
           this.log.warn({ err: error, topic }, 'alert publish failed');
         } else {
           channelMetrics.delivered.inc({ channel: this.name });
+          this.outbox?.settle([transition.seq]);
         }
         resolve();
       });
@@ -50,6 +63,11 @@ export class MqttAlertChannel implements AlertChannel {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.flush();
+    this.outbox?.close();
+  }
+
+  private async flush(): Promise<void> {
     if (this.pending.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {

@@ -9,9 +9,13 @@ import {
   SEVERITIES,
 } from '../../protocol/payloads.ts';
 import { idSchema } from '../../protocol/ids.ts';
+import { Backoff, sleep } from '../../lib/backoff.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { texts } from '../web/i18n.ts';
-import { channelMetrics } from './metrics.ts';
+import { digestGroups, digestWords, nextOutgoing, type Outgoing } from './digest.ts';
+import { channelMetrics, webhookMetrics } from './metrics.ts';
+import type { Outbox } from './outbox.ts';
+import { SlidingWindow } from './rate.ts';
 
 export const webhookSchema = z.object({
   name: idSchema,
@@ -29,7 +33,14 @@ export const webhookSchema = z.object({
   /** DingTalk robots with signing ("加签") enabled. */
   secret: z.string().min(1).optional(),
   headers: z.record(z.string(), z.string()).default({}),
+  /**
+   * At most `messages` requests in any `windowS` seconds. Default for `wecom` and `dingtalk`: 20 a minute,
+   * their robots' limit (DingTalk blocks a robot for 10 minutes past it); none for `json`.
+   */
+  rateLimit: z.object({ messages: z.int().min(1), windowS: z.number().positive().max(86_400) }).optional(),
+  /** Transitions held at most; past it the oldest reminder (else the oldest) is dropped, counted and logged. */
   queueSize: z.int().min(1).max(100_000).default(1000),
+  /** Attempts before a request the target refuses (a robot errcode other than busy/rate limit) is given up. */
   maxAttempts: z.int().min(1).max(50).default(6),
   backoffMs: z.int().min(1).default(500),
   maxBackoffMs: z.int().min(1).default(30_000),
@@ -42,11 +53,65 @@ export type WebhookConfig = z.infer<typeof webhookSchema>;
 /** Renders an alert's text; names only when asked (rules/text renderAlertText). */
 export type AlertText = (alert: Alert, locale: Locale, withNames: boolean) => string;
 
+/** The target refused the request for good (a 4xx, or a robot errcode after `maxAttempts`). */
 class PermanentError extends Error {}
+/** A robot answered with an errcode that is neither success nor "busy": retried up to `maxAttempts`. */
+class RefusedError extends Error {}
+/** The robot said it is busy or over its limit. Like network errors, timeouts and 5xx: retried without limit. */
+class BusyError extends Error {}
+
+/**
+ * Robot errcodes that mean "later": WeCom -1 (system busy) and 45009 (over the frequency limit), DingTalk
+ * 130101 (sending too fast) and -1.
+ */
+const BUSY_ERRCODES = new Set([-1, 45009, 130101]);
+/** The most a robot takes in one markdown message: WeCom 4,096 bytes of content, DingTalk 20,000. */
+const MAX_BYTES = { json: 1_000_000, wecom: 4_000, dingtalk: 18_000 } as const;
+
+/** The rate limit a webhook keeps: its own, or its robot's (20 a minute). */
+export function rateLimitOf(config: WebhookConfig): { messages: number; windowS: number } | undefined {
+  return config.rateLimit ?? (config.format === 'json' ? undefined : { messages: 20, windowS: 60 });
+}
 
 function formatTime(ms: number, locale: Locale): string {
   return new Date(ms).toLocaleString(locale === 'en' ? 'en-GB' : 'zh-CN', { hour12: false });
 }
+
+/** A WeCom or DingTalk robot markdown message; `details` are quoted under the body. */
+function robotBody(
+  config: WebhookConfig,
+  heading: string,
+  body: string[],
+  details: string[],
+  emphasis: { warn: boolean; atAll: boolean },
+): unknown {
+  if (config.format === 'wecom') {
+    // WeCom markdown knows three font colours: info (green), comment (grey), warning (orange-red).
+    const colour = emphasis.warn ? 'warning' : 'info';
+    return {
+      msgtype: 'markdown',
+      markdown: {
+        content: [
+          `**<font color="${colour}">${heading}</font>**`,
+          ...body,
+          ...details.map((l) => `> ${l}`),
+        ].join('\n'),
+      },
+    };
+  }
+  return {
+    msgtype: 'markdown',
+    markdown: {
+      title: heading,
+      text: [`#### ${heading}`, ...body, '', ...details.map((l) => `> ${l}  `)].join('\n'),
+    },
+    at: { isAtAll: emphasis.atAll },
+  };
+}
+
+/** A transition that should wake people: a critical alert that is new, worse, escalated or still open. */
+const calls = (t: AlertTransition) =>
+  t.alert.severity === 'critical' && t.kind !== 'resolved' && t.kind !== 'acknowledged';
 
 /** The request body a webhook of `format` expects for one transition. */
 export function webhookBody(config: WebhookConfig, transition: AlertTransition, text: AlertText): unknown {
@@ -64,34 +129,59 @@ export function webhookBody(config: WebhookConfig, transition: AlertTransition, 
   }
   const tx = texts(config.locale);
   const heading = `[${tx.severity(alert.severity)}] ${tx.rule(alert.rule)} · ${tx.transition(transition.kind)}`;
-  const lines = [
+  const details = [
     `${tx.t('center')}: ${alert.center}${alert.room ? ` / ${tx.t('room')}: ${alert.room}` : ''}`,
     `${tx.t('raisedAt')}: ${formatTime(alert.raisedAt, config.locale)}`,
     ...(alert.acknowledgedBy ? [`${tx.t('acknowledgedBy')}${alert.acknowledgedBy}`] : []),
   ];
-  if (config.format === 'wecom') {
-    // WeCom markdown knows three font colours: info (green), comment (grey), warning (orange-red).
-    const colour = alert.severity === 'info' || transition.kind === 'resolved' ? 'info' : 'warning';
+  return robotBody(config, heading, [body], details, {
+    warn: alert.severity !== 'info' && transition.kind !== 'resolved',
+    atAll: calls(transition),
+  });
+}
+
+/**
+ * A digest request: one line per alert (its latest state, and what it stands for: "Reminder ×3"), most
+ * severe first, as many alerts as the target takes in one message. Returns the body and the transitions it
+ * carries; the others stay queued for the next request.
+ */
+export function digestBody(
+  config: WebhookConfig,
+  queued: readonly AlertTransition[],
+  text: AlertText,
+): { body: unknown; transitions: AlertTransition[] } {
+  const tx = texts(config.locale);
+  const words = digestWords(config.locale);
+  const carried: AlertTransition[] = [];
+  const lines: string[] = [];
+  let bytes = 600;
+  for (const group of digestGroups(queued)) {
+    const { alert } = group;
+    const kinds = group.kinds.map(([k, n]) => (n > 1 ? `${tx.transition(k)} ×${n}` : tx.transition(k)));
+    const line = `- [${tx.severity(alert.severity)}] ${tx.rule(alert.rule)} · ${kinds.join(', ')}: ${text(alert, config.locale, config.includeNames)}`;
+    const size =
+      config.format === 'json'
+        ? Buffer.byteLength(JSON.stringify(group.transitions))
+        : Buffer.byteLength(line);
+    if (carried.length > 0 && bytes + size > MAX_BYTES[config.format]) break;
+    bytes += size;
+    lines.push(line);
+    carried.push(...group.transitions);
+  }
+  const alerts = new Set(carried.map((t) => t.alert.id)).size;
+  const heading = words.heading(carried.length, alerts);
+  if (config.format === 'json') {
     return {
-      msgtype: 'markdown',
-      markdown: {
-        content: [`**<font color="${colour}">${heading}</font>**`, body, ...lines.map((l) => `> ${l}`)].join(
-          '\n',
-        ),
-      },
+      body: { kind: 'digest', transitions: carried, text: [heading, ...lines].join('\n') },
+      transitions: carried,
     };
   }
-  return {
-    msgtype: 'markdown',
-    markdown: {
-      title: heading,
-      text: [`#### ${heading}`, body, '', ...lines.map((l) => `> ${l}  `)].join('\n'),
-    },
-    at: {
-      isAtAll:
-        alert.severity === 'critical' && transition.kind !== 'resolved' && transition.kind !== 'acknowledged',
-    },
-  };
+  const top = carried.reduce((a, t) => Math.max(a, SEVERITIES.indexOf(t.alert.severity)), 0);
+  const body = robotBody(config, `[${tx.severity(SEVERITIES[top]!)}] ${heading}`, lines, [words.why], {
+    warn: top > 0,
+    atAll: carried.some(calls),
+  });
+  return { body, transitions: carried };
 }
 
 /** DingTalk signing: HMAC-SHA256 of "timestamp\nsecret", base64, in the query string. */
@@ -105,25 +195,44 @@ export function signedUrl(config: WebhookConfig, now = Date.now()): string {
 }
 
 /**
- * One endpoint: a bounded queue drained by one sender, so a slow or dead endpoint only ever holds up its
- * own queue. When the queue is full the oldest transition is dropped (counted): a newer state of the same
- * alert is worth more than an old one.
+ * One endpoint: a queue drained by one sender, so a slow or dead endpoint only ever holds up its own queue.
+ * The sender keeps the endpoint's rate limit (recorded in the outbox, so a restart does not start a fresh
+ * budget) and, when the queue holds more than the budget can carry, coalesces it into digest requests,
+ * critical first (`nextOutgoing`). A transition leaves the queue when the endpoint confirmed it (sent, or
+ * carried by a digest), when the endpoint refused it for good, or when the queue overflows: each counted in
+ * `cradlewatch_rules_webhook_transitions_total{outcome}` and the last two logged. With an outbox, what is
+ * still queued at close or at a kill -9 is sent after the next start.
  */
 export class WebhookChannel implements AlertChannel {
   readonly name: string;
   private readonly queue: AlertTransition[] = [];
+  /** The transitions of the request in flight: never given up by an overflow while the target may have them. */
+  private sending = new Set<AlertTransition>();
   private draining: Promise<void> | undefined;
   private closed = false;
   private readonly abort = new AbortController();
   private readonly minSeverity: number;
+  private readonly limiter: SlidingWindow | undefined;
+  private readonly backoff: Backoff;
 
   constructor(
     private readonly config: WebhookConfig,
     private readonly text: AlertText,
     private readonly log: Logger,
+    private readonly outbox?: Outbox,
   ) {
     this.name = `webhook:${config.name}`;
     this.minSeverity = SEVERITIES.indexOf(config.minSeverity);
+    const limit = rateLimitOf(config);
+    this.limiter = limit && new SlidingWindow(limit.messages, limit.windowS * 1000, outbox?.recentSends());
+    this.backoff = new Backoff(config.backoffMs, config.maxBackoffMs);
+    const replay = outbox?.pending() ?? [];
+    if (replay.length > 0) {
+      this.log.info({ webhook: config.name, transitions: replay.length }, 'webhook outbox replayed');
+      this.queue.push(...replay);
+      this.kick();
+    }
+    this.gauge();
   }
 
   private wants(transition: AlertTransition): boolean {
@@ -135,55 +244,119 @@ export class WebhookChannel implements AlertChannel {
 
   deliver(transition: AlertTransition): void {
     if (this.closed || !this.wants(transition)) return;
-    if (this.queue.length >= this.config.queueSize) {
-      this.queue.shift();
-      channelMetrics.dropped.inc({ channel: this.name });
-      this.log.warn(
-        { webhook: this.config.name, queueSize: this.config.queueSize },
-        'webhook queue full: dropped oldest',
-      );
-    }
+    if (this.outbox && !this.outbox.take(transition)) return;
     this.queue.push(transition);
+    if (this.queue.length > this.config.queueSize) this.overflow();
+    this.gauge();
+    this.kick();
+  }
+
+  /** Gives up the oldest reminder (a later state of its alert or a later reminder says as much), else the oldest. */
+  private overflow(): void {
+    const idle = (t: AlertTransition) => !this.sending.has(t);
+    const reminder = this.queue.findIndex((t) => idle(t) && t.kind === 'renotified');
+    const index = reminder >= 0 ? reminder : this.queue.findIndex(idle);
+    if (index < 0) return;
+    const [lost] = this.queue.splice(index, 1);
+    this.settle([lost!], 'dropped');
+    this.log.warn(
+      {
+        webhook: this.config.name,
+        queueSize: this.config.queueSize,
+        alert: lost!.alert.id,
+        kind: lost!.kind,
+      },
+      'webhook queue full: oldest reminder dropped',
+    );
+  }
+
+  private kick(): void {
     this.draining ??= this.drain().finally(() => {
       this.draining = undefined;
+      if (this.queue.length > 0 && !this.abort.signal.aborted) this.kick();
     });
   }
 
+  private gauge(): void {
+    webhookMetrics.queued.set({ webhook: this.config.name }, this.queue.length);
+  }
+
+  private settle(transitions: AlertTransition[], outcome: 'sent' | 'digested' | 'failed' | 'dropped'): void {
+    webhookMetrics.transitions.inc({ webhook: this.config.name, outcome }, transitions.length);
+    const generic =
+      outcome === 'sent' || outcome === 'digested' ? channelMetrics.delivered : channelMetrics.failed;
+    generic.inc({ channel: this.name }, transitions.length);
+    this.outbox?.settle(transitions.map((t) => t.seq));
+  }
+
   private async drain(): Promise<void> {
-    // Taken off the queue before sending, so a full queue drops waiting transitions, never the one in flight.
-    for (let transition = this.queue.shift(); transition; transition = this.queue.shift()) {
+    let refusals = 0;
+    while (this.queue.length > 0 && !this.abort.signal.aborted) {
+      const budget = this.limiter?.available() ?? this.queue.length;
+      if (budget === 0) {
+        webhookMetrics.throttled.inc({ webhook: this.config.name });
+        await sleep(this.limiter!.nextAt() - Date.now(), this.abort.signal);
+        continue;
+      }
+      const outgoing = nextOutgoing(this.queue, budget);
+      const { body, transitions } = this.render(outgoing);
+      this.sending = new Set(transitions);
       try {
-        await this.send(transition);
-        channelMetrics.delivered.inc({ channel: this.name });
+        await this.post(JSON.stringify(body));
+        refusals = 0;
+        this.backoff.reset();
+        this.remove(transitions);
+        webhookMetrics.messages.inc({ webhook: this.config.name, type: outgoing.type });
+        this.settle(transitions, outgoing.type === 'single' ? 'sent' : 'digested');
       } catch (error) {
         if (this.abort.signal.aborted) return;
-        channelMetrics.failed.inc({ channel: this.name });
-        this.log.error(
-          { err: error, webhook: this.config.name, alert: transition.alert.id },
-          'webhook delivery failed',
-        );
+        // Unreachable, slow or busy targets hold the queue (digests keep it short) until they answer.
+        refusals = error instanceof RefusedError ? refusals + 1 : 0;
+        if (error instanceof PermanentError || refusals >= this.config.maxAttempts) {
+          refusals = 0;
+          this.remove(transitions);
+          this.settle(transitions, 'failed');
+          this.log.error(
+            {
+              err: error,
+              webhook: this.config.name,
+              alerts: [...new Set(transitions.map((t) => t.alert.id))],
+            },
+            'webhook refused the request for good: transitions not delivered',
+          );
+          continue;
+        }
+        if (error instanceof BusyError) webhookMetrics.rateLimited.inc({ webhook: this.config.name });
+        channelMetrics.retried.inc({ channel: this.name });
+        this.log.warn({ err: error, webhook: this.config.name }, 'webhook request failed: will retry');
+        await sleep(this.backoff.next(), this.abort.signal);
+      } finally {
+        this.sending = new Set();
+        this.gauge();
       }
     }
   }
 
-  private async send(transition: AlertTransition): Promise<void> {
-    const body = JSON.stringify(webhookBody(this.config, transition, this.text));
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.attempt(body);
-        return;
-      } catch (error) {
-        if (
-          error instanceof PermanentError ||
-          attempt >= this.config.maxAttempts ||
-          this.abort.signal.aborted
-        )
-          throw error;
-        channelMetrics.retried.inc({ channel: this.name });
-        const delay = Math.min(this.config.maxBackoffMs, this.config.backoffMs * 2 ** (attempt - 1));
-        // Full jitter keeps many rules processes from retrying an endpoint in lockstep.
-        await this.sleep(delay / 2 + Math.random() * (delay / 2));
-      }
+  private render(outgoing: Outgoing): { body: unknown; transitions: AlertTransition[] } {
+    if (outgoing.type === 'digest') return digestBody(this.config, outgoing.transitions, this.text);
+    const [transition] = outgoing.transitions;
+    return { body: webhookBody(this.config, transition, this.text), transitions: [transition] };
+  }
+
+  private remove(transitions: AlertTransition[]): void {
+    const gone = new Set(transitions);
+    const kept = this.queue.filter((t) => !gone.has(t));
+    this.queue.splice(0, this.queue.length, ...kept);
+  }
+
+  /** One request; recorded against the rate budget when it ended, however it ended. */
+  private async post(body: string): Promise<void> {
+    try {
+      await this.attempt(body);
+    } finally {
+      const at = Date.now();
+      this.limiter?.record(at);
+      this.outbox?.recordSend(at);
     }
   }
 
@@ -196,7 +369,8 @@ export class WebhookChannel implements AlertChannel {
       signal: AbortSignal.any([timeout, this.abort.signal]),
     });
     const text = await response.text();
-    if (response.status === 429 || response.status >= 500) throw new Error(`HTTP ${response.status}`);
+    if (response.status === 429) throw new BusyError(`HTTP 429: ${text.slice(0, 200)}`);
+    if (response.status >= 500) throw new Error(`HTTP ${response.status}`);
     if (!response.ok) throw new PermanentError(`HTTP ${response.status}: ${text.slice(0, 200)}`);
     if (this.config.format !== 'json') {
       // Both robots answer 200 with {errcode, errmsg}; a non-zero errcode (rate limit, bad key) is a failure.
@@ -206,41 +380,39 @@ export class WebhookChannel implements AlertChannel {
       } catch {
         throw new Error(`robot answered with non-JSON: ${text.slice(0, 200)}`);
       }
-      if (errcode !== 0) throw new Error(`robot errcode ${String(errcode)}: ${text.slice(0, 200)}`);
+      if (typeof errcode === 'number' && BUSY_ERRCODES.has(errcode))
+        throw new BusyError(`robot errcode ${errcode}: ${text.slice(0, 200)}`);
+      if (errcode !== 0) throw new RefusedError(`robot errcode ${String(errcode)}: ${text.slice(0, 200)}`);
     }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.abort.signal;
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-    });
   }
 
   async close(): Promise<void> {
     this.closed = true;
     const draining = this.draining;
-    if (!draining) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      draining,
-      new Promise((resolve) => (timer = setTimeout(resolve, this.config.closeTimeoutMs))),
-    ]);
-    clearTimeout(timer);
-    if (this.queue.length > 0) {
-      this.log.warn(
-        { webhook: this.config.name, left: this.queue.length },
-        'webhook closed with undelivered transitions',
-      );
-      channelMetrics.dropped.inc({ channel: this.name }, this.queue.length);
+    if (draining) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        draining,
+        new Promise((resolve) => (timer = setTimeout(resolve, this.config.closeTimeoutMs))),
+      ]);
+      clearTimeout(timer);
     }
     this.abort.abort();
-    await draining;
+    await this.draining;
+    if (this.queue.length > 0) {
+      if (this.outbox) {
+        this.log.warn(
+          { webhook: this.config.name, left: this.queue.length, outbox: this.outbox.path },
+          'webhook closed with transitions in its outbox: sent after the next start',
+        );
+      } else {
+        this.log.warn(
+          { webhook: this.config.name, left: this.queue.length },
+          'webhook closed with undelivered transitions',
+        );
+        this.settle(this.queue.splice(0), 'dropped');
+      }
+    }
+    this.outbox?.close();
   }
 }

@@ -1,6 +1,7 @@
 /**
- * Exponential backoff with jitter: the n-th delay is uniform between min/2 and min(max, min·2^n), so many
- * ingest processes or reconnecting clients never retry in lock-step after a shared outage.
+ * Exponential backoff with jitter: the n-th delay is uniform between min/2 and min(max, min·2^n). The
+ * random part keeps many processes from retrying a shared peer in lock-step after an outage; the min/2 floor
+ * keeps a retry from following the failure at once.
  */
 export class Backoff {
   #attempt = 0;
@@ -26,6 +27,7 @@ export class Backoff {
   }
 }
 
+/** Resolves after `ms`, or as soon as `signal` aborts (shutdown must not wait out a backoff). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();

@@ -1,0 +1,159 @@
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import type { AlertTransition } from '../../protocol/alerts.ts';
+
+/**
+ * One line of an outbox file: a transition taken, transitions settled (the peer confirmed them, or they
+ * failed for good and were counted), a message sent to the peer (for rate budgets that outlive the
+ * process), or the highest seq taken before a compaction.
+ */
+type Line = { t: AlertTransition } | { s: number[] } | { p: number } | { h: number };
+
+export interface OutboxOptions {
+  /** Compact once this many settled transitions are in the file. */
+  compactAfter?: number;
+  /** How long send times are kept (the longest rate window of the channel). */
+  keepSendsMs?: number;
+}
+
+/**
+ * A channel's durable delivery queue (rules/channels/README.md "Outbox"). A transition is written here when
+ * the channel takes it and settled when the peer confirms it, so a transition the journal has handed to the
+ * channel survives a kill -9 of the rules process until its peer has it, and is replayed on the next start.
+ * `take` refuses a seq at or below the highest already taken, so the journal's own replay of transitions
+ * not yet marked delivered cannot put one in twice. Writes are synchronous (a kill -9 loses nothing the
+ * kernel has); takes are fsync'd once per event-loop turn, before the journal's delivery watermark is.
+ */
+export class Outbox {
+  readonly path: string;
+  readonly #compactAfter: number;
+  readonly #keepSendsMs: number;
+  #fd: number;
+  #high = 0;
+  readonly #pending = new Map<number, AlertTransition>();
+  #sends: number[] = [];
+  #settledInFile = 0;
+  #syncing: NodeJS.Immediate | undefined;
+  /** A peer's late confirmation (after a close that timed out) must not write to a closed file. */
+  #closed = false;
+
+  private constructor(path: string, options: OutboxOptions) {
+    this.path = path;
+    this.#compactAfter = options.compactAfter ?? 1000;
+    this.#keepSendsMs = options.keepSendsMs ?? 60_000;
+    if (existsSync(path)) this.#restore(readFileSync(path, 'utf8'));
+    this.#fd = openSync(path, 'a');
+    this.#compact();
+  }
+
+  /** `name` is the channel's name; anything but letters, digits, `-` and `_` becomes `-` in the file name. */
+  static open(dir: string, name: string, options: OutboxOptions = {}): Outbox {
+    mkdirSync(dir, { recursive: true });
+    return new Outbox(join(dir, `${name.replace(/[^\w-]/g, '-')}.jsonl`), options);
+  }
+
+  #restore(text: string): void {
+    for (const raw of text.split('\n')) {
+      if (raw === '') continue;
+      let line: Line;
+      try {
+        line = JSON.parse(raw) as Line;
+      } catch {
+        // A torn line is the last write of a killed process: a take that was never confirmed to the
+        // journal (it is delivered again from there) or a settle/send record (at worst a repeat).
+        continue;
+      }
+      if ('t' in line) {
+        this.#pending.set(line.t.seq, line.t);
+        this.#high = Math.max(this.#high, line.t.seq);
+      } else if ('s' in line) for (const seq of line.s) this.#pending.delete(seq);
+      else if ('p' in line) this.#sends.push(line.p);
+      else this.#high = Math.max(this.#high, line.h);
+    }
+  }
+
+  /** Transitions taken and not settled, oldest first. */
+  pending(): AlertTransition[] {
+    return [...this.#pending.values()].sort((a, b) => a.seq - b.seq);
+  }
+
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  /** When messages were sent to the peer within the last `keepSendsMs`, this process or the one before. */
+  recentSends(now = Date.now()): number[] {
+    return this.#sends.filter((at) => at > now - this.#keepSendsMs);
+  }
+
+  /** False when `transition` (or a later one) was taken before: the caller must not queue it again. */
+  take(transition: AlertTransition): boolean {
+    if (this.#closed || transition.seq <= this.#high) return false;
+    this.#high = transition.seq;
+    this.#pending.set(transition.seq, transition);
+    this.#write({ t: transition });
+    this.#syncing ??= setImmediate(() => this.sync());
+    return true;
+  }
+
+  settle(seqs: number[]): void {
+    if (this.#closed) return;
+    const known = seqs.filter((seq) => this.#pending.delete(seq));
+    if (known.length === 0) return;
+    this.#write({ s: known });
+    this.#settledInFile += known.length;
+    if (this.#settledInFile >= this.#compactAfter) this.#compact();
+  }
+
+  recordSend(at = Date.now()): void {
+    if (this.#closed) return;
+    this.#sends = this.recentSends(at);
+    this.#sends.push(at);
+    this.#write({ p: at });
+  }
+
+  sync(): void {
+    clearImmediate(this.#syncing);
+    this.#syncing = undefined;
+    if (!this.#closed) fsyncSync(this.#fd);
+  }
+
+  #write(line: Line): void {
+    writeSync(this.#fd, `${JSON.stringify(line)}\n`);
+  }
+
+  /** Rewrites the file with what is still needed: the high seq, recent sends and the pending transitions. */
+  #compact(): void {
+    const lines: Line[] = [
+      { h: this.#high },
+      ...this.recentSends().map((p) => ({ p })),
+      ...this.pending().map((t) => ({ t })),
+    ];
+    const tmp = `${this.path}.tmp`;
+    const fd = openSync(tmp, 'w');
+    writeSync(fd, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    fsyncSync(fd);
+    closeSync(fd);
+    closeSync(this.#fd);
+    renameSync(tmp, this.path);
+    this.#fd = openSync(this.path, 'a');
+    this.#settledInFile = 0;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.sync();
+    this.#compact();
+    closeSync(this.#fd);
+    this.#closed = true;
+  }
+}

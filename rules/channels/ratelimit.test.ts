@@ -1,0 +1,182 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AlertTransition } from '../../protocol/alerts.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { waitFor } from '../../lib/net.ts';
+import { testFleet } from '../http/testing/memory.ts';
+import { renderAlertText } from '../text/index.ts';
+import { sampleTransition } from './channel-contract.ts';
+import { channelRegistry } from './metrics.ts';
+import { Outbox } from './outbox.ts';
+import { type ReceiverLimit, type WebhookReceiver, webhookReceiver } from './testing/receiver.ts';
+import { type AlertText, WebhookChannel, webhookSchema } from './webhook.ts';
+
+const text: AlertText = (alert, locale, withNames) =>
+  renderAlertText(alert, testFleet, { withNames, locale });
+
+/** The seqs a request carried: one transition, or a digest's. */
+function seqsOf(body: unknown): number[] {
+  const b = body as { kind: string; seq?: number; transitions?: AlertTransition[] };
+  return b.kind === 'digest' ? b.transitions!.map((t) => t.seq) : [b.seq!];
+}
+
+async function counter(name: string, labels: Record<string, string>): Promise<number> {
+  const metric = (await channelRegistry.getMetricsAsJSON()).find((m) => m.name === name);
+  const value = metric?.values.find((v) =>
+    Object.entries(labels).every(([k, l]) => (v.labels as Record<string, string>)[k] === l),
+  );
+  return value?.value ?? 0;
+}
+
+const outcomes = async (webhook: string) =>
+  Object.fromEntries(
+    await Promise.all(
+      ['sent', 'digested', 'failed', 'dropped'].map(async (outcome) => [
+        outcome,
+        await counter('cradlewatch_rules_webhook_transitions_total', { webhook, outcome }),
+      ]),
+    ),
+  );
+
+/** A centre's worth of open alerts: critical raises, warning and critical reminders, acks and resolves. */
+function storm(alerts: number, remindersEach: number): AlertTransition[] {
+  const out: AlertTransition[] = [];
+  for (let a = 0; a < alerts; a++) {
+    const id = `storm-${Math.random().toString(36).slice(2)}-${a}`;
+    const severity = a % 3 === 0 ? 'critical' : 'warning';
+    const alert = { center: 'ca', severity, rule: 'prone-sleep' } as const;
+    out.push(sampleTransition({ id, kind: 'raised', alert }));
+    for (let r = 0; r < remindersEach; r++) out.push(sampleTransition({ id, kind: 'renotified', alert }));
+  }
+  return out;
+}
+
+describe('webhooks within their targets’ rate limits (real local receiver enforcing the limit)', () => {
+  const receivers: WebhookReceiver[] = [];
+  const channels: WebhookChannel[] = [];
+  const dirs: string[] = [];
+  afterEach(async () => {
+    await Promise.all(channels.splice(0).map((c) => c.close()));
+    await Promise.all(receivers.splice(0).map((r) => r.close()));
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  const receiver = async (limit: ReceiverLimit) => {
+    const r = await webhookReceiver(limit);
+    receivers.push(r);
+    return r;
+  };
+  const channel = (config: Record<string, unknown>, outbox?: Outbox) => {
+    const c = new WebhookChannel(
+      webhookSchema.parse({ backoffMs: 20, maxBackoffMs: 200, closeTimeoutMs: 1_000, ...config }),
+      text,
+      silentLogger,
+      outbox,
+    );
+    channels.push(c);
+    return c;
+  };
+
+  it('keeps a 20-a-minute target within its limit over two minutes of alerts, sending or digesting every transition', async () => {
+    const r = await receiver({ messages: 20, windowMs: 60_000, refuse: 'http' });
+    const name = 'twenty-a-minute';
+    const c = channel({ name, url: r.url, rateLimit: { messages: 20, windowS: 60 } });
+    const given: AlertTransition[] = [];
+    const give = (ts: AlertTransition[]) => {
+      given.push(...ts);
+      for (const t of ts) c.deliver(t);
+    };
+    // A nap-time storm, then reminders every 5 s for 70 s: far more than 20 messages a minute.
+    give(storm(12, 2));
+    for (let i = 0; i < 14; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      give(storm(2, 1));
+    }
+    const seen = () => r.accepted.flatMap((q) => seqsOf(q.body));
+    await waitFor(() => new Set(seen()).size === given.length, {
+      timeoutMs: 90_000,
+      what: 'every transition at the receiver',
+    });
+
+    expect(r.overLimit).toBe(0);
+    expect(seen().sort((a, b) => a - b)).toEqual(given.map((t) => t.seq).sort((a, b) => a - b));
+    // The first storm's critical raises go alone, ahead of the digest of its reminders and warnings.
+    const firstStorm = given.slice(0, 36);
+    const criticalRaises = firstStorm.filter((t) => t.kind === 'raised' && t.alert.severity === 'critical');
+    const firstRequests = r.accepted.slice(0, criticalRaises.length + 1).map((q) => seqsOf(q.body));
+    expect(firstRequests.slice(0, -1)).toEqual(criticalRaises.map((t) => [t.seq]));
+    expect(firstRequests.at(-1)).toHaveLength(firstStorm.length - criticalRaises.length);
+    const digests = r.accepted.filter((q) => (q.body as { kind: string }).kind === 'digest');
+    const counted = await outcomes(name);
+    expect(counted).toEqual({
+      sent: r.accepted.length - digests.length,
+      digested: given.length - (r.accepted.length - digests.length),
+      failed: 0,
+      dropped: 0,
+    });
+  }, 150_000);
+
+  it('sends a WeCom digest with one line per alert, and retries what the robot refuses as too fast', async () => {
+    // The robot allows 2 per 2 s; the webhook is configured for 3, so some requests meet errcode 45009.
+    const r = await receiver({ messages: 2, windowMs: 2_000, refuse: 'wecom' });
+    const name = 'wecom-digest';
+    const c = channel({ name, url: r.url, format: 'wecom', rateLimit: { messages: 3, windowS: 2 } });
+    const given = storm(4, 3);
+    for (const t of given) c.deliver(t);
+    await waitFor(
+      async () => {
+        const counted = await outcomes(name);
+        return counted.sent + counted.digested === given.length;
+      },
+      { timeoutMs: 30_000, what: 'every transition sent or digested' },
+    );
+    expect(r.overLimit).toBeGreaterThan(0);
+    expect(await counter('cradlewatch_rules_webhook_rate_limited_total', { webhook: name })).toBe(
+      r.overLimit,
+    );
+    const digest = r.accepted
+      .map((q) => (q.body as { markdown: { content: string } }).markdown.content)
+      .find((content) => content.includes('警报汇总'));
+    expect(digest).toBeDefined();
+    expect(digest).toMatch(/再次提醒 ×\d/);
+    expect(digest).toContain('发送频率已达机器人上限');
+    expect((await outcomes(name)).failed).toBe(0);
+  });
+
+  it('counts and logs what a target refuses for good, and drops nothing silently', async () => {
+    const r = await receiver({ messages: 100, windowMs: 1_000, refuse: 'wecom' });
+    r.respond((_req, res) => {
+      res.writeHead(200).end('{"errcode":93000,"errmsg":"invalid webhook url"}');
+    });
+    const name = 'refused';
+    const c = channel({ name, url: r.url, format: 'wecom', maxAttempts: 2 });
+    const given = storm(3, 0);
+    for (const t of given) c.deliver(t);
+    await waitFor(async () => (await outcomes(name)).failed === given.length, {
+      what: 'three failed transitions counted',
+    });
+    expect(r.requests).toHaveLength(6);
+    expect(await outcomes(name)).toMatchObject({ sent: 0, digested: 0, failed: 3, dropped: 0 });
+  });
+
+  it('keeps the budget across a restart: the next process sends no burst', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cw-outbox-'));
+    dirs.push(dir);
+    const r = await receiver({ messages: 4, windowMs: 3_000, refuse: 'http' });
+    const config = { name: 'restarted', url: r.url, rateLimit: { messages: 4, windowS: 3 } };
+    const first = channel(config, Outbox.open(dir, 'webhook-restarted', { keepSendsMs: 3_000 }));
+    const given = storm(6, 0);
+    for (const t of given.slice(0, 4)) first.deliver(t);
+    await waitFor(() => r.accepted.length === 4, { what: 'four sent' });
+    await first.close();
+    const second = channel(config, Outbox.open(dir, 'webhook-restarted', { keepSendsMs: 3_000 }));
+    for (const t of given) second.deliver(t);
+    await waitFor(() => new Set(r.accepted.flatMap((q) => seqsOf(q.body))).size === given.length, {
+      what: 'all six',
+    });
+    expect(r.overLimit).toBe(0);
+    // The first four were taken by the first process's outbox and are not sent again.
+    expect(r.accepted.flatMap((q) => seqsOf(q.body))).toHaveLength(given.length);
+  });
+});
