@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { envList } from './config.ts';
-import type { FleetIndex } from './fleet.ts';
+import { FleetIndex } from './fleet.ts';
 import { idSchema } from './ids.ts';
 
 /**
@@ -56,4 +56,17 @@ export function selectCenters(fleet: FleetIndex, selection: CenterSelection): st
   const partition = selection.partition;
   if (!partition) return all;
   return all.filter((id) => stableHash(id) % partition.count === partition.index);
+}
+
+/** The registry cut down to some centres: what a partition's engine watches (monitoring-lost timers, naps). */
+export function ownedFleet(fleet: FleetIndex, centers: string[]): FleetIndex {
+  const owned = new Set(centers);
+  const { fleet: doc } = fleet;
+  return new FleetIndex({
+    ...doc,
+    centers: doc.centers.filter((c) => owned.has(c.id)),
+    rooms: doc.rooms.filter((r) => owned.has(r.center)),
+    devices: doc.devices.filter((d) => owned.has(d.center)),
+    infants: doc.infants.filter((i) => owned.has(i.center)),
+  });
 }

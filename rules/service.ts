@@ -1,13 +1,15 @@
 import { Point, type WriteApi } from '@influxdata/influxdb-client';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import type { AlertChannel, AlertService, AlertTransition, CommandResult } from '../protocol/alerts.ts';
 import { ConfigError } from '../protocol/config.ts';
 import { checkPublisher, checkReading, type FleetIndex } from '../protocol/fleet.ts';
+import { ownedFleet, selectCenters } from '../protocol/partition.ts';
 import { type Message, parseMessage } from '../protocol/parse.ts';
 import type { Alert } from '../protocol/payloads.ts';
 import { filters, topics } from '../protocol/topics.ts';
 import { FleetWatcher } from '../lib/fleet-file.ts';
 import { createWriteApi } from '../lib/influx/writer.ts';
+import { connectBroker } from '../lib/mqtt-connect.ts';
 import type { Logger } from '../lib/logger.ts';
 import { createChannels } from './channels/index.ts';
 import type { BoardService, NapCheckRecord, RoomBoard } from './contracts.ts';
@@ -44,9 +46,13 @@ type BoardEvent = { type: 'board'; center: string } | { type: 'nap-check'; recor
 export async function startRules(config: RulesServiceConfig, logger: Logger): Promise<RunningRules> {
   const log = logger.child({ component: 'rules' });
   const fleetWatcher = new FleetWatcher(config.fleetFile, log);
-  const fleet = () => fleetWatcher.current;
+  // A partition sees only its centres: its engine watches (and its HTTP shows) nothing of another's.
+  const partitioned = config.centers !== undefined || config.partition !== undefined;
+  let owned = selectCenters(fleetWatcher.current, config);
+  let ownFleet = ownedFleet(fleetWatcher.current, owned);
+  const fleet = () => ownFleet;
   for (const center of config.rules.centers.keys()) {
-    if (!fleet().centers.has(center)) {
+    if (!fleetWatcher.current.centers.has(center)) {
       throw new ConfigError(
         `invalid config:\n  rules.centers.${center}: no such centre in ${config.fleetFile}`,
       );
@@ -58,10 +64,24 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
   const now = deviceClock ? deviceClock.now : Date.now;
   const speed = config.clock.speed;
   const engine = new Engine({ fleet: fleet(), rules: config.rules, clock: now, state: restored.state });
-  fleetWatcher.onChange((next) => engine.setFleet(next));
+  let subscribed = false;
+  fleetWatcher.onChange((next) => {
+    // Like ingest, a partition keeps the centres it has and takes the ones the registry now gives it.
+    const added = partitioned ? selectCenters(next, config).filter((c) => !owned.includes(c)) : [];
+    owned = partitioned ? [...owned, ...added] : selectCenters(next, config);
+    ownFleet = ownedFleet(next, owned);
+    engine.setFleet(ownFleet);
+    if (subscribed && added.length > 0)
+      subscribe(added).catch((error) => log.error({ err: error }, 'subscribe failed'));
+  });
   fleetWatcher.start();
   log.info(
-    { open: engine.openAlerts().length, seq: engine.seq, delivered: restored.delivered },
+    {
+      open: engine.openAlerts().length,
+      seq: engine.seq,
+      delivered: restored.delivered,
+      ...(partitioned ? { centers: owned } : {}),
+    },
     'rules state restored',
   );
 
@@ -76,7 +96,7 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
   let ready = false;
   const early: [string, Buffer][] = [];
   const session = (clientId: string): MqttClient => {
-    const c = mqtt.connect(config.mqtt.url, {
+    const c = connectBroker(config.mqtt.url, {
       clientId,
       clean: false,
       keepalive: config.mqtt.keepaliveS,
@@ -118,6 +138,23 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
     fleetWatcher.close();
     throw error;
   }
+  // Without a selection the wildcard also covers centres added to the registry later.
+  const subscriptions = (centers: string[]) => ({
+    telemetry: centers.flatMap((c) => [...filters.telemetry(c), filters.status(c)]),
+    priority: centers.flatMap((c) => [
+      filters.alarms(c),
+      filters.nap(c),
+      filters.alertAcks(c),
+      filters.alertResolves(c),
+    ]),
+  });
+  const subscribe = async (centers: string[]) => {
+    const wanted = subscriptions(centers);
+    await Promise.all([
+      client.subscribeAsync(wanted.telemetry, { qos: 1 }),
+      priority.subscribeAsync(wanted.priority, { qos: 1 }),
+    ]);
+  };
   const channels: AlertChannel[] = createChannels(config.channels, {
     mqtt: client,
     ...(config.influx ? { influx: config.influx } : {}),
@@ -259,10 +296,13 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
       case 'nap':
         input({ type: 'nap', center: message.center, room: message.room, nap: message.nap }, message.nap.ts);
         return;
-      case 'alert-ack': {
+      case 'alert-ack':
+      case 'alert-resolve': {
+        // From caregiver apps and the alert front ends (frontend/), which hold no rule state.
         const alert = engine.getAlert(message.alertId);
-        if (alert?.center === message.center)
-          alerts.acknowledge(message.alertId, message.ack.by, message.ack.ts);
+        if (alert?.center !== message.center) return;
+        const act = message.kind === 'alert-ack' ? alerts.acknowledge : alerts.resolve;
+        act(message.alertId, message.ack.by, message.ack.ts);
         return;
       }
     }
@@ -361,10 +401,8 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
   step(engine.tick());
   ready = true;
   for (const [topic, payload] of early.splice(0)) receive(topic, payload);
-  await Promise.all([
-    client.subscribeAsync([...filters.telemetry(), filters.status()], { qos: 1 }),
-    priority.subscribeAsync([filters.alarms(), filters.nap(), filters.alertAcks()], { qos: 1 }),
-  ]);
+  subscribed = true;
+  await subscribe(partitioned ? owned : ['+']);
 
   return {
     url: http.url,
