@@ -3,26 +3,15 @@ import {
   type ConfigSources,
   clockSkewSchema,
   envBoolean,
-  envList,
   loadConfig,
   mqttClientConfigSchema,
   portSchema,
 } from '../protocol/config.ts';
-import { idSchema } from '../protocol/ids.ts';
+import { centerSelectionFields, selectionRefinement } from '../protocol/partition.ts';
 import { LIMITS } from '../protocol/payloads.ts';
 import { INFLUX_ENV, defaultApiV2, influxConnectionSchema } from '../lib/influx/connection.ts';
 
 const positiveInt = z.coerce.number().int().positive();
-
-/** `i/n`: this process takes the centres whose stable hash modulo n is i. */
-export const partitionSchema = z
-  .string()
-  .regex(/^\d+\/\d+$/, 'expected i/n, e.g. 0/4')
-  .transform((value) => {
-    const [index, count] = value.split('/').map(Number) as [number, number];
-    return { index, count };
-  })
-  .refine((p) => p.count >= 1 && p.index < p.count, 'expected 0 <= i < n');
 
 export const ingestConfigSchema = z
   .object({
@@ -40,9 +29,7 @@ export const ingestConfigSchema = z
      */
     createDatabase: envBoolean.default(true),
     fleetFile: z.string().min(1).optional(),
-    /** Centres this process ingests; all of the registry's when absent. */
-    centers: envList.pipe(z.array(idSchema)).optional(),
-    partition: partitionSchema.optional(),
+    ...centerSelectionFields,
     maxClockSkewMs: clockSkewSchema.default(LIMITS.defaultMaxClockSkewMs),
     batch: z
       .object({
@@ -108,10 +95,7 @@ export const ingestConfigSchema = z
     /** The `instance` tag of this process's `pipeline` points. */
     instance: z.string().min(1).optional(),
   })
-  .refine((c) => !(c.centers && c.partition), {
-    message: 'give centers or partition, not both',
-    path: ['partition'],
-  })
+  .refine(...selectionRefinement)
   .refine((c) => c.spool.segmentBytes <= c.spool.maxBytes, {
     message: 'must not exceed spool.maxBytes',
     path: ['spool', 'segmentBytes'],

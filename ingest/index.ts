@@ -4,4 +4,4 @@ export type { IngestStats } from './metrics.ts';
 export type { Sink, SinkResult } from './sink.ts';
 export { InfluxSink } from './influx-sink.ts';
 export { Spool } from './spool.ts';
-export { stableHash, selectCenters } from './partition.ts';
+export { stableHash, selectCenters } from '../protocol/partition.ts';

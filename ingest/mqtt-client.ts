@@ -1,6 +1,7 @@
-import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient, type Packet } from 'mqtt';
+import type { IClientOptions, IPublishPacket, MqttClient, Packet } from 'mqtt';
 import type { Logger } from '../lib/logger.ts';
 import { Backoff } from '../lib/backoff.ts';
+import { connectBroker } from '../lib/mqtt-connect.ts';
 
 /** One received QoS 1 message whose PUBACK waits until its batch is durable. */
 export interface AckToken {
@@ -121,7 +122,7 @@ export function connectIngestMqtt(options: IngestMqttOptions, log: Logger): Inge
     ...(options.username ? { username: options.username } : {}),
     ...(options.password ? { password: options.password } : {}),
   };
-  const client = mqtt.connect(options.url, clientOptions);
+  const client = connectBroker(options.url, clientOptions);
   gate.install(client);
   client.handleMessage = (packet: Packet, callback: (error?: Error) => void) => {
     const publish = packet as IPublishPacket;

@@ -14,7 +14,7 @@ import { DeadLetterFile, deadLetterRecord, deadLetterTopic } from './deadletter.
 import { InfluxSink } from './influx-sink.ts';
 import { IngestMetrics, type IngestStats } from './metrics.ts';
 import { connectIngestMqtt, type IngestMqtt } from './mqtt-client.ts';
-import { selectCenters } from './partition.ts';
+import { selectCenters } from '../protocol/partition.ts';
 import { Pipeline } from './pipeline.ts';
 import { Spool } from './spool.ts';
 import { type Refused, SeqWindow, transform } from './transform.ts';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../protocol/config.ts';
 import { loadIngestConfig } from './config.ts';
 import { DeadLetterFile, deadLetterRecord, deadLetterTopic } from './deadletter.ts';
-import { selectCenters, stableHash } from './partition.ts';
+import { selectCenters, stableHash } from '../protocol/partition.ts';
 import { SeqWindow, transform } from './transform.ts';
 import { CENTER, deviceTopic, gatewayTopic, tempDir, testFleetIndex, wearable } from './test/fixtures.ts';
 

@@ -133,7 +133,11 @@ export function mqttClientConfigSchema(defaultClientId: string) {
   return z.object({
     url: z
       .string()
-      .regex(/^(mqtts?|tcp|ssl|wss?):\/\//, 'expected mqtt://host:port')
+      // A comma-separated list names the brokers of one cluster (lib/mqtt-connect.ts).
+      .regex(
+        /^(mqtts?|tcp|ssl):\/\/[^,\s]+(\s*,\s*(mqtts?|tcp|ssl):\/\/[^,\s]+)*$|^wss?:\/\/\S+$/,
+        'expected mqtt://host:port, or a comma-separated list of them',
+      )
       .default('mqtt://127.0.0.1:1883'),
     clientId: z.string().min(1).max(128).default(defaultClientId),
     username: z.string().optional(),

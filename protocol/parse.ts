@@ -50,7 +50,8 @@ export type Message =
       status: DeviceStatus;
     }
   | { kind: 'nap'; center: string; room: string; nap: NapSession }
-  | { kind: 'alert-ack'; center: string; alertId: string; ack: AlertAck };
+  | { kind: 'alert-ack'; center: string; alertId: string; ack: AlertAck }
+  | { kind: 'alert-resolve'; center: string; alertId: string; ack: AlertAck };
 
 export interface ParseOptions {
   /** Server time in ms; defaults to Date.now(). */
@@ -212,7 +213,7 @@ export function parseMessage(
   const where = parseTopic(topic);
   if (where === null)
     return refuse('bad-topic', `topic ${JSON.stringify(topic.slice(0, 200))} is outside cw/v1`);
-  if (where.kind === 'alert' || where.kind === 'deadletter') {
+  if (where.kind === 'alert' || where.kind === 'alert-transition' || where.kind === 'deadletter') {
     return refuse(
       'bad-topic',
       `${where.kind} topics are published by cradlewatch services, not parsed as input`,
@@ -248,12 +249,13 @@ export function parseMessage(
       if (!nap.ok) return nap;
       return { ok: true, value: { kind: 'nap', center: where.center, room: where.room, nap: nap.value } };
     }
-    case 'alert-ack': {
+    case 'alert-ack':
+    case 'alert-resolve': {
       const ack = validate(ackSchema, value);
       if (!ack.ok) return ack;
       return {
         ok: true,
-        value: { kind: 'alert-ack', center: where.center, alertId: where.alertId, ack: ack.value },
+        value: { kind: where.kind, center: where.center, alertId: where.alertId, ack: ack.value },
       };
     }
   }

@@ -33,6 +33,12 @@ const BUILDERS: [string, (a: string, b: string) => string, (a: string, b: string
   ['nap', topics.nap, (center, room) => ({ kind: 'nap', center, room })],
   ['alert', topics.alert, (center, alertId) => ({ kind: 'alert', center, alertId })],
   ['alertAck', topics.alertAck, (center, alertId) => ({ kind: 'alert-ack', center, alertId })],
+  ['alertResolve', topics.alertResolve, (center, alertId) => ({ kind: 'alert-resolve', center, alertId })],
+  [
+    'alertTransition',
+    topics.alertTransition,
+    (center, alertId) => ({ kind: 'alert-transition', center, alertId }),
+  ],
   ['deadletter', topics.deadletter, (center, device) => ({ kind: 'deadletter', center, device })],
 ];
 

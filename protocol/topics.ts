@@ -11,6 +11,8 @@ export type ParsedTopic =
   | { kind: 'nap'; center: string; room: string }
   | { kind: 'alert'; center: string; alertId: string }
   | { kind: 'alert-ack'; center: string; alertId: string }
+  | { kind: 'alert-resolve'; center: string; alertId: string }
+  | { kind: 'alert-transition'; center: string; alertId: string }
   | { kind: 'deadletter'; center: string; device: string };
 
 function assertIds(center: string, ...ids: string[]): void {
@@ -54,6 +56,16 @@ export const topics = {
     assertIds(center, alertId);
     return `${TOPIC_ROOT}/${center}/alerts/${alertId}/ack`;
   },
+  /** Staff close an alert through a front end; the owning rules partition acts on it. */
+  alertResolve(center: string, alertId: string): string {
+    assertIds(center, alertId);
+    return `${TOPIC_ROOT}/${center}/alerts/${alertId}/resolve`;
+  },
+  /** Every AlertTransition of the alert, as the rules emit it: what front ends stream to caregivers. */
+  alertTransition(center: string, alertId: string): string {
+    assertIds(center, alertId);
+    return `${TOPIC_ROOT}/${center}/alerts/${alertId}/transition`;
+  },
   deadletter(center: string, device: string): string {
     assertIds(center, device);
     return `${TOPIC_ROOT}/deadletter/${center}/${device}`;
@@ -75,6 +87,8 @@ export const filters = {
   nap: (center = '+') => `${TOPIC_ROOT}/${center}/rooms/+/nap`,
   alerts: (center = '+') => `${TOPIC_ROOT}/${center}/alerts/+`,
   alertAcks: (center = '+') => `${TOPIC_ROOT}/${center}/alerts/+/ack`,
+  alertResolves: (center = '+') => `${TOPIC_ROOT}/${center}/alerts/+/resolve`,
+  alertTransitions: (center = '+') => `${TOPIC_ROOT}/${center}/alerts/+/transition`,
 } as const;
 
 /** Takes a topic apart; null for anything outside the layout (wrong root, bad id, unknown channel). */
@@ -102,8 +116,10 @@ export function parseTopic(topic: string): ParsedTopic | null {
   }
   if (section === 'rooms' && rest.length === 4 && channel === 'nap') return { kind: 'nap', center, room: id };
   if (section === 'alerts' && rest.length === 3) return { kind: 'alert', center, alertId: id };
-  if (section === 'alerts' && rest.length === 4 && channel === 'ack' && extra === undefined) {
-    return { kind: 'alert-ack', center, alertId: id };
+  if (section === 'alerts' && rest.length === 4 && extra === undefined) {
+    if (channel === 'ack') return { kind: 'alert-ack', center, alertId: id };
+    if (channel === 'resolve') return { kind: 'alert-resolve', center, alertId: id };
+    if (channel === 'transition') return { kind: 'alert-transition', center, alertId: id };
   }
   return null;
 }

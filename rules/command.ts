@@ -10,6 +10,8 @@ interface RulesFlags {
   fleet?: string;
   mqttUrl?: string;
   clientId?: string;
+  centers?: string;
+  partition?: string;
   journalDir?: string;
   clock?: string;
   speed?: string;
@@ -24,6 +26,8 @@ function flagOverrides(f: RulesFlags): Record<string, unknown> {
   return {
     fleetFile: f.fleet,
     mqtt: { url: f.mqttUrl, clientId: f.clientId },
+    centers: f.centers,
+    partition: f.partition,
     journalDir: f.journalDir,
     clock: { mode: f.clock, speed: f.speed },
     maxClockSkewMs: f.maxSkew,
@@ -41,6 +45,11 @@ export function registerRulesCommand(program: Command): void {
     .option('--fleet <file>', 'fleet registry (env CW_FLEET_FILE)')
     .option('--mqtt-url <url>', 'broker URL (env CW_MQTT_URL)')
     .option('--client-id <id>', 'fixed MQTT client id of the persistent session (env CW_RULES_CLIENT_ID)')
+    .option('--centers <list>', 'only these centres, comma-separated (env CW_RULES_CENTERS)')
+    .option(
+      '--partition <i/n>',
+      'only centres whose stable hash mod n is i, as ingest (env CW_RULES_PARTITION)',
+    )
     .option('--journal-dir <dir>', 'durable state directory (env CW_RULES_JOURNAL_DIR)')
     .option('--clock <mode>', '"wall" (live) or "device" (replays; env CW_RULES_CLOCK)')
     .option('--speed <x>', 'replay speed for --clock device (env CW_RULES_SPEED)')

@@ -5,19 +5,24 @@ import {
   loadConfig,
   mqttClientConfigSchema,
 } from '../protocol/config.ts';
+import { centerSelectionFields, selectionRefinement } from '../protocol/partition.ts';
 import { INFLUX_ENV, defaultApiV2, influxConnectionSchema } from '../lib/influx/connection.ts';
 import { channelsConfigSchema } from './channels/index.ts';
 import { rulesConfigSchema } from './engine/thresholds.ts';
 import { httpConfigSchema } from './http/index.ts';
 
 const positiveInt = z.coerce.number().int().positive();
+const DEFAULT_CLIENT_ID = 'cradlewatch-rules';
+const DEFAULT_JOURNAL_DIR = './data/rules';
 
 export const rulesServiceConfigSchema = z
   .object({
-    mqtt: mqttClientConfigSchema('cradlewatch-rules').prefault({}),
+    mqtt: mqttClientConfigSchema(DEFAULT_CLIENT_ID).prefault({}),
+    /** The centres this process evaluates (`--centers` or `--partition i/n`, as ingest); all when absent. */
+    ...centerSelectionFields,
     fleetFile: z.string({ error: 'required: the fleet registry (fleet.yaml)' }).min(1),
     /** Where the journal and snapshot of open alerts and rule timers live. */
-    journalDir: z.string().min(1).default('./data/rules'),
+    journalDir: z.string().min(1).default(DEFAULT_JOURNAL_DIR),
     journalCompactBytes: positiveInt.default(4 * 1024 * 1024),
     /** For nap_check / nap_session records and the alert-history channel; optional without those. */
     influx: z.preprocess(defaultApiV2, influxConnectionSchema.optional()),
@@ -36,6 +41,7 @@ export const rulesServiceConfigSchema = z
     http: httpConfigSchema.prefault({}),
     channels: channelsConfigSchema.prefault({}),
   })
+  .refine(...selectionRefinement)
   .superRefine((config, ctx) => {
     if (config.channels.history.enabled && !config.influx) {
       ctx.addIssue({
@@ -51,6 +57,24 @@ export const rulesServiceConfigSchema = z
         message: 'a speed other than 1 needs clock.mode: device',
       });
     }
+  })
+  // Two partitions on one session id would throw each other off the broker, and on one journal would
+  // corrupt it: left at their defaults, both are made the partition's own.
+  .transform((config) => {
+    if (!config.partition) return config;
+    const suffix = `p${config.partition.index}of${config.partition.count}`;
+    return {
+      ...config,
+      mqtt: {
+        ...config.mqtt,
+        clientId:
+          config.mqtt.clientId === DEFAULT_CLIENT_ID
+            ? `${DEFAULT_CLIENT_ID}-${suffix}`
+            : config.mqtt.clientId,
+      },
+      journalDir:
+        config.journalDir === DEFAULT_JOURNAL_DIR ? `${DEFAULT_JOURNAL_DIR}/${suffix}` : config.journalDir,
+    };
   });
 
 export type RulesServiceConfig = z.infer<typeof rulesServiceConfigSchema>;
@@ -62,6 +86,8 @@ export const RULES_ENV: Record<string, string> = {
   CW_MQTT_PASSWORD: 'mqtt.password',
   CW_RULES_CLIENT_ID: 'mqtt.clientId',
   CW_FLEET_FILE: 'fleetFile',
+  CW_RULES_CENTERS: 'centers',
+  CW_RULES_PARTITION: 'partition',
   CW_RULES_JOURNAL_DIR: 'journalDir',
   CW_RULES_CLOCK: 'clock.mode',
   CW_RULES_SPEED: 'clock.speed',

@@ -1,14 +1,16 @@
 import { Point, type WriteApi } from '@influxdata/influxdb-client';
 import { join } from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import type { AlertChannel, AlertService, AlertTransition, CommandResult } from '../protocol/alerts.ts';
 import { ConfigError } from '../protocol/config.ts';
 import { checkPublisher, checkReading, type FleetIndex } from '../protocol/fleet.ts';
+import { ownedFleet, selectCenters } from '../protocol/partition.ts';
 import { type Message, parseMessage } from '../protocol/parse.ts';
 import type { Alert } from '../protocol/payloads.ts';
 import { filters, parseTopic, topics } from '../protocol/topics.ts';
 import { FleetWatcher } from '../lib/fleet-file.ts';
 import { createWriteApi } from '../lib/influx/writer.ts';
+import { connectBroker } from '../lib/mqtt-connect.ts';
 import type { Logger } from '../lib/logger.ts';
 import { type OpsSource, unless } from '../lib/ops/index.ts';
 import { createChannels } from './channels/index.ts';
@@ -56,9 +58,13 @@ export async function startRules(
   options: RulesOptions = {},
 ): Promise<RunningRules> {
   const fleetWatcher = new FleetWatcher(config.fleetFile, log);
-  const fleet = () => fleetWatcher.current;
+  // A partition sees only its centres: its engine watches (and its HTTP shows) nothing of another's.
+  const partitioned = config.centers !== undefined || config.partition !== undefined;
+  let owned = selectCenters(fleetWatcher.current, config);
+  let ownFleet = ownedFleet(fleetWatcher.current, owned);
+  const fleet = () => ownFleet;
   for (const center of config.rules.centers.keys()) {
-    if (!fleet().centers.has(center)) {
+    if (!fleetWatcher.current.centers.has(center)) {
       throw new ConfigError(
         `invalid config:\n  rules.centers.${center}: no such centre in ${config.fleetFile}`,
       );
@@ -80,10 +86,24 @@ export async function startRules(
     deviceTime: deviceClock ? 'trusted' : 'measured',
     state: restored.state,
   });
-  fleetWatcher.onChange((next) => engine.setFleet(next));
+  let subscribed = false;
+  fleetWatcher.onChange((next) => {
+    // Like ingest, a partition keeps the centres it has and takes the ones the registry now gives it.
+    const added = partitioned ? selectCenters(next, config).filter((c) => !owned.includes(c)) : [];
+    owned = partitioned ? [...owned, ...added] : selectCenters(next, config);
+    ownFleet = ownedFleet(next, owned);
+    engine.setFleet(ownFleet);
+    if (subscribed && added.length > 0)
+      subscribe(added).catch((error) => log.error({ err: error }, 'subscribe failed'));
+  });
   fleetWatcher.start();
   log.info(
-    { open: engine.openAlerts().length, seq: engine.seq, delivered: restored.delivered },
+    {
+      open: engine.openAlerts().length,
+      seq: engine.seq,
+      delivered: restored.delivered,
+      ...(partitioned ? { centers: owned } : {}),
+    },
     'rules state restored',
   );
 
@@ -98,7 +118,7 @@ export async function startRules(
   let ready = false;
   const early: [topic: string, payload: Buffer, arrivedAt: number][] = [];
   const session = (clientId: string): MqttClient => {
-    const c = mqtt.connect(config.mqtt.url, {
+    const c = connectBroker(config.mqtt.url, {
       clientId,
       clean: false,
       keepalive: config.mqtt.keepaliveS,
@@ -140,6 +160,23 @@ export async function startRules(
     fleetWatcher.close();
     throw error;
   }
+  // Without a selection the wildcard also covers centres added to the registry later.
+  const subscriptions = (centers: string[]) => ({
+    telemetry: centers.flatMap((c) => [...filters.telemetry(c), filters.status(c)]),
+    priority: centers.flatMap((c) => [
+      filters.alarms(c),
+      filters.nap(c),
+      filters.alertAcks(c),
+      filters.alertResolves(c),
+    ]),
+  });
+  const subscribe = async (centers: string[]) => {
+    const wanted = subscriptions(centers);
+    await Promise.all([
+      client.subscribeAsync(wanted.telemetry, { qos: 1 }),
+      priority.subscribeAsync(wanted.priority, { qos: 1 }),
+    ]);
+  };
   const channels: AlertChannel[] = createChannels(config.channels, {
     mqtt: client,
     ...(config.influx ? { influx: config.influx } : {}),
@@ -299,10 +336,13 @@ export async function startRules(
           arrivedAt,
         );
         return;
-      case 'alert-ack': {
+      case 'alert-ack':
+      case 'alert-resolve': {
+        // From caregiver apps and the alert front ends (frontend/), which hold no rule state.
         const alert = engine.getAlert(message.alertId);
-        if (alert?.center === message.center)
-          alerts.acknowledge(message.alertId, message.ack.by, message.ack.ts);
+        if (alert?.center !== message.center) return;
+        const act = message.kind === 'alert-ack' ? alerts.acknowledge : alerts.resolve;
+        act(message.alertId, message.ack.by, message.ack.ts);
         return;
       }
     }
@@ -421,10 +461,8 @@ export async function startRules(
   step(engine.tick());
   ready = true;
   for (const [topic, payload, arrivedAt] of early.splice(0)) receive(topic, payload, arrivedAt);
-  await Promise.all([
-    client.subscribeAsync([...filters.telemetry(), filters.status()], { qos: 1 }),
-    priority.subscribeAsync([filters.alarms(), filters.nap(), filters.alertAcks()], { qos: 1 }),
-  ]);
+  subscribed = true;
+  await subscribe(partitioned ? owned : ['+']);
 
   return {
     url: http.url,

@@ -7,7 +7,8 @@ import type { Outbox } from './outbox.ts';
 
 /**
  * Retained `cw/v1/{center}/alerts/{id}` while an alert is open, so a client that connects later sees every
- * open alert at once; an empty retained message on resolve clears it from the broker. The client belongs to
+ * open alert at once; an empty retained message on resolve clears it from the broker. Every transition
+ * also goes, not retained, to `…/{id}/transition`, which the alert front ends stream (frontend/). The client belongs to
  * the rules service: this channel never ends it, it only waits for its own publishes to be acknowledged.
  * With an outbox, a transition is settled when the broker acknowledged its publish; one not yet acknowledged
  * when the process died is published again after the next start (retained, so a repeat only restates it).
@@ -34,7 +35,6 @@ export class MqttAlertChannel implements AlertChannel {
 
   private publish(transition: AlertTransition): void {
     const { alert } = transition;
-    const payload = transition.kind === 'resolved' ? '' : JSON.stringify(alert);
     let topic: string;
     try {
       topic = topics.alert(alert.center, alert.id);
@@ -44,13 +44,19 @@ export class MqttAlertChannel implements AlertChannel {
       this.outbox?.settle([transition.seq]);
       return;
     }
+    this.publish(topic, transition.kind === 'resolved' ? '' : JSON.stringify(alert), true, true);
+    // The transition itself, in order after the state, for the alert front ends' SSE streams.
+    this.publish(topics.alertTransition(alert.center, alert.id), JSON.stringify(transition), false, false);
+  }
+
+  private publish(topic: string, payload: string, retain: boolean, counted: boolean): void {
     // mqtt.js queues while disconnected and sends in order on reconnect, so nothing here waits for the broker.
     const sent = new Promise<void>((resolve) => {
-      this.client.publish(topic, payload, { qos: 1, retain: true }, (error) => {
+      this.client.publish(topic, payload, { qos: 1, retain }, (error) => {
         if (error) {
           channelMetrics.failed.inc({ channel: this.name });
           this.log.warn({ err: error, topic }, 'alert publish failed');
-        } else {
+        } else if (counted) {
           channelMetrics.delivered.inc({ channel: this.name });
           this.outbox?.settle([transition.seq]);
         }

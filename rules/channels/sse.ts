@@ -1,5 +1,11 @@
 import type { ServerResponse } from 'node:http';
-import type { AlertChannel, AlertTransition } from '../../protocol/alerts.ts';
+import {
+  type AlertChannel,
+  type AlertTransition,
+  formatStreamCursor,
+  isAfterCursor,
+  type StreamCursor,
+} from '../../protocol/alerts.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { channelMetrics } from './metrics.ts';
 
@@ -7,7 +13,7 @@ interface Client {
   res: ServerResponse;
   /** null: every centre (a supervisor). */
   center: string | null;
-  lastSeq: number;
+  cursor: StreamCursor;
 }
 
 export interface SseHubOptions {
@@ -17,13 +23,15 @@ export interface SseHubOptions {
   closeTimeoutMs?: number;
 }
 
-function frame(fields: { id?: number; event: string; data: unknown }): string {
+function frame(fields: { id?: number | string; event: string; data: unknown }): string {
   return `${fields.id === undefined ? '' : `id: ${fields.id}\n`}event: ${fields.event}\ndata: ${JSON.stringify(fields.data)}\n\n`;
 }
 
 /**
- * Server-sent events to caregiver pages and other HTTP clients. Event ids are transition sequence numbers,
- * so a client that reconnects with Last-Event-ID is first sent what it missed (see `attach`). A client that
+ * Server-sent events to caregiver pages and other HTTP clients. Event ids come from the transitions, never
+ * from this process: on a one-centre stream the transition's seq, on an all-centre stream the cursor
+ * `centre:seq,…` (protocol/alerts.ts), so a client that reconnects with Last-Event-ID, to this process or
+ * to another front end, is first sent what it missed (see `attach`). A client that
  * cannot keep up is disconnected rather than buffered without bound: the reconnect makes it whole.
  */
 export class SseHub implements AlertChannel {
@@ -54,14 +62,19 @@ export class SseHub implements AlertChannel {
    * Takes over `res` as an event stream of one centre (or all) and sends `backlog` (the transitions after
    * the client's Last-Event-ID) before anything live; both happen in one tick, so nothing falls between.
    */
-  attach(res: ServerResponse, center: string | null, backlog: AlertTransition[], lastSeq = 0): void {
+  attach(
+    res: ServerResponse,
+    center: string | null,
+    backlog: AlertTransition[],
+    cursor: StreamCursor = { floor: 0, centers: new Map() },
+  ): void {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    const client: Client = { res, center, lastSeq };
+    const client: Client = { res, center, cursor };
     // A reconnecting EventSource waits `retry` ms; the default 3 s is too slow for an alarm page.
     res.write('retry: 1000\n\n');
     if (this.closed) {
@@ -93,9 +106,10 @@ export class SseHub implements AlertChannel {
 
   private send(client: Client, transition: AlertTransition): void {
     if (client.center !== null && client.center !== transition.alert.center) return;
-    if (transition.seq <= client.lastSeq) return;
-    client.lastSeq = transition.seq;
-    if (this.write(client, frame({ id: transition.seq, event: 'alert', data: transition }))) {
+    if (!isAfterCursor(client.cursor, transition)) return;
+    client.cursor.centers.set(transition.alert.center, transition.seq);
+    const id = client.center === null ? formatStreamCursor(client.cursor) : transition.seq;
+    if (this.write(client, frame({ id, event: 'alert', data: transition }))) {
       channelMetrics.delivered.inc({ channel: this.name });
     }
   }

@@ -8,7 +8,13 @@ import Fastify, {
 } from 'fastify';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { z } from 'zod';
-import type { AlertService, CommandResult } from '../../protocol/alerts.ts';
+import {
+  type AlertService,
+  type CommandResult,
+  cursorFloor,
+  isAfterCursor,
+  parseStreamCursor,
+} from '../../protocol/alerts.ts';
 import type { FleetIndex } from '../../protocol/fleet.ts';
 import { idSchema } from '../../protocol/ids.ts';
 import { SEVERITIES, type Alert } from '../../protocol/payloads.ts';
@@ -251,7 +257,7 @@ export async function buildApp(
       async (request, reply) => {
         const { id } = request.params as z.infer<typeof idParams>;
         visibleAlert(request, id);
-        return commandReply(deps.alerts.acknowledge(id, request.user!.name), reply);
+        return commandReply(await deps.alerts.acknowledge(id, request.user!.name), reply);
       },
     );
 
@@ -261,7 +267,7 @@ export async function buildApp(
       async (request, reply) => {
         const { id } = request.params as z.infer<typeof idParams>;
         visibleAlert(request, id);
-        return commandReply(deps.alerts.resolve(id, request.user!.name), reply);
+        return commandReply(await deps.alerts.resolve(id, request.user!.name), reply);
       },
     );
 
@@ -272,14 +278,21 @@ export async function buildApp(
         const query = request.query as z.infer<typeof streamQuery>;
         const center = centerOf(request, query.center, false) ?? null;
         const raw = request.headers['last-event-id'] ?? query.lastEventId;
-        const lastSeq = raw === undefined || raw === '' ? undefined : Number(raw);
-        if (lastSeq !== undefined && !(Number.isInteger(lastSeq) && lastSeq >= 0)) {
-          throw new HttpError(400, 'bad-request', 'Last-Event-ID must be a transition sequence number');
+        const cursor = raw === undefined || raw === '' ? undefined : parseStreamCursor(String(raw));
+        if (raw && !cursor) {
+          throw new HttpError(
+            400,
+            'bad-request',
+            'Last-Event-ID must be a transition sequence number or a centre:seq list',
+          );
         }
-        const backlog =
-          lastSeq === undefined ? [] : deps.alerts.transitionsSince(lastSeq, center ?? undefined);
+        const backlog = cursor
+          ? deps.alerts
+              .transitionsSince(cursorFloor(cursor), center ?? undefined)
+              .filter((t) => isAfterCursor(cursor, t))
+          : [];
         reply.hijack();
-        hub.attach(reply.raw, center, backlog, lastSeq ?? 0);
+        hub.attach(reply.raw, center, backlog, cursor);
       },
     );
 

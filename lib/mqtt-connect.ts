@@ -1,0 +1,27 @@
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+
+type Protocol = NonNullable<NonNullable<IClientOptions['servers']>[number]['protocol']>;
+
+/**
+ * `url` may list the brokers of one cluster, comma-separated (`mqtt://a:1883,mqtt://b:1883`): mqtt.js then
+ * tries the next one on every reconnect, so a client of a dead broker resumes its persistent session
+ * (kept in the cluster's Redis) on another.
+ */
+export function connectBroker(url: string, options: IClientOptions): MqttClient {
+  const urls = brokerUrls(url);
+  if (urls.length === 1) return mqtt.connect(urls[0]!, options);
+  const servers = urls.map((u) => {
+    const parsed = new URL(u);
+    const protocol = parsed.protocol.slice(0, -1) as Protocol;
+    const port = Number(parsed.port) || (protocol === 'mqtts' || protocol === 'ssl' ? 8883 : 1883);
+    return { host: parsed.hostname, port, protocol };
+  });
+  return mqtt.connect({ ...options, servers });
+}
+
+export function brokerUrls(url: string): string[] {
+  return url
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
+}
