@@ -15,6 +15,8 @@ export interface BoardResponse {
   center: string;
   serverTime: number;
   rooms: RoomBoard[];
+  /** Seconds the rules run behind the devices when the pipeline is late; absent or 0 when it keeps up. */
+  delayedS?: number;
 }
 
 export class ApiError extends Error {

@@ -22,6 +22,13 @@ caregiverPageSuite('real rules service, broker and InfluxDB', async () => {
       });
     },
     checkRecords: async () => rules.board.napChecks('ca', 'ca-r1', today()),
+    async requests(route) {
+      const text = await (await fetch(`${rules.url}/metrics`)).text();
+      let count = 0;
+      for (const [, labels, value] of text.matchAll(/^\w*http_requests_total\{([^}]*)\} (\d+)$/gm))
+        if (labels!.split(',').includes(`route="${route}"`)) count += Number(value);
+      return count;
+    },
     close: () => stack.close(),
   };
 });

@@ -6,6 +6,7 @@ import type { Alert, Posture } from '../../../protocol/payloads.ts';
 import type { NapCheckRecord } from '../../contracts.ts';
 import { waitFor } from '../../../lib/net.ts';
 import { artifactPath, launchChromium, README_SHOT } from './browser.ts';
+import { cspViolations, enforcePageCsp } from './csp.ts';
 
 async function seriousViolations(page: Page): Promise<string[]> {
   const results = await new AxeBuilder({ page }).analyze();
@@ -32,6 +33,8 @@ export interface PageBackend {
   awaitChecks(count: number): Promise<void>;
   /** Room A's nap checks of today as the service holds them. */
   checkRecords(): Promise<NapCheckRecord[]>;
+  /** How many requests the service has answered on a route (e.g. `/api/alerts`), as it counts them. */
+  requests(route: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -51,6 +54,7 @@ export function caregiverPageSuite(name: string, createBackend: () => Promise<Pa
         viewport: { width: 1280, height: 800 },
         acceptDownloads: true,
       });
+      await enforcePageCsp(context, backend.url);
       page = await context.newPage();
     });
     afterAll(async () => {
@@ -69,6 +73,35 @@ export function caregiverPageSuite(name: string, createBackend: () => Promise<Pa
       await expect(tile.textContent()).resolves.toContain(backend.roomA.infantName);
       expect(await page.evaluate(() => localStorage.getItem('cradlewatch.token'))).toBe(backend.tokens.a);
       await page.screenshot({ path: artifactPath('01-board.png') });
+    });
+
+    it('lets time change only the relative times: nothing else is redrawn while nothing happens', async () => {
+      // A board poll and six ticks of the clock; the devices keep reporting the same values.
+      const { ticks, others } = await page.evaluate(
+        () =>
+          new Promise<{ ticks: number; others: string[] }>((resolve) => {
+            const seen = { ticks: 0, others: [] as string[] };
+            const observer = new MutationObserver((records) => {
+              for (const r of records) {
+                const el = r.target instanceof Element ? r.target : r.target.parentElement;
+                if (el?.closest('.since')) seen.ticks += 1;
+                else seen.others.push(`${r.type} ${el?.outerHTML.slice(0, 80)}`);
+              }
+            });
+            observer.observe(document.body, {
+              subtree: true,
+              childList: true,
+              characterData: true,
+              attributes: true,
+            });
+            setTimeout(() => {
+              observer.disconnect();
+              resolve(seen);
+            }, 6_000);
+          }),
+      );
+      expect(others).toEqual([]);
+      expect(ticks).toBeGreaterThan(0);
     });
 
     it('shows a one-key alarm within a second of the press, and acknowledges it with one click', async () => {
@@ -108,6 +141,27 @@ export function caregiverPageSuite(name: string, createBackend: () => Promise<Pa
       await page.locator(`[data-alert-id="${id}"] button.resolve`).click();
       await page.locator(`[data-alert-id="${id}"]`).waitFor({ state: 'detached' });
       expect((await backend.alert(id))?.state ?? 'resolved').toBe('resolved');
+    });
+
+    it('shows an alert from its stream event alone, in the same live region, without fetching the alert list', async () => {
+      const live = await page.evaluateHandle(() => document.querySelector('.alerts [aria-live]'));
+      const listFetches = await backend.requests('/api/alerts');
+      await backend.pressAlarm();
+      const card = page.locator('[data-rule="one-key-alarm"]').first();
+      await card.waitFor({ timeout: 5_000 });
+      expect(await backend.requests('/api/alerts')).toBe(listFetches);
+      await card.locator('button.ack').click();
+      await page.locator('[data-rule="one-key-alarm"].state-acknowledged').waitFor();
+      await page.locator('[data-rule="one-key-alarm"] button.resolve').click();
+      await page.locator('[data-rule="one-key-alarm"]').waitFor({ state: 'detached' });
+      await expect(page.locator('.alerts .none').isVisible()).resolves.toBe(true);
+      expect(await backend.requests('/api/alerts')).toBe(listFetches);
+      const same = await page.evaluate(
+        (node) => node?.isConnected === true && node === document.querySelector('.alerts [aria-live]'),
+        live,
+      );
+      expect(same).toBe(true);
+      await live.dispose();
     });
 
     it('starts and ends a nap from the page', async () => {
@@ -195,9 +249,24 @@ export function caregiverPageSuite(name: string, createBackend: () => Promise<Pa
       expect(Date.now() - pressed).toBeLessThan(15_000);
     });
 
+    it('says the data is delayed when the board reports the pipeline behind', async () => {
+      // The rules service does not send `delayedS` yet: the real board answer gets the field added here.
+      const board = (url: URL) => url.pathname === '/api/board';
+      await page.route(board, async (route) => {
+        const response = await route.fetch();
+        await route.fulfill({ response, json: { ...(await response.json()), delayedS: 42.4 } });
+      });
+      const banner = page.locator('.banner.delayed');
+      await banner.waitFor({ timeout: 10_000 });
+      await expect(banner.textContent()).resolves.toBe('数据延迟 42 秒');
+      await page.unroute(board);
+      await banner.waitFor({ state: 'detached', timeout: 10_000 });
+    });
+
     it("never shows centre A's alarm to centre B's caregiver", async () => {
       // Its own context: its own localStorage, as on another tablet.
       const otherContext = await browser.newContext();
+      await enforcePageCsp(otherContext, backend.url);
       const other = await otherContext.newPage();
       await other.goto(`${backend.url}/?token=${backend.tokens.b}`);
       await other.locator('#rooms-title').waitFor();
@@ -207,7 +276,21 @@ export function caregiverPageSuite(name: string, createBackend: () => Promise<Pa
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       expect(await other.locator('[data-rule="one-key-alarm"]').count()).toBe(0);
       expect(await other.locator(`[data-room="${backend.roomA.id}"]`).count()).toBe(0);
+      expect(await cspViolations(other)).toEqual([]);
       await otherContext.close();
+    });
+
+    it('ran every step under the strict Content-Security-Policy without a violation', async () => {
+      expect(await cspViolations(page)).toEqual([]);
+      // The recorder is live: an inline style attribute is refused and reported.
+      await page.evaluate(() => {
+        const probe = document.createElement('div');
+        probe.innerHTML = '<span style="color: red">probe</span>';
+        document.body.append(probe);
+        probe.remove();
+      });
+      await waitFor(async () => (await cspViolations(page)).length > 0, { what: 'probe violation' });
+      expect((await cspViolations(page)).map((v) => v.split(' ')[0])).toEqual(['style-src-attr']);
     });
   });
 }
