@@ -113,9 +113,15 @@ describe('npm start', () => {
       {
         status: 'ok',
         service: 'cradlewatch',
-        checks: ['broker.mqtt', 'ingest.influx', 'ingest.mqtt', 'ingest.spool', 'ingest.deadletter', 'ingest.backpressure', 'rules.mqtt'].map(
-          (name) => ({ name, ok: true }),
-        ),
+        checks: [
+          'broker.mqtt',
+          'ingest.influx',
+          'ingest.mqtt',
+          'ingest.spool',
+          'ingest.deadletter',
+          'ingest.backpressure',
+          'rules.mqtt',
+        ].map((name) => ({ name, ok: true })),
       },
     ]);
     const metrics = await (await fetch(`${url}/metrics`)).text();

@@ -44,21 +44,28 @@ export class MqttAlertChannel implements AlertChannel {
       this.outbox?.settle([transition.seq]);
       return;
     }
-    this.publish(topic, transition.kind === 'resolved' ? '' : JSON.stringify(alert), true, true);
-    // The transition itself, in order after the state, for the alert front ends' SSE streams.
-    this.publish(topics.alertTransition(alert.center, alert.id), JSON.stringify(transition), false, false);
+    this.send(topic, transition.kind === 'resolved' ? '' : JSON.stringify(alert), true);
+    // The transition itself, in order after the state, for the alert front ends' SSE streams. The outbox
+    // settles on it: once it is acknowledged, the retained state before it was too (QoS 1, one session, in order).
+    this.send(
+      topics.alertTransition(alert.center, alert.id),
+      JSON.stringify(transition),
+      false,
+      transition.seq,
+    );
   }
 
-  private publish(topic: string, payload: string, retain: boolean, counted: boolean): void {
+  /** `settles`: the transition this publish completes, counted and settled in the outbox once acknowledged. */
+  private send(topic: string, payload: string, retain: boolean, settles?: number): void {
     // mqtt.js queues while disconnected and sends in order on reconnect, so nothing here waits for the broker.
     const sent = new Promise<void>((resolve) => {
       this.client.publish(topic, payload, { qos: 1, retain }, (error) => {
         if (error) {
           channelMetrics.failed.inc({ channel: this.name });
           this.log.warn({ err: error, topic }, 'alert publish failed');
-        } else if (counted) {
+        } else if (settles !== undefined) {
           channelMetrics.delivered.inc({ channel: this.name });
-          this.outbox?.settle([transition.seq]);
+          this.outbox?.settle([settles]);
         }
         resolve();
       });
