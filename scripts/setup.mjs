@@ -18,15 +18,26 @@ const say = (line) => console.log(`[setup] ${line}`);
 
 const nodeDir = ensureNodeRuntime(root, say);
 
-// A dependency added since the last install (a pull, a merge) counts as missing too, not only a fresh clone.
+// A dependency added or upgraded since the last install (a pull, a merge) counts as missing too, not only a
+// fresh clone: each declared package must be installed at the version package-lock.json pins.
 const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'));
 const declared = Object.keys({ ...manifest.dependencies, ...manifest.devDependencies });
-const absent = declared.filter((name) => !existsSync(join(root, 'node_modules', name, 'package.json')));
+const installedVersion = (name) => {
+  const file = join(root, 'node_modules', name, 'package.json');
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')).version : undefined;
+};
+const absent = declared.filter((name) => {
+  const installed = installedVersion(name);
+  const pinned = lock.packages?.[`node_modules/${name}`]?.version;
+  // Some packages write their version with a leading v (the Grafana SDK), the lock without.
+  return installed === undefined || (pinned !== undefined && installed.replace(/^v/, '') !== pinned);
+});
 if (absent.length > 0) {
   // `npm install` honours package-lock.json. Not `npm ci`: npm 11 writes locks without the optional
   // packages of other platforms (biome's per-OS binaries) and `npm ci` then refuses them as out of sync;
   // it would also delete a working tree's node_modules.
-  say(`installing npm dependencies (npm install: ${absent.length} missing)`);
+  say(`installing npm dependencies (npm install: ${absent.length} missing or not at the locked version)`);
   // On the project's Node when there is one, so engine checks and install scripts see the Node that runs.
   const npmEnv = nodeDir ? { ...process.env, PATH: `${nodeDir}:${process.env.PATH}` } : process.env;
   execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit', env: npmEnv });
