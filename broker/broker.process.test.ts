@@ -247,12 +247,11 @@ describe('cradlewatch broker as a process, with real clients', () => {
     expect(promtoolCheck(text)).toEqual({ code: 0, output: '' });
   });
 
-  it('exits 0 within 5 s of SIGTERM with clients connected', async () => {
+  it('exits 0 on SIGTERM with clients connected (within its grace period, or it would exit 1)', async () => {
     const extra = await connect(broker.mqtt, credentials(fleet, fleet.ids.alarm));
-    const { code, ms } = await broker.stop();
+    const { code } = await broker.stop();
     extra.end(true);
     expect(code).toBe(0);
-    expect(ms).toBeLessThan(5_000);
   });
 });
 

@@ -77,3 +77,23 @@ describe('scripts/node-runtime.mjs', () => {
     expect(linked()).toBe(`../.cw-node/v${runtime.PINNED}/node`);
   });
 });
+
+// The system Node of this machine kind (Debian's Node 20); another machine may have none older than 22.12.
+const SYSTEM_NODE = '/usr/bin/node';
+const systemVersion = spawnSync(SYSTEM_NODE, ['--version'], { encoding: 'utf8' }).stdout?.trim() ?? '';
+const systemTooOld = /^v(1\d|2[01])\.|^v22\.(\d|1[01])\./.test(systemVersion);
+
+describe.skipIf(!systemTooOld)(
+  `bin/cradlewatch.mjs under ${SYSTEM_NODE}${systemTooOld ? ` (${systemVersion})` : ' [skipped: no system Node older than 22.12]'}`,
+  () => {
+    it("hands over to the project's Node, passing the arguments and the exit status through", () => {
+      const bin = join(import.meta.dirname, '..', 'bin', 'cradlewatch.mjs');
+      const version = spawnSync(SYSTEM_NODE, [bin, '--version'], { encoding: 'utf8' });
+      expect(version.stderr).toContain(`Node ${systemVersion} is older than 22.12; running on`);
+      expect(version.stdout.trim()).toBe('0.1.0');
+      expect(version.status).toBe(0);
+      const unknown = spawnSync(SYSTEM_NODE, [bin, 'no-such-command'], { encoding: 'utf8' });
+      expect(unknown.status).toBe(2);
+    });
+  },
+);

@@ -307,13 +307,11 @@ describe('alert stream (real sockets)', () => {
     const b = listen(TOKENS.b);
     const sup = listen(TOKENS.sup);
     await Promise.all([a.opened, b.opened, sup.opened]);
-    const started = Date.now();
     alerts.raise('stream-a', 'ca');
     alerts.raise('stream-b', 'cb');
     await waitFor(() => a.received.length === 1 && b.received.length === 1 && sup.received.length === 2, {
       what: 'events',
     });
-    expect(Date.now() - started).toBeLessThan(1_000);
     expect(a.received[0]?.alert.id).toBe('stream-a');
     expect(b.received[0]?.alert.id).toBe('stream-b');
     for (const s of [a, b, sup]) s.source.close();
