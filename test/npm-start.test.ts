@@ -115,7 +115,7 @@ describe('npm start', () => {
       {
         status: 'ok',
         service: 'cradlewatch',
-        checks: ['broker.mqtt', 'ingest.influxdb', 'ingest.mqtt', 'ingest.intake', 'rules.mqtt'].map(
+        checks: ['rules.mqtt', 'broker.mqtt', 'ingest.influxdb', 'ingest.mqtt', 'ingest.intake'].map(
           (name) => ({ name, ok: true }),
         ),
       },
