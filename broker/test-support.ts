@@ -249,7 +249,7 @@ export async function metric(
   const text = await (await fetch(`${httpUrl}/metrics`)).text();
   let sum = 0;
   for (const line of text.split('\n')) {
-    const match = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!match || match[1] !== name) continue;
     const present = match[2] ?? '';
     if (Object.entries(labels).every(([k, v]) => present.includes(`${k}="${v}"`))) sum += Number(match[3]);
@@ -261,10 +261,10 @@ export async function metric(
  * A raw MQTT connection: writes packets built with mqtt-packet and records what the broker sends back, for
  * the conformance cases mqtt.js would not let a test produce (a second CONNECT, a bad first packet).
  */
-export async function rawClient(url: string) {
+export async function rawClient(url: string, localAddress?: string) {
   const { hostname, port } = new URL(url);
   const socket: Socket = await new Promise((resolve, reject) => {
-    const s = tcpConnect(Number(port), hostname, () => resolve(s));
+    const s = tcpConnect({ port: Number(port), host: hostname, localAddress }, () => resolve(s));
     s.once('error', reject);
   });
   const received: Packet[] = [];
@@ -279,6 +279,11 @@ export async function rawClient(url: string) {
     closed,
     send: (packet: Packet) => socket.write(generate(packet)),
     sendBytes: (bytes: Buffer) => socket.write(bytes),
+    /** The CONNACK's return code. */
+    connack: async () => {
+      await waitFor(() => received.some((p) => p.cmd === 'connack'), { what: 'CONNACK', intervalMs: 5 });
+      return (received.find((p) => p.cmd === 'connack') as { returnCode: number }).returnCode;
+    },
     waitFor: (cmd: Packet['cmd'], timeoutMs = 5_000) =>
       waitFor(() => received.some((p) => p.cmd === cmd), { timeoutMs, intervalMs: 10, what: cmd }).then(
         () => received.find((p) => p.cmd === cmd)!,
