@@ -30,7 +30,15 @@ export class Authenticator {
     return this.#accounts.has(name) || (this.fleet()?.devices.has(name) ?? false);
   }
 
-  async check(username: string | undefined, password: Buffer | undefined): Promise<AuthResult> {
+  /**
+   * `expensive` runs the scrypt check (the caller's back-off and per-address gate); a remembered good
+   * password, an unknown user or a missing credential never reach it.
+   */
+  async check(
+    username: string | undefined,
+    password: Buffer | undefined,
+    expensive: (verify: () => Promise<boolean>) => Promise<boolean> = (verify) => verify(),
+  ): Promise<AuthResult> {
     if (!username || !password) return { ok: false, returnCode: 4, reason: 'no username or password' };
     const account = this.#accounts.get(username);
     const device = account ? undefined : this.fleet()?.devices.get(username);
@@ -50,7 +58,7 @@ export class Authenticator {
       .update(hash)
       .digest('base64');
     if (!this.#verified.has(key)) {
-      if (!(await verifyPassword(password.toString('utf8'), hash)))
+      if (!(await expensive(() => verifyPassword(password.toString('utf8'), hash))))
         return { ok: false, returnCode: 4, reason: 'wrong password' };
       // Bounded: a fleet is finite, but a credential rotation must not grow the set forever.
       if (this.#verified.size > 200_000) this.#verified.clear();

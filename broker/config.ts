@@ -50,9 +50,23 @@ export const brokerConfigSchema = z.object({
       /** Token bucket per client: sustained publishes per second, and the burst above it. */
       publishRate: positiveInt.default(50),
       publishBurst: positiveInt.default(200),
-      /** Failed logins from one address before each further attempt waits. */
+      /** Failed logins of one username from one address before each further attempt waits. */
       authFailuresBeforeDelay: positiveInt.default(5),
       authFailureDelayMs: positiveInt.default(1_000),
+      /** Password checks (scrypt) one address runs at once, and how many more wait before it is refused. */
+      loginChecksPerAddress: positiveInt.default(2),
+      loginQueuePerAddress: positiveInt.default(50),
+      /** Connections one account (a device id or a username) holds open at once. */
+      connectionsPerAccount: positiveInt.default(16),
+      /** New connections per second one account may open, and the burst above it. */
+      connectRatePerAccount: positiveInt.default(5),
+      connectBurstPerAccount: positiveInt.default(20),
+      /**
+       * QoS 2 messages awaiting PUBREL, per connection and per account across its sessions (devices may not
+       * publish QoS 2 at all).
+       */
+      qos2InflightPerClient: positiveInt.default(32),
+      qos2HeldPerAccount: positiveInt.default(256),
       /**
        * Bytes queued on subscriber sockets that make the broker stop reading from telemetry publishers
        * (alarm buttons and services are never paused), and the level at which it reads again.

@@ -63,6 +63,33 @@ export function createBrokerMetrics() {
       help: 'Messages not delivered to a client because its principal may not read the topic',
       registers: [registry],
     }),
+    accountLimitRefusals: new Counter({
+      name: `${prefix}account_limit_refusals_total`,
+      help: 'Logins refused by a per-account limit (open connections, connection rate)',
+      labelNames: ['limit'],
+      registers: [registry],
+    }),
+    loginDelays: new Counter({
+      name: `${prefix}login_delays_total`,
+      help: 'Login answers held back after repeated failures of one username from one address',
+      registers: [registry],
+    }),
+    loginRefusals: new Counter({
+      name: `${prefix}login_address_refusals_total`,
+      help: 'Logins refused because their address already had its queue of password checks full',
+      registers: [registry],
+    }),
+    qos2Refusals: new Counter({
+      name: `${prefix}qos2_refusals_total`,
+      help: 'QoS 2 publishes refused (connection closed), by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    qos2Held: new Gauge({
+      name: `${prefix}qos2_held`,
+      help: 'QoS 2 messages received and stored, awaiting their PUBREL, over all sessions',
+      registers: [registry],
+    }),
     backlogBytes: new Gauge({
       name: `${prefix}backlog_bytes`,
       help: 'Bytes waiting on subscriber sockets plus messages queued inside the broker',

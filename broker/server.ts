@@ -16,6 +16,7 @@ import { ConfigError } from '../protocol/config.ts';
 import type { FleetIndex } from '../protocol/fleet.ts';
 import { parseTopic, topics } from '../protocol/topics.ts';
 import { type Principal, canPublish, canSubscribe } from './acl.ts';
+import { AccountConnections, AddressGate, Qos2Budget } from './account-limits.ts';
 import { Authenticator, FailureThrottle } from './auth.ts';
 import {
   MemorySessionOwners,
@@ -64,6 +65,14 @@ interface Session {
   brokerStatus?: PublishPacket;
   /** Its will is on another of its topics, so Aedes will not announce the loss: the broker does. */
   offlineBesideWill?: boolean;
+}
+
+class AddressBusy extends Error {}
+
+/** The account a limit counts against: a device id or a username. */
+function accountOf(principal: Principal): string {
+  if (principal.type === 'device') return principal.id;
+  return principal.type === 'service' ? principal.username : 'anonymous';
 }
 
 /** Devices that only stream readings: the first traffic to hold when the broker runs out of room. */
@@ -186,6 +195,13 @@ export async function startBroker(
     config.limits.authFailuresBeforeDelay,
     config.limits.authFailureDelayMs,
   );
+  const gate = new AddressGate(config.limits.loginChecksPerAddress, config.limits.loginQueuePerAddress);
+  const accountConnections = new AccountConnections<Client>(
+    config.limits.connectionsPerAccount,
+    config.limits.connectRatePerAccount,
+    config.limits.connectBurstPerAccount,
+  );
+  const qos2 = new Qos2Budget(config.limits.qos2HeldPerAccount, (total) => metrics.qos2Held.set(total));
   const sessions = new WeakMap<Client, Session>();
   const connections = new Set<GuardedConnection>();
   // Only subscribers' sockets build a backlog (a device is sent nothing but acknowledgements), and only
@@ -213,6 +229,7 @@ export async function startBroker(
     persistence: new IndexedMemoryPersistence(),
     ...backends,
     concurrency: EMITTER_CONCURRENCY,
+    maxInflightInbound: config.limits.qos2InflightPerClient,
     drainTimeout: 30_000,
     heartbeatInterval: 60_000,
   });
@@ -249,19 +266,33 @@ export async function startBroker(
       return callback(Object.assign(new Error('maximum connections reached'), { returnCode: 3 }), false);
     }
     const address = addressOf(client);
-    const delay = throttle.delayFor(address);
+    // Back-off is per username and address: an attacker guessing one account slows only its own guesses.
+    const failureKey = `${address}\0${username ?? ''}`;
+    const expensive = async (verify: () => Promise<boolean>) => {
+      const delay = throttle.delayFor(failureKey);
+      if (delay > 0) {
+        metrics.loginDelays.inc();
+        await new Promise((r) => setTimeout(r, delay));
+      }
+      const release = await gate.enter(address);
+      if (!release) throw new AddressBusy();
+      try {
+        return await verify();
+      } finally {
+        release();
+      }
+    };
     const run = async () => {
-      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
       const result = config.allowAnonymous
         ? ({ ok: true, principal: { type: 'anonymous' } } as const)
-        : await auth.check(username, password);
+        : await auth.check(username, password, expensive);
       if (!result.ok) {
-        throttle.failed(address);
+        throttle.failed(failureKey);
         metrics.authFailures.inc({ reason: result.reason });
         log.warn({ clientId: client.id, username, address, reason: result.reason }, 'login refused');
         return callback(Object.assign(new Error(result.reason), { returnCode: result.returnCode }), false);
       }
-      throttle.succeeded(address);
+      throttle.succeeded(failureKey);
       const connect = connects.get(client);
       const refusal = clientIdRefusal(result.principal, connect?.clientId ?? client.id, (name) =>
         auth.isName(name),
@@ -270,6 +301,22 @@ export async function startBroker(
         metrics.clientIdRefusals.inc({ reason: refusal });
         log.warn({ clientId: client.id, username, address, reason: refusal }, 'login refused: client id');
         return callback(Object.assign(new Error(refusal), { returnCode: 2 }), false);
+      }
+      if (result.principal.type !== 'anonymous') {
+        const account = accountOf(result.principal);
+        const limit = accountConnections.admit(account, client, latestLogin.get(client.id));
+        if (limit) {
+          metrics.accountLimitRefusals.inc({ limit });
+          log.warn({ clientId: client.id, account, address, limit }, 'login refused: account limit');
+          return callback(Object.assign(new Error(`account ${limit} limit`), { returnCode: 3 }), false);
+        }
+        const connection = connectionOf.get(client);
+        if (!connection || connection.destroyed) accountConnections.closed(account, client);
+        else
+          connection.once('close', () => {
+            accountConnections.closed(account, client);
+            qos2.released(client.id, 'pending');
+          });
       }
       const owner = ownerKey(result.principal);
       const before = await owners.claim(client.id, owner);
@@ -325,10 +372,51 @@ export async function startBroker(
       callback(null, true);
     };
     run().catch((error: unknown) => {
+      if (error instanceof AddressBusy) {
+        metrics.loginRefusals.inc();
+        log.warn({ clientId: client.id, username, address }, 'login refused: too many from this address');
+        return callback(Object.assign(new Error('address busy'), { returnCode: 3 }), false);
+      }
       log.error({ err: error, clientId: client.id }, 'authentication failed unexpectedly');
       callback(Object.assign(new Error('server unavailable'), { returnCode: 3 }), false);
     });
   };
+
+  // MQTT 3.1.1 cannot refuse one QoS 2 PUBLISH but by closing the connection. Devices send QoS 0/1 only;
+  // accounts are held to a budget of QoS 2 messages awaiting PUBREL across all their sessions.
+  const qos2Refusal = (client: Client, principal: Principal, messageId: number | undefined) => {
+    if (principal.type === 'anonymous') return false;
+    const reason =
+      principal.type === 'device'
+        ? 'device'
+        : qos2.admit(accountOf(principal), client.id, messageId ?? 0)
+          ? null
+          : 'account-held';
+    if (!reason) return false;
+    metrics.qos2Refusals.inc({ reason });
+    log.warn({ clientId: client.id, reason }, 'QoS 2 publish refused; client disconnected');
+    return true;
+  };
+  const incoming = (aedes as unknown as { persistence: unknown }).persistence as {
+    incomingStorePacket(client: Client, packet: PublishPacket): Promise<void>;
+    incomingDelPacket(client: Client, packet: PublishPacket): Promise<void>;
+    cleanIncoming?(client: Client): Promise<void>;
+  };
+  const { incomingStorePacket, incomingDelPacket, cleanIncoming } = incoming;
+  incoming.incomingStorePacket = async (client, packet) => {
+    await incomingStorePacket.call(incoming, client, packet);
+    qos2.stored(client.id, packet.messageId ?? 0);
+  };
+  incoming.incomingDelPacket = async (client, packet) => {
+    await incomingDelPacket.call(incoming, client, packet);
+    qos2.released(client.id, packet.messageId ?? 0);
+  };
+  if (cleanIncoming) {
+    incoming.cleanIncoming = async (client) => {
+      await cleanIncoming.call(incoming, client);
+      qos2.released(client.id, 'all');
+    };
+  }
 
   // A will is composed at connect time; the status it announces is the moment of loss, with the fields
   // (fw, battery) the device put in it.
@@ -367,6 +455,9 @@ export async function startBroker(
         'publish refused by ACL; client disconnected',
       );
       return callback(new Error('publish not authorised'));
+    }
+    if (!isWill && packet.qos === 2 && qos2Refusal(client, session.principal, packet.messageId)) {
+      return callback(new Error('QoS 2 publish refused'));
     }
     messagesIn[packet.qos]?.inc();
     metrics.bytesIn.inc(packet.payload.length);
@@ -415,9 +506,15 @@ export async function startBroker(
       );
     }
   });
-  aedes.on('clientError', (client, error) =>
-    log.debug({ clientId: client.id, err: error.message }, 'client error'),
-  );
+  aedes.on('clientError', (client, error) => {
+    if (error.message.startsWith('maxInflightInbound exceeded')) {
+      metrics.qos2Refusals.inc({ reason: 'client-inflight' });
+      log.warn(
+        { clientId: client.id },
+        'QoS 2 publish refused: too many awaiting PUBREL; client disconnected',
+      );
+    } else log.debug({ clientId: client.id, err: error.message }, 'client error');
+  });
   aedes.on('connectionError', (client, error) =>
     log.debug({ clientId: client.id, err: error.message }, 'connection error'),
   );

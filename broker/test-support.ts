@@ -247,10 +247,10 @@ export { scrapeMetric as metric } from '../lib/ops/index.ts';
  * A raw MQTT connection: writes packets built with mqtt-packet and records what the broker sends back, for
  * the conformance cases mqtt.js would not let a test produce (a second CONNECT, a bad first packet).
  */
-export async function rawClient(url: string) {
+export async function rawClient(url: string, localAddress?: string) {
   const { hostname, port } = new URL(url);
   const socket: Socket = await new Promise((resolve, reject) => {
-    const s = tcpConnect(Number(port), hostname, () => resolve(s));
+    const s = tcpConnect({ port: Number(port), host: hostname, localAddress }, () => resolve(s));
     s.once('error', reject);
   });
   const received: Packet[] = [];
@@ -265,6 +265,11 @@ export async function rawClient(url: string) {
     closed,
     send: (packet: Packet) => socket.write(generate(packet)),
     sendBytes: (bytes: Buffer) => socket.write(bytes),
+    /** The CONNACK's return code. */
+    connack: async () => {
+      await waitFor(() => received.some((p) => p.cmd === 'connack'), { what: 'CONNACK', intervalMs: 5 });
+      return (received.find((p) => p.cmd === 'connack') as { returnCode: number }).returnCode;
+    },
     waitFor: (cmd: Packet['cmd'], timeoutMs = 5_000) =>
       waitFor(() => received.some((p) => p.cmd === cmd), { timeoutMs, intervalMs: 10, what: cmd }).then(
         () => received.find((p) => p.cmd === cmd)!,
