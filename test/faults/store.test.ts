@@ -20,15 +20,6 @@ function capture() {
   return { log, lines };
 }
 
-/** Good readings at QoS 1, one after the other, until stopped; the rig counts each PUBACK. */
-function load(rig: FaultRig) {
-  const state = { stop: false, done: Promise.resolve() };
-  state.done = (async () => {
-    while (!state.stop) await rig.publishGood(10, 'w1');
-  })();
-  return state;
-}
-
 const server = inject('influx');
 
 describe.skipIf(server.api !== 'v1')('a missing database is a store fault, not bad input (#14.2)', () => {
@@ -42,7 +33,7 @@ describe.skipIf(server.api !== 'v1')('a missing database is a store fault, not b
     const influx: InfluxConnection = { api: 'v1', url: server.url, database: uniqueName() };
     const { log, lines } = capture();
     rig = await startRig(influx, { createDatabase: false }, log);
-    const flow = load(rig);
+    const flow = rig.load();
     const health = async () => {
       const response = await fetch(`${rig!.ingest.httpUrl}/healthz`);
       return { code: response.status, body: (await response.json()) as Health };
@@ -65,8 +56,7 @@ describe.skipIf(server.api !== 'v1')('a missing database is a store fault, not b
       what: '300 more readings',
       timeoutMs: 60_000,
     });
-    flow.stop = true;
-    await flow.done;
+    await flow.stop();
     await rig.allWritten(60_000);
     await waitFor(async () => (await health()).code === 200, { what: '/healthz ok again' });
 
