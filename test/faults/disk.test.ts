@@ -54,10 +54,16 @@ async function holdsThenResumes(rig: FaultRig, store: string, code: RegExp, disk
 }
 
 /** The numbers of test/faults/README.md's table, printed by each case. */
-async function report(name: string, rig: FaultRig, seconds: number, more = ''): Promise<void> {
+async function report(
+  name: string,
+  rig: FaultRig,
+  seconds: number,
+  more = '',
+  after = 'PUBACKs again',
+): Promise<void> {
   console.log(
     `[faults] ${name}: ${rig.acknowledged} acknowledged, ${await rig.written()} written, ${more ? `${more}, ` : ''}` +
-      `PUBACKs again ${seconds.toFixed(1)} s after the disk was back, ${rig.connects()} connect(s)`,
+      `${after} ${seconds.toFixed(1)} s after the disk was back, ${rig.connects()} connect(s)`,
   );
 }
 
@@ -116,6 +122,31 @@ describe.skipIf(!isRoot)(
       await flow.stop();
       await influxBack(port);
       await report('spool EROFS', rig!, seconds);
+    });
+
+    it('spool disk read-only while holding data: drains to InfluxDB anyway, and keeps acknowledging', async () => {
+      const { port } = await spoolRig();
+      await rig!.publishGood(300);
+      await rig!.ingest.flush();
+      expect(rig!.ingest.stats().spoolBytes).toBeGreaterThan(0);
+      disk!.readOnly(true);
+      const drainedAt = performance.now();
+      await influxBack(port);
+      const seconds = (performance.now() - drainedAt) / 1000;
+      // Its segments could not be deleted; they are forgotten, not drained again and again.
+      expect(rig!.ingest.stats().spoolBytes).toBe(0);
+      const acks = rig!.ingestAcks();
+      await rig!.publishGood(100);
+      await rig!.allWritten();
+      expect(rig!.ingestAcks()).toBeGreaterThan(acks);
+      disk!.readOnly(false);
+      await report(
+        'spool EROFS with data in it',
+        rig!,
+        seconds,
+        '',
+        'drained (InfluxDB back, disk still read-only)',
+      );
     });
 
     it('dead-letter disk full: bad input waits unacknowledged with the good, nothing crashes or is lost', async () => {
