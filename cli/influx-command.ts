@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
+import { createStore } from '../lib/influx/faults.ts';
 import { startInfluxd } from '../lib/influx/server.ts';
 import { exitOnSignals } from '../lib/lifecycle.ts';
 import { createLogger } from '../lib/logger.ts';
@@ -9,6 +10,7 @@ import { loadConfig, portSchema } from '../protocol/config.ts';
 export const influxStartConfigSchema = z.object({
   dataDir: z.string().min(1),
   port: portSchema,
+  database: z.string().min(1),
 });
 
 export function registerInfluxCommand(program: Command): void {
@@ -18,13 +20,17 @@ export function registerInfluxCommand(program: Command): void {
     .description('start influxd on loopback with its own data dir and print its URL; Ctrl-C stops it')
     .option('--data-dir <dir>', 'where the data lives', './data/influxdb')
     .option('--port <port>', 'HTTP port (0 = a free one)', '0')
-    .action(async (options: { dataDir: string; port: string }) => {
+    .option('--database <name>', 'the database to make for the services', 'cradlewatch')
+    .action(async (options: { dataDir: string; port: string; database: string }) => {
       const config = loadConfig(influxStartConfigSchema, { env: {}, overrides: options });
       const log = createLogger().child({ component: 'influx' });
       const server = await startInfluxd({ dataDir: config.dataDir, port: config.port });
+      // Ingest would make it too, but a database named here is one the user can see and query at once.
+      const made = await createStore({ api: 'v1', url: server.url, database: config.database });
       // The one stdout line scripts read: the URL first, then the env that points services at it.
       console.log(
-        `InfluxDB ${server.url} (data in ${server.dataDir}); CW_INFLUX_API=v1 CW_INFLUX_URL=${server.url}`,
+        `InfluxDB ${server.url} (data in ${server.dataDir}, ${made}); ` +
+          `CW_INFLUX_API=v1 CW_INFLUX_URL=${server.url} CW_INFLUX_DATABASE=${config.database}`,
       );
       exitOnSignals(() => server.stop(), log);
     });

@@ -319,6 +319,17 @@ export class Pipeline {
     }
   }
 
+  /** At start: whether InfluxDB takes writes, making the database when it is missing and ingest may. */
+  async checkStore(): Promise<void> {
+    const fault = await this.o.probeInflux();
+    if (!fault) return;
+    if (fault.kind === 'database-missing' && this.o.createStore) {
+      await this.#createStore();
+      if (!(await this.o.probeInflux())) return;
+    }
+    this.#setInfluxUp(false, new StoreUnavailableError(fault));
+  }
+
   #createFailure: string | undefined;
 
   async #createStore(): Promise<void> {

@@ -111,14 +111,7 @@ export async function startIngest(
     log: componentLogger(log, 'pipeline'),
   });
 
-  const fault = await probeWrite(config.influx);
-  if (fault?.kind === 'database-missing' && makeStore) {
-    await makeStore().then(
-      (done) => log.info(done),
-      (error) => log.warn({ fix: error.fix }, `${error.reason}. Fix: ${error.fix}`),
-    );
-  } else if (fault)
-    log.warn({ fix: fault.fix }, `InfluxDB takes no writes: ${fault.reason}. Fix: ${fault.fix}`);
+  await pipeline.checkStore();
   if (!spool.isEmpty) {
     log.info({ spoolBytes: spool.bytes }, 'draining the spool left by the previous run');
     if (!(await pipeline.drainOnce()))

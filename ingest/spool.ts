@@ -37,6 +37,14 @@ function encode(lines: readonly string[]): Buffer {
   return record;
 }
 
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // A failing disk may report its error again on close; the descriptor is released all the same.
+  }
+}
+
 /** Records of one segment file; a torn tail (a crash mid-append, never fsync'd, never acknowledged) is dropped. */
 function readSegment(file: string): string[][] {
   const data = readFileSync(file);
@@ -61,7 +69,8 @@ function readSegment(file: string): string[][] {
 export class Spool implements Sink {
   #bytes = 0;
   #segments: { seq: number; bytes: number }[] = [];
-  #fd: number | null = null;
+  /** Whether the last segment still takes appends. */
+  #appending = false;
   #closed = false;
   readonly #undeleted = new Set<string>();
 
@@ -111,38 +120,31 @@ export class Spool implements Sink {
     const record = encode(lines);
     if (!this.fits(record.length))
       throw new SpoolFullError(record.length, this.options.maxBytes - this.#bytes);
-    let active = this.#fd === null ? undefined : this.#segments.at(-1);
+    const last = this.#appending ? this.#segments.at(-1) : undefined;
+    const fresh = !last || last.bytes + record.length > this.options.segmentBytes;
+    const active = fresh ? { seq: (this.#segments.at(-1)?.seq ?? 0) + 1, bytes: 0 } : last;
+    // Opened per append, not held: an fsync costs far more than an open, and a file system with no file
+    // open for writing can be remounted (read-only, or back to read-write) under a running ingest.
+    let fd: number | undefined;
     try {
-      if (!active || active.bytes + record.length > this.options.segmentBytes) {
-        this.#seal();
-        const seq = (this.#segments.at(-1)?.seq ?? 0) + 1;
-        this.#fd = openSync(this.#path(seq), 'a');
-        active = { seq, bytes: 0 };
+      fd = openSync(this.#path(active.seq), 'a');
+      if (fresh) {
         this.#segments.push(active);
+        this.#appending = true;
       }
-      appendAll(this.#fd!, record, active.bytes);
-      fsyncSync(this.#fd!);
+      appendAll(fd, record, active.bytes);
+      fsyncSync(fd);
     } catch (error) {
       // Never append after a record the disk may have torn: the next batch starts a new segment, and a
       // reader stops at a torn tail, so what was acknowledged before stays readable.
-      this.#seal();
+      this.#appending = false;
       throw diskFault(error, this.options.dir, 'spool append');
+    } finally {
+      if (fd !== undefined) closeQuietly(fd);
     }
     active.bytes += record.length;
     this.#bytes += record.length;
     return { rejected: [] };
-  }
-
-  /** Stops appending to the current segment so a drain may take it. */
-  #seal(): void {
-    const fd = this.#fd;
-    this.#fd = null;
-    if (fd === null) return;
-    try {
-      closeSync(fd);
-    } catch {
-      // A failing disk may report its error again on close; the descriptor is released all the same.
-    }
   }
 
   /**
@@ -153,7 +155,8 @@ export class Spool implements Sink {
     let drained = 0;
     while (!this.isEmpty && !signal?.aborted) {
       const oldest = this.#segments[0]!;
-      if (this.#fd !== null && this.#segments.length === 1) this.#seal();
+      // The segment being appended to is taken too: the next append starts a new one.
+      if (this.#segments.length === 1) this.#appending = false;
       for (const lines of readSegment(this.#path(oldest.seq))) {
         await write(lines);
         drained += lines.length;
@@ -188,6 +191,5 @@ export class Spool implements Sink {
 
   async close(): Promise<void> {
     this.#closed = true;
-    this.#seal();
   }
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findInfluxd } from '../lib/influx/server.ts';
 import { pingInflux } from '../lib/influx/query.ts';
+import { probeWrite } from '../lib/influx/faults.ts';
 
 const ENTRY = join(import.meta.dirname, '..', 'bin', 'cradlewatch.mjs');
 const SUBCOMMANDS = ['up', 'broker', 'ingest', 'rules', 'sim', 'dashboards', 'influx'];
@@ -101,7 +102,9 @@ describe.skipIf(!influxd)(
         });
         child.on('exit', (c) => reject(new Error(`exited ${c} before printing a URL:\n${stderr}`)));
       });
-      expect(stdout).toContain(`CW_INFLUX_URL=${url}`);
+      expect(stdout).toContain(`CW_INFLUX_URL=${url} CW_INFLUX_DATABASE=cradlewatch`);
+      expect(stdout).toContain('database cradlewatch created');
+      expect(await probeWrite({ api: 'v1', url, database: 'cradlewatch' })).toBeUndefined();
       expect(await pingInflux({ url })).toBe(true);
       const servers = childrenOf(child.pid!);
       expect(servers).toHaveLength(1);

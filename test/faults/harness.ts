@@ -1,4 +1,6 @@
 import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { brokerConfigSchema } from '../../broker/config.ts';
 import { type RunningBroker, startBroker } from '../../broker/server.ts';
@@ -24,8 +26,12 @@ export interface FaultRig {
   acknowledged: number;
   /** CONNACKs the broker gave ingest's client id. */
   connects(): number;
+  /** PUBACKs ingest sent the broker: each says a message is stored, so the broker may forget it. */
+  ingestAcks(): number;
   /** QoS 1 messages the broker still holds for ingest: never acknowledged, so due again. */
   unacknowledged(): Promise<number>;
+  /** Good readings from four devices at once, each waiting for its PUBACK, until stopped. */
+  load(): { stop(): Promise<void> };
   /** Publishes `n` good readings of `device` at QoS 1, one at a time, counting each PUBACK. */
   publishGood(n: number, device?: string): Promise<void>;
   /** Wearable points in InfluxDB. */
@@ -50,8 +56,12 @@ export async function startRig(
   );
   const config = testConfig(influx, broker.mqttUrl, overrides);
   let connects = 0;
+  let ingestAcks = 0;
   broker.aedes.on('client', (client) => {
     if (client.id === config.mqtt.clientId) connects++;
+  });
+  broker.aedes.on('ack', (_packet, client) => {
+    if (client.id === config.mqtt.clientId) ingestAcks++;
   });
   const ingest = await startIngest(config, log, { fleet: testFleetIndex() });
   const pub = await mqtt.connectAsync(broker.mqttUrl, {
@@ -70,6 +80,7 @@ export async function startRig(
     pub,
     acknowledged: 0,
     connects: () => connects,
+    ingestAcks: () => ingestAcks,
     async unacknowledged() {
       let n = 0;
       for await (const _packet of persistence.outgoingStream({ id: config.mqtt.clientId })) n++;
@@ -80,6 +91,19 @@ export async function startRig(
         await pub.publishAsync(deviceTopic(device), JSON.stringify({ v: 1, ...wearable() }), { qos: 1 });
         rig.acknowledged++;
       }
+    },
+    load() {
+      let stopped = false;
+      const loops = ['w1', 'w2', 'w3', 'w4'].map(async (device) => {
+        // A rig closed under a failed test ends the loops with "client disconnecting".
+        while (!stopped) await rig.publishGood(5, device).catch(() => (stopped = true));
+      });
+      return {
+        async stop() {
+          stopped = true;
+          await Promise.all(loops);
+        },
+      };
     },
     written,
     async allWritten(timeoutMs = 30_000) {
@@ -110,9 +134,12 @@ export async function startRig(
 
 const PROBE = 'w9';
 
-/** testConfig puts spool and dead letters under one temp dir; it goes with the rig. */
+/** The temp dirs testConfig made for the spool and dead letters go with the rig (a test's own dirs stay). */
 export function removeDirs(config: IngestConfig): void {
-  rmSync(config.spool.dir.replace(/\/spool$/, ''), { recursive: true, force: true });
+  for (const dir of [dirname(config.spool.dir), dirname(config.deadletter.dir)]) {
+    if (dirname(dir) === tmpdir() && basename(dir).startsWith('cw-ingest-'))
+      rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export { tempDir };
