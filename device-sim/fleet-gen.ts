@@ -13,6 +13,8 @@ export interface FleetShape {
   infantsPerRoom: number;
   /** Room gateways relay their room's wearables over BLE; those wearables get no password hash. */
   gateways: boolean;
+  /** Infant id → age in months, for a scenario about one infant (prone sleep needs one under 12 months). */
+  ages?: Record<string, number>;
 }
 
 export interface GenerateFleetOptions extends FleetShape {
@@ -116,14 +118,16 @@ export function generateFleet(options: GenerateFleetOptions): GeneratedFleet {
       if (options.gateways) addDevice({ id: ids.gateway(room), kind: 'gateway', center, room }, true);
       for (let i = 1; i <= options.infantsPerRoom; i++) {
         const infant = ids.infant(room, i);
-        const ageMonths = rng.int(3, 23);
+        // Drawn even when pinned, so pinning one infant leaves the rest of the fleet as the seed made it.
+        const drawn = rng.int(3, 23);
+        const ageMonths = options.ages?.[infant] ?? drawn;
         const entry: Infant = {
           id: infant,
           center,
           room,
           birthMonth: monthsBefore(options.referenceMonth, ageMonths),
           displayName: `${roomLetter(r - 1)}-${String(i).padStart(2, '0')}`,
-          rollsBothWays: ageMonths >= 7 && rng.chance(0.5),
+          rollsBothWays: drawn >= 7 && rng.chance(0.5) && ageMonths >= 7,
         };
         fleet.infants.push(entry);
         addDevice({ id: ids.wearable(infant), kind: 'wearable', center, room, infant }, !options.gateways);

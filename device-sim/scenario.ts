@@ -202,6 +202,8 @@ export const fleetShapeSchema = z.strictObject({
   roomsPerCenter: z.int().min(1).default(2),
   infantsPerRoom: z.int().min(1).default(6),
   gateways: z.boolean().default(false),
+  /** Infant id → age in months (completed, counted back from the run's start month). */
+  ages: z.record(z.string(), z.int().min(0).max(71)).default({}),
 });
 
 export const scenarioSchema = z.strictObject({

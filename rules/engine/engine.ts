@@ -194,8 +194,9 @@ export class Engine {
     if (this.#deviceTime === 'trusted') {
       // A recording's time is its arrival order too, so silence replays the same at any speed.
       if (input.type !== 'status') return { input, at: inputTime(input), arrival: inputTime(input) };
-      // A last will carries the broker's wall-clock time, not the recording's.
-      const at = Math.min(input.status.ts, now);
+      // A last will carries the broker's wall-clock time (or the connect time), not the recording's: it is
+      // placed where its centre's readings had got to, which is the same at any replay speed.
+      const at = this.#progress.watermark(input.center) ?? Math.min(input.status.ts, now);
       return { input: { ...input, status: { ...input.status, ts: at } }, at, arrival: at };
     }
     const arrival = Math.min(input.arrivedAt ?? now, now);

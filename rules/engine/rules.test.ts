@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Harness, T0 } from '../test/harness.ts';
+import { FleetIndex, fleetSchema } from '../../protocol/fleet.ts';
+import { Harness, T0, fleetDoc } from '../test/harness.ts';
 
 const S = 1000;
 const MIN = 60 * S;
@@ -179,6 +180,89 @@ const cases: Case[] = [
     expected: [],
   },
   {
+    name: 'skin temperature: ≥ 38.0 °C absolute fires even under +1 °C; back under 37.8 for 10 min clears',
+    rule: 'skin-temp-rise',
+    run(h) {
+      h.stream('w-07', T0, T0 + 15 * MIN, 10 * S, { skinTempC: 37.3 });
+      // +0.6 over the baseline and under 38.0: nothing.
+      h.stream('w-07', T0 + 15 * MIN + 10 * S, T0 + 21 * MIN, 10 * S, { skinTempC: 37.9 });
+      // +0.8 over the baseline, but at 38.1 absolute.
+      h.stream('w-07', T0 + 21 * MIN + 10 * S, T0 + 27 * MIN, 10 * S, { skinTempC: 38.1 });
+      // 37.85 is inside the 0.2 °C hysteresis band: it keeps the alert open.
+      h.stream('w-07', T0 + 27 * MIN + 10 * S, T0 + 39 * MIN, 10 * S, { skinTempC: 37.85 });
+      h.stream('w-07', T0 + 39 * MIN + 10 * S, T0 + 50 * MIN, 10 * S, { skinTempC: 37.7 });
+    },
+    expected: ['raised:warning@1570', 'resolved:warning@2950'],
+  },
+  {
+    name: 'skin temperature: taking the wearable off forgets the baseline; a new warm-up starts when worn',
+    rule: 'skin-temp-rise',
+    run(h) {
+      h.stream('w-07', T0, T0 + 15 * MIN, 10 * S, { skinTempC: 36.0 });
+      h.stream('w-07', T0 + 15 * MIN + 10 * S, T0 + 16 * MIN, 10 * S, { worn: false, skinTempC: 30 });
+      // 37.2 is +1.2 over the old baseline, but the new warm-up is still settling.
+      h.stream('w-07', T0 + 16 * MIN + 10 * S, T0 + 30 * MIN, 10 * S, { skinTempC: 37.2 });
+    },
+    expected: [],
+  },
+  {
+    name: 'room too hot: straight to critical after 60 s > 28',
+    rule: 'room-hot',
+    run(h) {
+      h.roomStream(T0, T0 + 2 * MIN, 10 * S, { tempC: 29 });
+    },
+    expected: ['raised:critical@60'],
+  },
+  {
+    name: 'humidity: below 30 for 10 min fires too; 30.5 is not back inside',
+    rule: 'humidity',
+    run(h) {
+      h.roomStream(T0, T0 + 11 * MIN, 30 * S, { humidity: 25 });
+      h.roomStream(T0 + 11 * MIN + 30 * S, T0 + 20 * MIN, 30 * S, { humidity: 30.5 });
+    },
+    expected: ['raised:info@600'],
+  },
+  {
+    name: 'no movement: a movement before the hold restarts it',
+    rule: 'no-movement',
+    run(h) {
+      h.nap('r2', 'started', T0);
+      h.stream('w-07', T0, T0 + 15 * S, S, { motion: 0.01 });
+      h.wearable('w-07', T0 + 16 * S, { motion: 0.03 });
+      h.stream('w-07', T0 + 17 * S, T0 + 40 * S, S, { motion: 0.01 });
+    },
+    expected: ['raised:critical@37'],
+  },
+  {
+    name: 'side sleep: ending the nap resolves it',
+    rule: 'side-sleep',
+    run(h) {
+      h.nap('r2', 'started', T0);
+      h.stream('w-07', T0, T0 + 70 * S, S, { posture: 'side' });
+      h.nap('r2', 'ended', T0 + 75 * S);
+      h.stream('w-07', T0 + 76 * S, T0 + 150 * S, S, { posture: 'side' });
+    },
+    expected: ['raised:warning@60', 'resolved:warning@75'],
+  },
+  {
+    name: 'low battery: from a device status message too',
+    rule: 'low-battery',
+    run(h) {
+      const status = (ts: number, battery: number) =>
+        h.send({
+          type: 'status',
+          center: 'ca',
+          device: 'btn-2',
+          status: { v: 1, ts, state: 'online', battery },
+        });
+      h.now = T0;
+      status(T0, 12);
+      h.now = T0 + 60 * S;
+      status(T0 + 60 * S, 25);
+    },
+    expected: ['raised:info@0', 'resolved:info@60'],
+  },
+  {
     name: 'one-key alarm: at once, critical; a repeat press re-notifies; a duplicate is ignored',
     rule: 'one-key-alarm',
     run(h) {
@@ -217,6 +301,18 @@ describe('rules (DESIGN.md table), fake clock', () => {
     const h = new Harness({ rules: RULES_ONLY });
     run(h);
     expect(h.of(rule)).toEqual(expected);
+  });
+});
+
+describe('ages round towards younger', () => {
+  it('an infant of "12 calendar months" who may be 11 months and some days old gets the prone alert', () => {
+    const h = new Harness({ rules: RULES_ONLY });
+    const doc = structuredClone(fleetDoc);
+    doc.infants.find((i) => i.id === 'a-08')!.birthMonth = '2025-11';
+    h.engine.setFleet(new FleetIndex(fleetSchema.parse(doc)));
+    h.nap('r2', 'started', T0);
+    h.stream('w-08', T0, T0 + 40 * S, S, { posture: 'prone' });
+    expect(h.of('prone-sleep')).toEqual(['raised:critical@30']);
   });
 });
 
