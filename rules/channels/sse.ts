@@ -7,14 +7,24 @@ interface Client {
   res: ServerResponse;
   /** null: every centre (a supervisor). */
   center: string | null;
+  /** The last transition written to this client. */
   lastSeq: number;
+  /** Since when its socket has held more than `maxBufferedBytes` unsent: nothing more is written until it drains. */
+  behindSince?: number;
 }
 
 export interface SseHubOptions {
-  /** A client whose socket has this much unsent data is cut off; it comes back with Last-Event-ID. */
+  /**
+   * A client whose socket holds this much unsent data is written no more until it drains; then it is sent
+   * what it missed from `backlog`. Without a backlog it is cut off at once (it comes back with Last-Event-ID).
+   */
   maxBufferedBytes?: number;
+  /** A client that has not drained for this long is cut off: it is gone, or too slow to be worth the socket. */
+  stallMs?: number;
   heartbeatMs?: number;
   closeTimeoutMs?: number;
+  /** The transitions after `afterSeq` still held (the journal's), of one centre or all. */
+  backlog?: (afterSeq: number, center: string | null) => AlertTransition[];
 }
 
 function frame(fields: { id?: number; event: string; data: unknown }): string {
@@ -23,8 +33,11 @@ function frame(fields: { id?: number; event: string; data: unknown }): string {
 
 /**
  * Server-sent events to caregiver pages and other HTTP clients. Event ids are transition sequence numbers,
- * so a client that reconnects with Last-Event-ID is first sent what it missed (see `attach`). A client that
- * cannot keep up is disconnected rather than buffered without bound: the reconnect makes it whole.
+ * so a client that reconnects with Last-Event-ID is first sent what it missed (see `attach`). A client whose
+ * socket backs up is not buffered without bound, and not cut off for one burst (an alert storm writes
+ * hundreds of events in one tick to every client): it is written no more until its socket drains, then sent
+ * what it missed from the backlog. Only one that stays backed up for `stallMs` is disconnected; the
+ * reconnect makes it whole. Writes never wait, so one slow client holds up no other.
  */
 export class SseHub implements AlertChannel {
   readonly name = 'sse';
@@ -32,16 +45,24 @@ export class SseHub implements AlertChannel {
   private readonly heartbeat: NodeJS.Timeout;
   private closed = false;
   private readonly maxBufferedBytes: number;
+  private readonly stallMs: number;
   private readonly closeTimeoutMs: number;
+  private readonly backlog: SseHubOptions['backlog'];
 
   constructor(
     private readonly log: Logger,
     options: SseHubOptions = {},
   ) {
     this.maxBufferedBytes = options.maxBufferedBytes ?? 1024 * 1024;
+    this.stallMs = options.stallMs ?? 10_000;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 2_000;
+    this.backlog = options.backlog;
     this.heartbeat = setInterval(() => {
-      for (const client of this.clients) this.write(client, ': keep-alive\n\n');
+      const now = Date.now();
+      for (const client of this.clients) {
+        if (client.behindSince !== undefined && now - client.behindSince >= this.stallMs) this.cut(client);
+        else this.write(client, ': keep-alive\n\n');
+      }
     }, options.heartbeatMs ?? 15_000);
     this.heartbeat.unref();
   }
@@ -94,25 +115,46 @@ export class SseHub implements AlertChannel {
   private send(client: Client, transition: AlertTransition): void {
     if (client.center !== null && client.center !== transition.alert.center) return;
     if (transition.seq <= client.lastSeq) return;
-    client.lastSeq = transition.seq;
+    // Behind: the drain sends this from the backlog, in order, after what came before it.
+    if (client.behindSince !== undefined) return;
     if (this.write(client, frame({ id: transition.seq, event: 'alert', data: transition }))) {
+      client.lastSeq = transition.seq;
       channelMetrics.delivered.inc({ channel: this.name });
     }
   }
 
+  /** Writes unless the client is behind or gone; false if it was not written. */
   private write(client: Client, text: string): boolean {
     const { res } = client;
-    if (res.destroyed || res.writableEnded) return false;
-    if (res.writableLength > this.maxBufferedBytes) {
-      this.log.warn({ buffered: res.writableLength }, 'SSE client too slow: disconnecting it');
-      channelMetrics.dropped.inc({ channel: this.name });
-      this.clients.delete(client);
-      channelMetrics.sseClients.set(this.clients.size);
-      res.destroy();
-      return false;
-    }
+    if (res.destroyed || res.writableEnded || client.behindSince !== undefined) return false;
     res.write(text);
+    if (res.writableLength > this.maxBufferedBytes) {
+      if (!this.backlog) {
+        this.cut(client);
+        return true;
+      }
+      client.behindSince = Date.now();
+      channelMetrics.sseBehind.inc();
+      res.once('drain', () => this.catchUp(client));
+    }
     return true;
+  }
+
+  private catchUp(client: Client): void {
+    client.behindSince = undefined;
+    if (this.closed || !this.clients.has(client)) return;
+    for (const transition of this.backlog!(client.lastSeq, client.center)) {
+      this.send(client, transition);
+      if (client.behindSince !== undefined) return;
+    }
+  }
+
+  private cut(client: Client): void {
+    this.log.warn({ buffered: client.res.writableLength }, 'SSE client too slow: disconnecting it');
+    channelMetrics.dropped.inc({ channel: this.name });
+    this.clients.delete(client);
+    channelMetrics.sseClients.set(this.clients.size);
+    client.res.destroy();
   }
 
   async close(): Promise<void> {
