@@ -7,6 +7,8 @@ interface Client {
   res: ServerResponse;
   /** null: every centre (a supervisor). */
   center: string | null;
+  /** Whose stream it is (a hash of the token), for the per-token limit. */
+  owner: string;
   /** The last transition written to this client. */
   lastSeq: number;
   /** Since when its socket has held more than `maxBufferedBytes` unsent: nothing more is written until it drains. */
@@ -23,6 +25,9 @@ export interface SseHubOptions {
   stallMs?: number;
   heartbeatMs?: number;
   closeTimeoutMs?: number;
+  /** Streams held open at most, and per token: a leaked or scripted token cannot exhaust sockets and memory. */
+  maxClients?: number;
+  maxClientsPerOwner?: number;
   /** The transitions after `afterSeq` still held (the journal's), of one centre or all. */
   backlog?: (afterSeq: number, center: string | null) => AlertTransition[];
 }
@@ -48,6 +53,9 @@ export class SseHub implements AlertChannel {
   private readonly stallMs: number;
   private readonly closeTimeoutMs: number;
   private readonly backlog: SseHubOptions['backlog'];
+  private readonly maxClients: number;
+  private readonly maxClientsPerOwner: number;
+  private readonly owners = new Map<string, number>();
 
   constructor(
     private readonly log: Logger,
@@ -57,6 +65,8 @@ export class SseHub implements AlertChannel {
     this.stallMs = options.stallMs ?? 10_000;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 2_000;
     this.backlog = options.backlog;
+    this.maxClients = options.maxClients ?? 5_000;
+    this.maxClientsPerOwner = options.maxClientsPerOwner ?? 100;
     this.heartbeat = setInterval(() => {
       const now = Date.now();
       for (const client of this.clients) {
@@ -71,18 +81,29 @@ export class SseHub implements AlertChannel {
     return this.clients.size;
   }
 
+  /** Whether one more stream of `owner` is within the limits; the caller answers 503 if not. */
+  admits(owner: string): boolean {
+    return this.clients.size < this.maxClients && (this.owners.get(owner) ?? 0) < this.maxClientsPerOwner;
+  }
+
   /**
    * Takes over `res` as an event stream of one centre (or all) and sends `backlog` (the transitions after
    * the client's Last-Event-ID) before anything live; both happen in one tick, so nothing falls between.
    */
-  attach(res: ServerResponse, center: string | null, backlog: AlertTransition[], lastSeq = 0): void {
+  attach(
+    res: ServerResponse,
+    center: string | null,
+    backlog: AlertTransition[],
+    lastSeq = 0,
+    owner = 'anyone',
+  ): void {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    const client: Client = { res, center, lastSeq };
+    const client: Client = { res, center, lastSeq, owner };
     // A reconnecting EventSource waits `retry` ms; the default 3 s is too slow for an alarm page.
     res.write('retry: 1000\n\n');
     if (this.closed) {
@@ -90,9 +111,13 @@ export class SseHub implements AlertChannel {
       return;
     }
     this.clients.add(client);
+    this.owners.set(owner, (this.owners.get(owner) ?? 0) + 1);
     channelMetrics.sseClients.set(this.clients.size);
     res.on('close', () => {
       this.clients.delete(client);
+      const left = (this.owners.get(owner) ?? 1) - 1;
+      if (left > 0) this.owners.set(owner, left);
+      else this.owners.delete(owner);
       channelMetrics.sseClients.set(this.clients.size);
     });
     for (const transition of backlog) this.send(client, transition);

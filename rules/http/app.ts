@@ -105,6 +105,7 @@ export async function buildApp(
   securityHeaders(app);
   const hub = new SseHub(log, {
     ...config.sse,
+    maxClientsPerOwner: config.sse.maxClientsPerToken,
     backlog: (afterSeq, center) => deps.alerts.transitionsSince(afterSeq, center ?? undefined),
   });
   const users = new Map(config.tokens.map((t) => [tokenKey(t.token), t]));
@@ -294,8 +295,11 @@ export async function buildApp(
         }
         const backlog =
           lastSeq === undefined ? [] : deps.alerts.transitionsSince(lastSeq, center ?? undefined);
+        const owner = tokenKey(request.user!.token);
+        if (!hub.admits(owner))
+          throw new HttpError(503, 'unavailable', 'too many event streams open; close one and retry');
         reply.hijack();
-        hub.attach(reply.raw, center, backlog, lastSeq ?? 0);
+        hub.attach(reply.raw, center, backlog, lastSeq ?? 0, owner);
       },
     );
 

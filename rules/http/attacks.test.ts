@@ -396,8 +396,26 @@ describe('slow clients', () => {
 });
 
 describe('1,000 SSE clients', () => {
+  it('limits the streams one token can hold open, without locking out another token', async () => {
+    const s = await serve({ sse: { maxClientsPerToken: 5, maxClients: 8 } });
+    const held = Array.from({ length: 5 }, () => streamClient(s.port, '/api/alerts/stream'));
+    await waitFor(() => s.hub.size === 5, { what: 'five streams of one token' });
+    const sixth = await raw(s.port, '/api/alerts/stream', { headers: auth(TOKENS.a) });
+    expect(sixth.status).toBe(503);
+    const others = Array.from({ length: 3 }, () => streamClient(s.port, '/api/alerts/stream', TOKENS.b));
+    await waitFor(() => s.hub.size === 8, { what: 'three streams of another token' });
+    expect((await raw(s.port, '/api/alerts/stream', { headers: auth(TOKENS.sup) })).status).toBe(503);
+    held[0]!.socket.destroy();
+    await waitFor(() => s.hub.size === 7, { what: 'one stream closed' });
+    const again = streamClient(s.port, '/api/alerts/stream');
+    await waitFor(() => s.hub.size === 8, { what: 'a stream admitted again' });
+    for (const c of [...held, ...others, again]) c.socket.destroy();
+  });
+
   it('streams every transition to 1,000 clients while others back up: a burst is caught up, a dead client cut off', async () => {
-    const s = await serve({ sse: { maxBufferedBytes: 64 * 1024, heartbeatMs: 300, stallMs: 3_000 } });
+    const s = await serve({
+      sse: { maxBufferedBytes: 64 * 1024, heartbeatMs: 300, stallMs: 3_000, maxClientsPerToken: 1_000 },
+    });
     const clients = Array.from({ length: 1_000 }, () => streamClient(s.port, '/api/alerts/stream'));
     await waitFor(() => s.hub.size === 1_000, { what: '1,000 streams', timeoutMs: 30_000 });
     // Two centre-cb clients that stop reading: one for a while (a phone on a slow network), one for good.

@@ -50,6 +50,9 @@ export const httpConfigSchema = z
           .default(1024 * 1024),
         /** A client whose socket has not drained for this long is disconnected. */
         stallMs: z.int().min(100).default(10_000),
+        /** Event streams open at most, and per token (one token may serve a room's tablets). */
+        maxClients: z.int().min(1).default(5_000),
+        maxClientsPerToken: z.int().min(1).default(100),
       })
       .prefault({}),
   })
