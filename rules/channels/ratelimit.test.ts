@@ -103,6 +103,9 @@ describe('webhooks within their targets’ rate limits (real local receiver enfo
     expect(firstRequests.at(-1)).toHaveLength(firstStorm.length - criticalRaises.length);
     const digests = r.accepted.filter((q) => (q.body as { kind: string }).kind === 'digest');
     const counted = await outcomes(name);
+    console.info(
+      `20 a minute: ${given.length} transitions in ${r.accepted.length} requests (${digests.length} digests) over ${((r.accepted.at(-1)!.at - r.accepted[0]!.at) / 1000).toFixed(0)} s; ${r.overLimit} over the limit`,
+    );
     expect(counted).toEqual({
       sent: r.accepted.length - digests.length,
       digested: given.length - (r.accepted.length - digests.length),
