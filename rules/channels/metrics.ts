@@ -34,6 +34,11 @@ export const channelMetrics = {
     labelNames: ['channel'] as const,
     registers: [channelRegistry],
   }),
+  sseBehind: new Counter({
+    name: 'cradlewatch_rules_sse_behind_total',
+    help: 'Times an SSE client fell behind (its socket backed up) and was caught up from the backlog when it drained',
+    registers: [channelRegistry],
+  }),
   sseClients: new Gauge({
     name: `${M}sse_clients`,
     help: 'Connected server-sent-event clients',

@@ -17,15 +17,9 @@ import {
   supervisorTokens,
   workDir,
 } from '../test/support.ts';
-import { type WebhookReceiver, webhookReceiver } from './testing/receiver.ts';
+import { type WebhookReceiver, webhookReceiver, seqsIn } from './testing/receiver.ts';
 
 const RATE = { messages: 6, windowS: 4 };
-
-/** The seqs one webhook request carried: one transition, or a digest's. */
-function seqsOf(body: unknown): number[] {
-  const b = body as { kind: string; seq?: number; transitions?: AlertTransition[] };
-  return b.kind === 'digest' ? b.transitions!.map((t) => t.seq) : [b.seq!];
-}
 
 /**
  * kill -9 of a real `cradlewatch rules` process with open alerts whose reminders and escalations keep
@@ -135,7 +129,7 @@ describe('delivery across a kill -9 of the rules process (outbox)', () => {
       timeoutMs: 20_000,
     });
     await new Promise((r) => setTimeout(r, 2_000));
-    const biggestBeforeKill = Math.max(...hook.accepted.map((q) => seqsOf(q.body).length));
+    const biggestBeforeKill = Math.max(...hook.accepted.map((q) => seqsIn(q.body).length));
     await kill();
     const seenBeforeKill = events.length;
     const outbox = Outbox.open(join(dir, 'journal', 'outbox'), 'webhook-hook');
@@ -180,7 +174,7 @@ describe('delivery across a kill -9 of the rules process (outbox)', () => {
     // What reached the target: all but the requests it answered 503 while down. The one in flight at the
     // kill arrived, but its answer never reached the process: it is sent again, the bounded repeat.
     const taken = hook.accepted.filter((q) => q.status !== 503);
-    const atHook = taken.flatMap((q) => seqsOf(q.body));
+    const atHook = taken.flatMap((q) => seqsIn(q.body));
     const missing = journalled.filter((seq) => !atHook.includes(seq));
     const duplicates = atHook.length - new Set(atHook).size;
     const kinds = new Set(

@@ -23,6 +23,7 @@ import { metricPrefix, type OpsSource, registerOpsRoutes } from '../../lib/ops/i
 import { SseHub } from '../channels/sse.ts';
 import type { BoardService } from '../contracts.ts';
 import { pageAssets } from './assets.ts';
+import { securityHeaders } from './security.ts';
 import type { HttpConfig, TokenConfig } from './config.ts';
 import { checksCsv, localDay } from './sheet.ts';
 
@@ -98,8 +99,23 @@ export async function buildApp(
     loggerInstance: log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    // Slow clients: node checks these bounds every `connectionsCheckingInterval` (30 s by default, too
+    // coarse for a 10 s request timeout), and fastify's default request timeout is none at all.
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.idleTimeoutMs,
+    keepAliveTimeout: 5_000,
+    bodyLimit: config.bodyLimitBytes,
+    http: {
+      headersTimeout: config.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs),
+    },
   });
-  const hub = new SseHub(log, config.sse);
+  securityHeaders(app);
+  const hub = new SseHub(log, {
+    ...config.sse,
+    maxClientsPerOwner: config.sse.maxClientsPerToken,
+    backlog: (afterSeq, center) => deps.alerts.transitionsSince(afterSeq, center ?? undefined),
+  });
   const users = new Map(config.tokens.map((t) => [tokenKey(t.token), t]));
 
   const registry = new Registry();
@@ -291,8 +307,11 @@ export async function buildApp(
               .transitionsSince(cursorFloor(cursor), center ?? undefined)
               .filter((t) => isAfterCursor(cursor, t))
           : [];
+        const owner = tokenKey(request.user!.token);
+        if (!hub.admits(owner))
+          throw new HttpError(503, 'unavailable', 'too many event streams open; close one and retry');
         reply.hijack();
-        hub.attach(reply.raw, center, backlog, cursor);
+        hub.attach(reply.raw, center, backlog, cursor, owner);
       },
     );
 

@@ -26,17 +26,49 @@ export const httpConfigSchema = z
     tokens: z.array(tokenSchema).default([]),
     /** The page's language until a user switches. */
     defaultLocale: localeSchema.default('zh-CN'),
+    /**
+     * Longest a client may take to send a whole request, headers and body. A client that trickles a body
+     * (1 byte every few seconds) holds a socket and a parser for nothing; it is cut off at this bound.
+     */
+    requestTimeoutMs: z.int().min(100).default(10_000),
+    /** Longest a client may take to send the request headers. */
+    headersTimeoutMs: z.int().min(100).default(5_000),
+    /** A socket with no traffic either way for this long is closed; event streams send a heartbeat well within it. */
+    idleTimeoutMs: z.int().min(1_000).default(120_000),
+    /** The API's bodies are a few bytes (`{"state":"started"}`); anything much larger is refused with 413. */
+    bodyLimitBytes: z
+      .int()
+      .min(64)
+      .default(16 * 1024),
     sse: z
       .object({
         heartbeatMs: z.int().min(100).default(15_000),
+        /** Unsent bytes past which a client is written no more until its socket drains. */
         maxBufferedBytes: z
           .int()
           .min(1024)
           .default(1024 * 1024),
+        /** A client whose socket has not drained for this long is disconnected. */
+        stallMs: z.int().min(100).default(10_000),
+        /** Event streams open at most, and per token (one token may serve a room's tablets). */
+        maxClients: z.int().min(1).default(5_000),
+        maxClientsPerToken: z.int().min(1).default(100),
       })
-      .default({ heartbeatMs: 15_000, maxBufferedBytes: 1024 * 1024 }),
+      .prefault({}),
   })
   .superRefine((config, ctx) => {
+    if (config.headersTimeoutMs > config.requestTimeoutMs)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['headersTimeoutMs'],
+        message: 'must not exceed requestTimeoutMs',
+      });
+    if (config.idleTimeoutMs <= config.sse.heartbeatMs)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['idleTimeoutMs'],
+        message: 'must exceed sse.heartbeatMs, or idle event streams are cut between heartbeats',
+      });
     const seen = new Set<string>();
     config.tokens.forEach((t, i) => {
       if (seen.has(t.token))

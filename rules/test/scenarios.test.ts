@@ -61,6 +61,7 @@ function inputsOf(message: Message): EngineInput[] {
     case 'nap':
       return [{ type: 'nap', center: message.center, room: message.room, nap: message.nap }];
     case 'alert-ack':
+    case 'alert-resolve':
       return [];
   }
 }

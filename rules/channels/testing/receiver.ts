@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AlertTransition } from '../../../protocol/alerts.ts';
 import { freePort } from '../../../lib/net.ts';
 
 export interface ReceivedRequest {
@@ -85,4 +86,10 @@ export async function webhookReceiver(limit?: ReceiverLimit): Promise<WebhookRec
         server.close(() => resolve());
       }),
   };
+}
+
+/** The transition seqs a `json` webhook request carried: one transition, or a digest's. */
+export function seqsIn(body: unknown): number[] {
+  const b = body as { kind: string; seq?: number; transitions?: AlertTransition[] };
+  return b.kind === 'digest' ? b.transitions!.map((t) => t.seq) : [b.seq!];
 }
