@@ -30,19 +30,7 @@ export function registerBrokerCommand(program: Command): void {
     .option('--redis <url>', 'Redis for shared persistence and pub/sub (cluster of brokers)')
     .option('--allow-anonymous', 'development only: no authentication, every topic open')
     .action(async (flags: BrokerFlags) => {
-      const config = loadBrokerConfig({
-        file: flags.config,
-        overrides: {
-          fleetFile: flags.fleet,
-          host: flags.host,
-          port: flags.port,
-          tlsPort: flags.tlsPort,
-          wsPort: flags.wsPort,
-          httpPort: flags.httpPort,
-          redis: flags.redis,
-          allowAnonymous: flags.allowAnonymous,
-        },
-      });
+      const config = loadBrokerConfig({ file: flags.config, flags });
       const log = createLogger().child({ component: 'broker' });
       const broker = await startBroker(config, log);
       // Machine-readable first line for scripts and tests that start the broker on free ports.

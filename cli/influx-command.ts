@@ -19,7 +19,11 @@ export function registerInfluxCommand(program: Command): void {
     .option('--data-dir <dir>', 'where the data lives', './data/influxdb')
     .option('--port <port>', 'HTTP port (0 = a free one)', '0')
     .action(async (options: { dataDir: string; port: string }) => {
-      const config = loadConfig(influxStartConfigSchema, { env: {}, overrides: options });
+      const config = loadConfig(influxStartConfigSchema, {
+        env: {},
+        flags: options,
+        flagMap: { dataDir: 'dataDir', port: 'port' },
+      });
       const log = createLogger().child({ component: 'influx' });
       const server = await startInfluxd({ dataDir: config.dataDir, port: config.port });
       // The one stdout line scripts read: the URL first, then the env that points services at it.

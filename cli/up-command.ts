@@ -58,16 +58,7 @@ export function registerUpCommand(program: Command): void {
     .action(async (flags: UpFlags) => {
       const { existsSync } = await import('node:fs');
       const file = flags.config ?? (existsSync('cradlewatch.yaml') ? 'cradlewatch.yaml' : undefined);
-      const config = loadUpConfig({
-        file,
-        overrides: {
-          demo: flags.demo,
-          fleetFile: flags.fleet,
-          dataDir: flags.dataDir,
-          mqttPort: flags.mqttPort,
-          httpPort: flags.httpPort,
-        },
-      });
+      const config = loadUpConfig({ file, flags });
       if (flags.printConfig) {
         console.log(JSON.stringify(maskSecrets(config), null, 2));
         return;

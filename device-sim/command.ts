@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from '../protocol/config.ts';
 import { readFleet } from '../lib/fleet-file.ts';
 import { createLogger } from '../lib/logger.ts';
 import { exitOnSignals } from '../lib/lifecycle.ts';
-import { type SimConfig, SIM_ENV, readCredentials, simConfigSchema } from './config.ts';
+import { type SimConfig, SIM_ENV, SIM_FLAGS, readCredentials, simConfigSchema } from './config.ts';
 import { generateFleet, monthOf, writeFleetFiles } from './fleet-gen.ts';
 import {
   type RunOptions,
@@ -57,37 +57,27 @@ interface RunFlags {
   [fault: string]: unknown;
 }
 
+/** `--fault-malformed-json` is commander's `faultMalformedJson`, and sets `faults.malformedJson`. */
+const FAULT_FLAG_MAP = Object.fromEntries(
+  FAULT_FLAGS.map(([, key]) => [`fault${key[0]!.toUpperCase()}${key.slice(1)}`, `faults.${key}`]),
+);
+
+/** Fault rates are numbers in scenario files too, so the schema does not coerce: a flag's text is read here. */
+function asNumber(value: unknown): unknown {
+  return typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))
+    ? Number(value)
+    : value;
+}
+
 function configOf(flags: RunFlags): SimConfig {
-  const faults = Object.fromEntries(
-    FAULT_FLAGS.filter(([, key]) => flags[`fault${key[0]!.toUpperCase()}${key.slice(1)}`] !== undefined).map(
-      ([, key]) => [key, Number(flags[`fault${key[0]!.toUpperCase()}${key.slice(1)}`])],
-    ),
+  const rates = Object.fromEntries(
+    Object.keys(FAULT_FLAG_MAP).map((attribute) => [attribute, asNumber(flags[attribute])]),
   );
   return loadConfig(simConfigSchema, {
     file: flags.config,
     envMap: SIM_ENV,
-    overrides: {
-      url: flags.url,
-      scenario: flags.scenario,
-      fleet: flags.fleet,
-      credentials: flags.credentials,
-      devices: flags.devices,
-      gateways: flags.gateways,
-      seed: flags.seed,
-      speed: flags.speed,
-      startTime: flags.startTime,
-      duration: flags.duration,
-      record: flags.record,
-      dryRun: flags.dryRun,
-      window: flags.window,
-      connectRate: flags.connectRate,
-      wearableInterval: flags.wearableInterval,
-      roomInterval: flags.roomInterval,
-      gatewayFlush: flags.gatewayFlush,
-      nap: { username: flags.napUsername, password: flags.napPassword },
-      faults,
-      status: flags.status,
-    },
+    flags: { ...flags, ...rates },
+    flagMap: { ...SIM_FLAGS, ...FAULT_FLAG_MAP },
   });
 }
 

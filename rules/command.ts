@@ -19,18 +19,6 @@ interface RulesFlags {
   printConfig?: boolean;
 }
 
-/** Flags as a partial config; absent flags stay undefined so file and env values show through. */
-function flagOverrides(f: RulesFlags): Record<string, unknown> {
-  return {
-    fleetFile: f.fleet,
-    mqtt: { url: f.mqttUrl, clientId: f.clientId },
-    journalDir: f.journalDir,
-    clock: { mode: f.clock, speed: f.speed },
-    maxClockSkewMs: f.maxSkew,
-    http: { host: f.httpHost, port: f.httpPort },
-  };
-}
-
 export function registerRulesCommand(program: Command): void {
   program
     .command('rules')
@@ -52,7 +40,7 @@ export function registerRulesCommand(program: Command): void {
     .option('--http-port <port>', 'HTTP port, 0 for any free one (env CW_RULES_HTTP_PORT)')
     .option('--print-config', 'print the merged config (secrets masked) and exit')
     .action(async (flags: RulesFlags) => {
-      const config = loadRulesConfig({ file: flags.config, overrides: flagOverrides(flags) });
+      const config = loadRulesConfig({ file: flags.config, flags });
       if (flags.printConfig) {
         const plain = {
           ...config,
