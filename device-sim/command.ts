@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ConfigError, loadConfig } from '../protocol/config.ts';
+import { ConfigError, loadConfig, printableConfig } from '../protocol/config.ts';
 import { readFleet } from '../lib/fleet-file.ts';
 import { createLogger } from '../lib/logger.ts';
 import { exitOnSignals } from '../lib/lifecycle.ts';
@@ -54,6 +54,7 @@ interface RunFlags {
   napUsername?: string;
   napPassword?: string;
   status?: string;
+  printConfig?: boolean;
   [fault: string]: unknown;
 }
 
@@ -220,7 +221,8 @@ export function registerSimCommand(program: Command): void {
     .option('--gateway-flush <d>', 'how often a gateway sends its batch (default 1s)')
     .option('--nap-username <u>', 'account for nap messages (caregiver/supervisor)')
     .option('--nap-password <p>', 'its password')
-    .option('--status <mode>', 'auto, tty, log or off');
+    .option('--status <mode>', 'auto, tty, log or off')
+    .option('--print-config', 'print the merged config (secrets masked) and exit');
   for (const [flag, key] of FAULT_FLAGS) {
     const per =
       key === 'wrongPassword' || key === 'connectionStorm'
@@ -230,6 +232,7 @@ export function registerSimCommand(program: Command): void {
   }
   run.action(async (flags: RunFlags) => {
     const config = configOf(flags);
+    if (flags.printConfig) return console.log(printableConfig(config));
     const logger = createLogger().child({ component: 'device-sim' });
     await finish(runSimulation({ ...runOptionsOf(config), logger }), logger);
   });
@@ -246,8 +249,10 @@ export function registerSimCommand(program: Command): void {
     .option('--nap-username <u>', 'account for nap messages')
     .option('--nap-password <p>', 'its password')
     .option('--status <mode>', 'auto, tty, log or off')
+    .option('--print-config', 'print the merged config (secrets masked) and exit')
     .action(async (file: string, flags: RunFlags) => {
       const config = configOf(flags);
+      if (flags.printConfig) return console.log(printableConfig(config));
       const logger = createLogger().child({ component: 'device-sim' });
       await finish(replay(file, { ...sendOptions(config), logger }), logger);
     });

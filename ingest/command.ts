@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { exitOnSignals } from '../lib/lifecycle.ts';
 import { createLogger } from '../lib/logger.ts';
-import { maskSecrets } from '../protocol/config.ts';
+import { printableConfig } from '../protocol/config.ts';
 import { loadIngestConfig } from './config.ts';
 import { startIngest } from './service.ts';
 
@@ -56,7 +56,7 @@ export function registerIngestCommand(program: Command): void {
     .action(async (flags: IngestFlags) => {
       const config = loadIngestConfig({ file: flags.config, flags });
       if (flags.printConfig) {
-        console.log(JSON.stringify(maskSecrets(config), null, 2));
+        console.log(printableConfig(config));
         return;
       }
       const log = createLogger().child({ component: 'ingest' });

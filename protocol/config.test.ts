@@ -274,12 +274,14 @@ describe('maskSecrets', () => {
         influx: { url: 'http://x', token: 't0k', password: '' },
         webhooks: [{ url: 'http://hook', secret: 's' }],
         apiKey: 'k',
+        accounts: [{ username: 'rules', passwordHash: 'scrypt$…' }],
         name: 'site',
       }),
     ).toEqual({
       influx: { url: 'http://x', token: '***', password: '' },
       webhooks: [{ url: 'http://hook', secret: '***' }],
       apiKey: '***',
+      accounts: [{ username: 'rules', passwordHash: '***' }],
       name: 'site',
     });
   });

@@ -134,7 +134,8 @@ class Origins {
   }
 }
 
-const SECRET_KEY = /(password|token|secret|key)$/i;
+/** Password hashes count: an scrypt hash printed is a hash to crack offline. */
+const SECRET_KEY = /(password|passwordHash|token|secret|key)$/i;
 
 function valueAt(root: unknown, path: (string | number)[]): unknown {
   let node = root;
@@ -239,6 +240,16 @@ export function maskSecrets(value: unknown, secretKey = SECRET_KEY): unknown {
       secretKey.test(k) && v !== undefined && v !== '' ? '***' : maskSecrets(v, secretKey),
     ]),
   );
+}
+
+/** The effective config as `--print-config` shows it: JSON, secrets masked, maps as objects. */
+export function printableConfig(config: unknown): string {
+  const plain: unknown = JSON.parse(
+    JSON.stringify(config, (_key, value: unknown) =>
+      value instanceof Map ? Object.fromEntries(value) : value,
+    ),
+  );
+  return JSON.stringify(maskSecrets(plain), null, 2);
 }
 
 /** How a service reaches the broker; the client id is fixed so its persistent session survives restarts. */

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { exitOnSignals } from '../lib/lifecycle.ts';
 import { createLogger } from '../lib/logger.ts';
-import { maskSecrets } from '../protocol/config.ts';
+import { printableConfig } from '../protocol/config.ts';
 import { loadRulesConfig } from './config.ts';
 import { startRules } from './service.ts';
 
@@ -42,11 +42,7 @@ export function registerRulesCommand(program: Command): void {
     .action(async (flags: RulesFlags) => {
       const config = loadRulesConfig({ file: flags.config, flags });
       if (flags.printConfig) {
-        const plain = {
-          ...config,
-          rules: { defaults: config.rules.defaults, centers: Object.fromEntries(config.rules.centers) },
-        };
-        console.log(JSON.stringify(maskSecrets(plain), null, 2));
+        console.log(printableConfig(config));
         return;
       }
       const log = createLogger().child({ component: 'rules' });
