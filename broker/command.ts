@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { exitOnSignals } from '../lib/lifecycle.ts';
 import { createLogger } from '../lib/logger.ts';
+import { printableConfig } from '../protocol/config.ts';
 import { loadBrokerConfig } from './config.ts';
 import { startBroker } from './server.ts';
 
@@ -14,6 +15,7 @@ interface BrokerFlags {
   httpPort?: string;
   allowAnonymous?: boolean;
   redis?: string;
+  printConfig?: boolean;
 }
 
 export function registerBrokerCommand(program: Command): void {
@@ -29,20 +31,13 @@ export function registerBrokerCommand(program: Command): void {
     .option('--http-port <port>', '/healthz and /metrics')
     .option('--redis <url>', 'Redis for shared persistence and pub/sub (cluster of brokers)')
     .option('--allow-anonymous', 'development only: no authentication, every topic open')
+    .option('--print-config', 'print the merged config (secrets masked) and exit')
     .action(async (flags: BrokerFlags) => {
-      const config = loadBrokerConfig({
-        file: flags.config,
-        overrides: {
-          fleetFile: flags.fleet,
-          host: flags.host,
-          port: flags.port,
-          tlsPort: flags.tlsPort,
-          wsPort: flags.wsPort,
-          httpPort: flags.httpPort,
-          redis: flags.redis,
-          allowAnonymous: flags.allowAnonymous,
-        },
-      });
+      const config = loadBrokerConfig({ file: flags.config, flags });
+      if (flags.printConfig) {
+        console.log(printableConfig(config));
+        return;
+      }
       const log = createLogger({ service: 'broker' });
       const broker = await startBroker(config, log);
       // Machine-readable first line for scripts and tests that start the broker on free ports.

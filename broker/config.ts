@@ -93,6 +93,22 @@ export const BROKER_ENV: Record<string, string> = {
   CW_BROKER_PUBLISH_RATE: 'limits.publishRate',
 };
 
+/** `cradlewatch broker` flags: commander's attribute → config path. */
+export const BROKER_FLAGS: Record<string, string> = {
+  fleet: 'fleetFile',
+  host: 'host',
+  port: 'port',
+  tlsPort: 'tlsPort',
+  wsPort: 'wsPort',
+  httpPort: 'httpPort',
+  redis: 'redis',
+  allowAnonymous: 'allowAnonymous',
+};
+
 export function loadBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
-  return loadConfig(brokerConfigSchema, { ...sources, envMap: { ...BROKER_ENV, ...sources.envMap } });
+  return loadConfig(brokerConfigSchema, {
+    ...sources,
+    envMap: { ...BROKER_ENV, ...sources.envMap },
+    flagMap: { ...BROKER_FLAGS, ...sources.flagMap },
+  });
 }

@@ -22,7 +22,11 @@ export function registerInfluxCommand(program: Command): void {
     .option('--port <port>', 'HTTP port (0 = a free one)', '0')
     .option('--database <name>', 'the database to make for the services', 'cradlewatch')
     .action(async (options: { dataDir: string; port: string; database: string }) => {
-      const config = loadConfig(influxStartConfigSchema, { env: {}, overrides: options });
+      const config = loadConfig(influxStartConfigSchema, {
+        env: {},
+        flags: options,
+        flagMap: { dataDir: 'dataDir', port: 'port', database: 'database' },
+      });
       const log = createLogger().child({ component: 'influx' });
       const server = await startInfluxd({ dataDir: config.dataDir, port: config.port });
       // Ingest would make it too, but a database named here is one the user can see and query at once.

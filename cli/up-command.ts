@@ -9,7 +9,7 @@ import { readFleet } from '../lib/fleet-file.ts';
 import { exitOnSignals } from '../lib/lifecycle.ts';
 import { componentLogger, createLogger, forService } from '../lib/logger.ts';
 import { preferredPort } from '../lib/net.ts';
-import { maskSecrets } from '../protocol/config.ts';
+import { printableConfig } from '../protocol/config.ts';
 import { rulesServiceConfigSchema, startRules } from '../rules/index.ts';
 import { renderBanner } from './up/banner.ts';
 import { loadUpConfig } from './up/config.ts';
@@ -58,18 +58,9 @@ export function registerUpCommand(program: Command): void {
     .action(async (flags: UpFlags) => {
       const { existsSync } = await import('node:fs');
       const file = flags.config ?? (existsSync('cradlewatch.yaml') ? 'cradlewatch.yaml' : undefined);
-      const config = loadUpConfig({
-        file,
-        overrides: {
-          demo: flags.demo,
-          fleetFile: flags.fleet,
-          dataDir: flags.dataDir,
-          mqttPort: flags.mqttPort,
-          httpPort: flags.httpPort,
-        },
-      });
+      const config = loadUpConfig({ file, flags });
       if (flags.printConfig) {
-        console.log(JSON.stringify(maskSecrets(config), null, 2));
+        console.log(printableConfig(config));
         return;
       }
       if (!config.demo && !config.fleetFile) {

@@ -88,12 +88,15 @@ describe('cradlewatch sim', () => {
 
   it('refuses bad flags naming the field', async () => {
     const bad = [
-      [['--speed', 'fast'], /speed/],
-      [['--fault-malformed-json', '2'], /faults\.malformedJson/],
-      [['--start-time', 'yesterday'], /startTime \(env CW_SIM_START_TIME\): expected an ISO date-time/],
+      [['--speed', 'fast'], /speed \(--speed\): expected "max" or a number \(got "fast"\)/],
+      [['--fault-malformed-json', '2'], /faults\.malformedJson \(--fault-malformed-json\): .*\(got 2\)/],
+      [
+        ['--start-time', 'yesterday'],
+        /startTime \(--start-time\): expected an ISO date-time.*\(got "yesterday"\)/,
+      ],
       [['--scenario', 'no-such'], /no scenario "no-such"/],
-      [['--url', 'ws://x'], /url \(env CW_SIM_URL\): expected mqtt:\/\/host:port/],
-      [['--duration', '10q'], /duration: bad duration/],
+      [['--url', 'ws://x'], /url \(--url\): expected mqtt:\/\/host:port/],
+      [['--duration', '10q'], /duration \(--duration\): bad duration/],
       [['--wearable-interval', '10ms'], /behaviour\.wearableIntervalMs: Too small/],
     ] as const;
     const results = await Promise.all(bad.map(([flags]) => cli('sim', 'run', '--dry-run', ...flags)));

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { ConfigError, loadConfig } from '../protocol/config.ts';
+import { ConfigError, loadConfig, printableConfig } from '../protocol/config.ts';
 import { readFleet } from '../lib/fleet-file.ts';
 import { createLogger } from '../lib/logger.ts';
 import { exitOnSignals } from '../lib/lifecycle.ts';
-import { type SimConfig, SIM_ENV, readCredentials, simConfigSchema } from './config.ts';
+import { type SimConfig, SIM_ENV, SIM_FLAGS, readCredentials, simConfigSchema } from './config.ts';
 import { generateFleet, monthOf, writeFleetFiles } from './fleet-gen.ts';
 import {
   type RunOptions,
@@ -54,40 +54,31 @@ interface RunFlags {
   napUsername?: string;
   napPassword?: string;
   status?: string;
+  printConfig?: boolean;
   [fault: string]: unknown;
 }
 
+/** `--fault-malformed-json` is commander's `faultMalformedJson`, and sets `faults.malformedJson`. */
+const FAULT_FLAG_MAP = Object.fromEntries(
+  FAULT_FLAGS.map(([, key]) => [`fault${key[0]!.toUpperCase()}${key.slice(1)}`, `faults.${key}`]),
+);
+
+/** Fault rates are numbers in scenario files too, so the schema does not coerce: a flag's text is read here. */
+function asNumber(value: unknown): unknown {
+  return typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))
+    ? Number(value)
+    : value;
+}
+
 function configOf(flags: RunFlags): SimConfig {
-  const faults = Object.fromEntries(
-    FAULT_FLAGS.filter(([, key]) => flags[`fault${key[0]!.toUpperCase()}${key.slice(1)}`] !== undefined).map(
-      ([, key]) => [key, Number(flags[`fault${key[0]!.toUpperCase()}${key.slice(1)}`])],
-    ),
+  const rates = Object.fromEntries(
+    Object.keys(FAULT_FLAG_MAP).map((attribute) => [attribute, asNumber(flags[attribute])]),
   );
   return loadConfig(simConfigSchema, {
     file: flags.config,
     envMap: SIM_ENV,
-    overrides: {
-      url: flags.url,
-      scenario: flags.scenario,
-      fleet: flags.fleet,
-      credentials: flags.credentials,
-      devices: flags.devices,
-      gateways: flags.gateways,
-      seed: flags.seed,
-      speed: flags.speed,
-      startTime: flags.startTime,
-      duration: flags.duration,
-      record: flags.record,
-      dryRun: flags.dryRun,
-      window: flags.window,
-      connectRate: flags.connectRate,
-      wearableInterval: flags.wearableInterval,
-      roomInterval: flags.roomInterval,
-      gatewayFlush: flags.gatewayFlush,
-      nap: { username: flags.napUsername, password: flags.napPassword },
-      faults,
-      status: flags.status,
-    },
+    flags: { ...flags, ...rates },
+    flagMap: { ...SIM_FLAGS, ...FAULT_FLAG_MAP },
   });
 }
 
@@ -230,7 +221,8 @@ export function registerSimCommand(program: Command): void {
     .option('--gateway-flush <d>', 'how often a gateway sends its batch (default 1s)')
     .option('--nap-username <u>', 'account for nap messages (caregiver/supervisor)')
     .option('--nap-password <p>', 'its password')
-    .option('--status <mode>', 'auto, tty, log or off');
+    .option('--status <mode>', 'auto, tty, log or off')
+    .option('--print-config', 'print the merged config (secrets masked) and exit');
   for (const [flag, key] of FAULT_FLAGS) {
     const per =
       key === 'wrongPassword' || key === 'connectionStorm'
@@ -240,6 +232,7 @@ export function registerSimCommand(program: Command): void {
   }
   run.action(async (flags: RunFlags) => {
     const config = configOf(flags);
+    if (flags.printConfig) return console.log(printableConfig(config));
     const logger = createLogger().child({ component: 'device-sim' });
     await finish(runSimulation({ ...runOptionsOf(config), logger }), logger);
   });
@@ -256,8 +249,10 @@ export function registerSimCommand(program: Command): void {
     .option('--nap-username <u>', 'account for nap messages')
     .option('--nap-password <p>', 'its password')
     .option('--status <mode>', 'auto, tty, log or off')
+    .option('--print-config', 'print the merged config (secrets masked) and exit')
     .action(async (file: string, flags: RunFlags) => {
       const config = configOf(flags);
+      if (flags.printConfig) return console.log(printableConfig(config));
       const logger = createLogger().child({ component: 'device-sim' });
       await finish(replay(file, { ...sendOptions(config), logger }), logger);
     });

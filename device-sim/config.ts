@@ -74,6 +74,30 @@ export const SIM_ENV: Record<string, string> = {
   CW_SIM_NAP_PASSWORD: 'nap.password',
 };
 
+/** `sim run` and `sim replay` flags: commander's attribute → config path (fault flags are added by the command). */
+export const SIM_FLAGS: Record<string, string> = {
+  url: 'url',
+  scenario: 'scenario',
+  fleet: 'fleet',
+  credentials: 'credentials',
+  devices: 'devices',
+  gateways: 'gateways',
+  seed: 'seed',
+  speed: 'speed',
+  startTime: 'startTime',
+  duration: 'duration',
+  record: 'record',
+  dryRun: 'dryRun',
+  window: 'window',
+  connectRate: 'connectRate',
+  wearableInterval: 'wearableInterval',
+  roomInterval: 'roomInterval',
+  gatewayFlush: 'gatewayFlush',
+  napUsername: 'nap.username',
+  napPassword: 'nap.password',
+  status: 'status',
+};
+
 const credentialsFileSchema = z.strictObject({ devices: z.record(idSchema, z.string().min(1)) });
 
 /** Reads the clear-password file `sim fleet` wrote. */

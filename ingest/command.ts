@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { exitOnSignals } from '../lib/lifecycle.ts';
 import { createLogger } from '../lib/logger.ts';
-import { maskSecrets } from '../protocol/config.ts';
+import { printableConfig } from '../protocol/config.ts';
 import { loadIngestConfig } from './config.ts';
 import { startIngest } from './service.ts';
 
@@ -21,21 +21,6 @@ interface IngestFlags {
   deadletterDir?: string;
   httpPort?: string;
   printConfig?: boolean;
-}
-
-/** Flags as a partial config; absent flags stay undefined so file and env values show through. */
-function flagOverrides(f: IngestFlags): Record<string, unknown> {
-  return {
-    fleetFile: f.fleet,
-    mqtt: { url: f.mqttUrl, clientId: f.clientId },
-    centers: f.centers,
-    partition: f.partition,
-    maxClockSkewMs: f.maxSkew,
-    batch: { size: f.batchSize, intervalMs: f.flushInterval, idleMs: f.flushIdle },
-    spool: { dir: f.spoolDir, maxBytes: f.spoolMaxBytes },
-    deadletter: { dir: f.deadletterDir },
-    http: { port: f.httpPort },
-  };
 }
 
 export function registerIngestCommand(program: Command): void {
@@ -69,9 +54,9 @@ export function registerIngestCommand(program: Command): void {
     )
     .option('--print-config', 'print the merged config (secrets masked) and exit')
     .action(async (flags: IngestFlags) => {
-      const config = loadIngestConfig({ file: flags.config, overrides: flagOverrides(flags) });
+      const config = loadIngestConfig({ file: flags.config, flags });
       if (flags.printConfig) {
-        console.log(JSON.stringify(maskSecrets(config), null, 2));
+        console.log(printableConfig(config));
         return;
       }
       const log = createLogger({ service: 'ingest' });

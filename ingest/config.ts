@@ -124,7 +124,28 @@ export const INGEST_ENV: Record<string, string> = {
   CW_INGEST_CREATE_DATABASE: 'createDatabase',
 };
 
-/** File, then env (INGEST_ENV), then flags. */
+/** `cradlewatch ingest` flags: commander's attribute → config path. */
+export const INGEST_FLAGS: Record<string, string> = {
+  fleet: 'fleetFile',
+  mqttUrl: 'mqtt.url',
+  clientId: 'mqtt.clientId',
+  centers: 'centers',
+  partition: 'partition',
+  maxSkew: 'maxClockSkewMs',
+  batchSize: 'batch.size',
+  flushInterval: 'batch.intervalMs',
+  flushIdle: 'batch.idleMs',
+  spoolDir: 'spool.dir',
+  spoolMaxBytes: 'spool.maxBytes',
+  deadletterDir: 'deadletter.dir',
+  httpPort: 'http.port',
+};
+
+/** File, then env (INGEST_ENV), then flags (INGEST_FLAGS). */
 export function loadIngestConfig(sources: ConfigSources = {}): IngestConfig {
-  return loadConfig(ingestConfigSchema, { ...sources, envMap: { ...INGEST_ENV, ...sources.envMap } });
+  return loadConfig(ingestConfigSchema, {
+    ...sources,
+    envMap: { ...INGEST_ENV, ...sources.envMap },
+    flagMap: { ...INGEST_FLAGS, ...sources.flagMap },
+  });
 }

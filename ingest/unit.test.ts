@@ -47,7 +47,9 @@ describe('config', () => {
   });
 
   it('refuses a config without an InfluxDB connection', () => {
-    expect(() => loadIngestConfig({ env: {} })).toThrow(/influx\.url \(env CW_INFLUX_URL\)/);
+    expect(() => loadIngestConfig({ env: {} })).toThrow(
+      /influx\.url \(not set; env CW_INFLUX_URL\): required/,
+    );
   });
 });
 

@@ -125,6 +125,106 @@ describe('loadConfig', () => {
   });
 });
 
+describe('loadConfig errors an operator can act on', () => {
+  const nested = z.object({
+    batch: z.object({ size: portSchema.default(1) }).prefault({}),
+    accounts: z.array(z.object({ name: z.string(), role: z.enum(['ingest', 'rules']) })).default([]),
+    influx: z
+      .discriminatedUnion('api', [
+        z.object({ api: z.literal('v1'), database: z.string() }),
+        z.object({ api: z.literal('v2'), bucket: z.string() }),
+      ])
+      .optional(),
+    speed: z.union([z.literal('max'), z.coerce.number().positive()]).default(1),
+    labels: z.record(z.string(), z.object({ colour: z.string() })).default({}),
+    extra: z.looseObject({ known: z.string().optional() }).optional(),
+    strict: z.strictObject({ a: z.number().optional() }).optional(),
+    password: z.string().min(8).optional(),
+  });
+  const flagMap = { batchSize: 'batch.size', speed: 'speed', password: 'password' };
+  const envMap = { CW_BATCH_SIZE: 'batch.size', CW_SPEED: 'speed' };
+  const load = (sources: Parameters<typeof loadConfig>[1]) =>
+    failure(() => loadConfig(nested, { env: {}, envMap, flagMap, ...sources })).message;
+
+  it('refuses a misspelt key in the file by its full path, listing the keys that exist there', () => {
+    const yaml = file(
+      'typos.yaml',
+      [
+        'batchh: 3',
+        'batch:',
+        '  sizee: 4',
+        'accounts:',
+        '  - { name: a, role: rules, rolee: x }',
+        'influx: { api: v1, database: d, bucket: b }',
+        'labels: { hot: { colour: red, color: red } }',
+        'extra: { anything: 1 }',
+        'strict: { b: 1 }',
+      ].join('\n'),
+    );
+    const lines = load({ file: yaml }).split('\n').slice(1);
+    expect(lines).toEqual([
+      `  batchh (file ${yaml}): unknown key; expected one of batch, accounts, influx, speed, labels, extra, strict, password`,
+      `  batch.sizee (file ${yaml}): unknown key; expected one of size`,
+      `  accounts.0.rolee (file ${yaml}): unknown key; expected one of name, role`,
+      `  influx.bucket (file ${yaml}): unknown key; expected one of api, database`,
+      `  labels.hot.color (file ${yaml}): unknown key; expected one of colour`,
+      `  strict.b (file ${yaml}): unknown key; expected one of a`,
+    ]);
+  });
+
+  it('says a bad value came from a flag, not from the env var that maps to the same field', () => {
+    const message = load({ env: { CW_BATCH_SIZE: '5' }, flags: { batchSize: 'big' } });
+    expect(message).toContain('  batch.size (--batch-size): expected a number (got "big")');
+    expect(message).not.toContain('CW_BATCH_SIZE');
+    expect(load({ env: { CW_BATCH_SIZE: 'big' } })).toContain('batch.size (env CW_BATCH_SIZE)');
+    const yaml = file('bad-size.yaml', 'batch: { size: 70000 }');
+    expect(load({ file: yaml })).toContain(`batch.size (file ${yaml}): Too big`);
+    // A flag left unset changes nothing: the env value stands and is the one named.
+    expect(load({ env: { CW_BATCH_SIZE: 'big' }, flags: { batchSize: undefined } })).toContain(
+      'env CW_BATCH_SIZE',
+    );
+  });
+
+  it('lists the allowed values of an enum, a union and a discriminated union', () => {
+    expect(load({ flags: { speed: 'fast' } })).toContain(
+      '  speed (--speed): expected "max" or a number (got "fast")',
+    );
+    const yaml = file('enum.yaml', 'accounts: [{ name: a, role: admin }]\ninflux: { api: v3 }');
+    const message = load({ file: yaml });
+    expect(message).toContain(`accounts.0.role (file ${yaml}): expected "ingest" or "rules" (got "admin")`);
+    expect(message).toContain(`influx.api (file ${yaml}): expected "v1" or "v2" (got "v3")`);
+  });
+
+  it('says how to set a required value that no source gave', () => {
+    const schema = z.object({ fleetFile: z.string() });
+    const message = failure(() =>
+      loadConfig(schema, { env: {}, envMap: { CW_FLEET: 'fleetFile' }, flagMap: { fleet: 'fleetFile' } }),
+    ).message;
+    expect(message).toBe('invalid config:\n  fleetFile (not set; env CW_FLEET or --fleet): required');
+  });
+
+  it('never echoes a secret it refuses', () => {
+    const message = load({ flags: { password: 'hunter2' } });
+    expect(message).toContain('password (--password): Too small');
+    expect(message).not.toContain('hunter2');
+  });
+
+  it('accepts what the schema declares, from every source, with flags over env over file', () => {
+    const yaml = file(
+      'good.yaml',
+      'batch: { size: 1 }\nextra: { anything: 1 }\nlabels: { hot: { colour: red } }',
+    );
+    const config = loadConfig(nested, {
+      file: yaml,
+      env: { CW_SPEED: 'max', CW_BATCH_SIZE: '2' },
+      envMap,
+      flags: { batchSize: '3', unrelated: 'x' },
+      flagMap,
+    });
+    expect(config).toMatchObject({ batch: { size: 3 }, speed: 'max', labels: { hot: { colour: 'red' } } });
+  });
+});
+
 describe('env helpers', () => {
   it.each([
     ['1', true],
@@ -174,12 +274,14 @@ describe('maskSecrets', () => {
         influx: { url: 'http://x', token: 't0k', password: '' },
         webhooks: [{ url: 'http://hook', secret: 's' }],
         apiKey: 'k',
+        accounts: [{ username: 'rules', passwordHash: 'scrypt$…' }],
         name: 'site',
       }),
     ).toEqual({
       influx: { url: 'http://x', token: '***', password: '' },
       webhooks: [{ url: 'http://hook', secret: '***' }],
       apiKey: '***',
+      accounts: [{ username: 'rules', passwordHash: '***' }],
       name: 'site',
     });
   });

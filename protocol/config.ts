@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { isUnknownKeyMessage, unknownKeyMessage, unknownKeys } from './config-keys.ts';
 
 /**
  * Config for every service comes from, in rising precedence: schema defaults, a YAML/JSON file, env vars,
@@ -91,33 +92,146 @@ export interface ConfigSources {
   env?: NodeJS.ProcessEnv;
   /** Env var name → dotted config path, e.g. `{ CW_INFLUX_URL: 'influx.url' }`. */
   envMap?: Record<string, string>;
-  /** Already-parsed command-line flags, as a partial config. */
+  /** Commander's parsed options, read through `flagMap`; unset ones are undefined and change nothing. */
+  flags?: object;
+  /** Commander option attribute → dotted config path, e.g. `{ batchSize: 'batch.size' }` for `--batch-size`. */
+  flagMap?: Record<string, string>;
+  /** A partial config given in code (tests, `cradlewatch up`), over everything else. */
   overrides?: Plain;
 }
 
-export function loadConfig<S extends z.ZodType>(schema: S, sources: ConfigSources = {}): z.infer<S> {
-  let merged: Plain = sources.file ? readConfigFile(sources.file) : {};
-  const fromEnv: Plain = {};
-  const envOf = new Map<string, string>();
-  for (const [name, path] of Object.entries(sources.envMap ?? {})) {
-    envOf.set(path, name);
-    const value = (sources.env ?? process.env)[name];
-    if (value !== undefined) setPath(fromEnv, path, value);
+/** `batchSize` → `--batch-size`: how commander derived the attribute from the flag. */
+function flagName(attribute: string): string {
+  return `--${attribute.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** Where each set value came from, by dotted path: a later source takes a whole subtree from an earlier one. */
+class Origins {
+  private readonly by = new Map<string, string>();
+
+  set(path: string, origin: string): void {
+    for (const key of this.by.keys()) if (key.startsWith(`${path}.`)) this.by.delete(key);
+    this.by.set(path, origin);
   }
-  merged = deepMerge(merged, fromEnv);
-  if (sources.overrides) merged = deepMerge(merged, sources.overrides);
+
+  leaves(value: unknown, path: string, origin: string): void {
+    if (value === undefined) return;
+    if (isPlain(value) || Array.isArray(value)) {
+      for (const [key, child] of Object.entries(value))
+        this.leaves(child, path ? `${path}.${key}` : key, origin);
+    } else this.set(path, origin);
+  }
+
+  /** The source of the value at `path`, of the nearest enclosing value set, or of what was set inside it. */
+  of(path: (string | number)[]): string | undefined {
+    for (let n = path.length; n > 0; n -= 1) {
+      const found = this.by.get(path.slice(0, n).join('.'));
+      if (found) return found;
+    }
+    const prefix = `${path.join('.')}.`;
+    for (const [key, origin] of this.by) if (key.startsWith(prefix)) return origin;
+    return undefined;
+  }
+}
+
+/** Password hashes count: an scrypt hash printed is a hash to crack offline. */
+const SECRET_KEY = /(password|passwordHash|token|secret|key)$/i;
+
+function valueAt(root: unknown, path: (string | number)[]): unknown {
+  let node = root;
+  for (const key of path) node = isPlain(node) || Array.isArray(node) ? (node as Plain)[key] : undefined;
+  return node;
+}
+
+function quote(values: readonly unknown[]): string {
+  const shown = values.map((v) => JSON.stringify(v));
+  return shown.length > 1 ? `${shown.slice(0, -1).join(', ')} or ${shown.at(-1)}` : (shown[0] ?? '');
+}
+
+const article = (noun: string) => (/^[aeiou]/.test(noun) ? `an ${noun}` : `a ${noun}`);
+
+/** zod's wording, made to say what would be accepted: the allowed values of an enum, each union option. */
+function explain(issue: z.core.$ZodIssue, value: unknown): string {
+  if (issue.code === 'invalid_value') return `expected ${quote(issue.values)}`;
+  // zod's own wording starts so; a schema's custom message is kept as written.
+  if (issue.code === 'invalid_type' && issue.message.startsWith('Invalid input'))
+    return value === undefined ? 'required' : `expected ${article(issue.expected)}`;
+  if (issue.code === 'invalid_union') {
+    // A discriminated union names its tags; a plain one says what each option wanted.
+    const tags = (issue as { options?: unknown[] }).options;
+    if (tags) return `expected ${quote(tags)}`;
+    const options = issue.errors.map((branch) => {
+      const first = branch.find((i) => i.path.length === 0) ?? branch[0];
+      return first ? explain(first, value).replace(/^expected /, '') : 'something else';
+    });
+    return `expected ${[...new Set(options)].join(' or ')}`;
+  }
+  return issue.message;
+}
+
+/** The file, env and flags are where an operator makes mistakes; refuse what they cannot mean. */
+export function loadConfig<S extends z.ZodType>(schema: S, sources: ConfigSources = {}): z.infer<S> {
+  const origins = new Origins();
+  const fromFile: Plain = sources.file ? readConfigFile(sources.file) : {};
+  origins.leaves(fromFile, '', `file ${sources.file}`);
+  let merged: Plain = structuredClone(fromFile);
+  const howToSet = new Map<string, string[]>();
+  const set = (path: string, value: unknown, origin: string) => {
+    howToSet.set(path, [...(howToSet.get(path) ?? []), origin]);
+    if (value === undefined) return;
+    setPath(merged, path, value);
+    origins.set(path, origin);
+  };
+  for (const [name, path] of Object.entries(sources.envMap ?? {}))
+    set(path, (sources.env ?? process.env)[name], `env ${name}`);
+  for (const [attribute, path] of Object.entries(sources.flagMap ?? {}))
+    set(path, (sources.flags as Plain | undefined)?.[attribute], flagName(attribute));
+  // Code knows what it passed: its values get no source label, and replace what they cover.
+  if (sources.overrides) {
+    merged = deepMerge(merged, sources.overrides);
+    origins.leaves(sources.overrides, '', '');
+  }
+
+  /** One line per problem: the path, where its value came from (or how to set it), what was wrong. */
+  const describe = (path: (string | number)[], message: string) => {
+    const value = valueAt(merged, path);
+    const origin = origins.of(path) || undefined;
+    const ways = howToSet.get(path.join('.'));
+    const source = origin ?? (ways && value === undefined ? `not set; ${ways.join(' or ')}` : undefined);
+    const secret = path.some((k) => SECRET_KEY.test(String(k)));
+    const got =
+      origin &&
+      !isUnknownKeyMessage(message) &&
+      value !== undefined &&
+      !isPlain(value) &&
+      !Array.isArray(value) &&
+      !secret
+        ? ` (got ${JSON.stringify(value)})`
+        : '';
+    return `  ${path.join('.') || '(root)'}${source ? ` (${source})` : ''}: ${message}${got}`;
+  };
+  // Only the file can hold a key no source declares: env and flags come from fixed maps.
+  const unknown = unknownKeys(schema, fromFile);
   const result = schema.safeParse(merged);
-  if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => {
-    const path = issue.path.join('.');
-    const env = envOf.get(path);
-    return `  ${path || '(root)'}${env ? ` (env ${env})` : ''}: ${issue.message}`;
-  });
+  if (result.success && unknown.length === 0) return result.data;
+  // A strict object's own refusal of a key said once, as the file's unknown key.
+  const named = new Set(unknown.map((k) => k.path.join('.')));
+  const issues = (result.success ? [] : result.error.issues).filter(
+    (issue) =>
+      issue.code !== 'unrecognized_keys' || !issue.keys.every((k) => named.has([...issue.path, k].join('.'))),
+  );
+  const lines = [
+    ...unknown.map(({ path, known }) => describe(path, unknownKeyMessage(known))),
+    ...issues.map((issue) => {
+      const path = issue.path as (string | number)[];
+      return describe(path, explain(issue, valueAt(merged, path)));
+    }),
+  ];
   throw new ConfigError(`invalid config${sources.file ? ` (${sources.file})` : ''}:\n${lines.join('\n')}`);
 }
 
 /** Replaces secrets with `***` for `--print-config` and start-up logs. */
-export function maskSecrets(value: unknown, secretKey = /(password|token|secret|key)$/i): unknown {
+export function maskSecrets(value: unknown, secretKey = SECRET_KEY): unknown {
   if (Array.isArray(value)) return value.map((v) => maskSecrets(v, secretKey));
   if (!isPlain(value)) return value;
   return Object.fromEntries(
@@ -126,6 +240,16 @@ export function maskSecrets(value: unknown, secretKey = /(password|token|secret|
       secretKey.test(k) && v !== undefined && v !== '' ? '***' : maskSecrets(v, secretKey),
     ]),
   );
+}
+
+/** The effective config as `--print-config` shows it: JSON, secrets masked, maps as objects. */
+export function printableConfig(config: unknown): string {
+  const plain: unknown = JSON.parse(
+    JSON.stringify(config, (_key, value: unknown) =>
+      value instanceof Map ? Object.fromEntries(value) : value,
+    ),
+  );
+  return JSON.stringify(maskSecrets(plain), null, 2);
 }
 
 /** How a service reaches the broker; the client id is fixed so its persistent session survives restarts. */

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { exitOnSignals } from '../lib/lifecycle.ts';
 import { createLogger } from '../lib/logger.ts';
-import { maskSecrets } from '../protocol/config.ts';
+import { printableConfig } from '../protocol/config.ts';
 import { loadRulesConfig } from './config.ts';
 import { startRules } from './service.ts';
 
@@ -19,20 +19,6 @@ interface RulesFlags {
   httpHost?: string;
   httpPort?: string;
   printConfig?: boolean;
-}
-
-/** Flags as a partial config; absent flags stay undefined so file and env values show through. */
-function flagOverrides(f: RulesFlags): Record<string, unknown> {
-  return {
-    fleetFile: f.fleet,
-    mqtt: { url: f.mqttUrl, clientId: f.clientId },
-    centers: f.centers,
-    partition: f.partition,
-    journalDir: f.journalDir,
-    clock: { mode: f.clock, speed: f.speed },
-    maxClockSkewMs: f.maxSkew,
-    http: { host: f.httpHost, port: f.httpPort },
-  };
 }
 
 export function registerRulesCommand(program: Command): void {
@@ -61,13 +47,9 @@ export function registerRulesCommand(program: Command): void {
     .option('--http-port <port>', 'HTTP port, 0 for any free one (env CW_RULES_HTTP_PORT)')
     .option('--print-config', 'print the merged config (secrets masked) and exit')
     .action(async (flags: RulesFlags) => {
-      const config = loadRulesConfig({ file: flags.config, overrides: flagOverrides(flags) });
+      const config = loadRulesConfig({ file: flags.config, flags });
       if (flags.printConfig) {
-        const plain = {
-          ...config,
-          rules: { defaults: config.rules.defaults, centers: Object.fromEntries(config.rules.centers) },
-        };
-        console.log(JSON.stringify(maskSecrets(plain), null, 2));
+        console.log(printableConfig(config));
         return;
       }
       const log = createLogger({ service: 'rules' });

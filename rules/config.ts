@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { unknownKeyMessage, unknownKeys } from '../protocol/config-keys.ts';
 import {
   type ConfigSources,
   clockSkewSchema,
@@ -8,12 +9,38 @@ import {
 import { centerSelectionFields, selectionRefinement } from '../protocol/partition.ts';
 import { INFLUX_ENV, defaultApiV2, influxConnectionSchema } from '../lib/influx/connection.ts';
 import { channelsConfigSchema } from './channels/index.ts';
-import { rulesConfigSchema } from './engine/thresholds.ts';
+import { rulesConfigSchema, thresholdsSchema } from './engine/thresholds.ts';
 import { httpConfigSchema } from './http/index.ts';
 
 const positiveInt = z.coerce.number().int().positive();
 const DEFAULT_CLIENT_ID = 'cradlewatch-rules';
 const DEFAULT_JOURNAL_DIR = './data/rules';
+
+const isPlain = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Threshold overrides are open records checked inside a transform, out of the config loader's sight: a
+ * misspelt rule or field under `rules.defaults` or `rules.centers.<id>` is refused here by its path.
+ */
+const ruleOverridesSchema = z.preprocess((raw, ctx) => {
+  if (!isPlain(raw)) return raw;
+  const centers = isPlain(raw.centers) ? Object.entries(raw.centers) : [];
+  const scopes: [(string | number)[], unknown][] = [
+    [['defaults'], raw.defaults],
+    ...centers.map(([center, value]): [string[], unknown] => [['centers', center], value]),
+  ];
+  for (const [scope, value] of scopes) {
+    for (const { path, known } of unknownKeys(thresholdsSchema, value)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [...scope, ...path],
+        message: unknownKeyMessage(known),
+      });
+    }
+  }
+  return raw;
+}, rulesConfigSchema);
 
 export const rulesServiceConfigSchema = z
   .object({
@@ -37,7 +64,7 @@ export const rulesServiceConfigSchema = z
       })
       .prefault({}),
     maxClockSkewMs: clockSkewSchema.default(5 * 60 * 1000),
-    rules: rulesConfigSchema,
+    rules: ruleOverridesSchema,
     http: httpConfigSchema.prefault({}),
     channels: channelsConfigSchema.prefault({}),
   })
@@ -96,7 +123,26 @@ export const RULES_ENV: Record<string, string> = {
   CW_RULES_HTTP_PORT: 'http.port',
 };
 
-/** File, then env (RULES_ENV), then flags. */
+/** `cradlewatch rules` flags: commander's attribute → config path. */
+export const RULES_FLAGS: Record<string, string> = {
+  fleet: 'fleetFile',
+  mqttUrl: 'mqtt.url',
+  clientId: 'mqtt.clientId',
+  centers: 'centers',
+  partition: 'partition',
+  journalDir: 'journalDir',
+  clock: 'clock.mode',
+  speed: 'clock.speed',
+  maxSkew: 'maxClockSkewMs',
+  httpHost: 'http.host',
+  httpPort: 'http.port',
+};
+
+/** File, then env (RULES_ENV), then flags (RULES_FLAGS). */
 export function loadRulesConfig(sources: ConfigSources = {}): RulesServiceConfig {
-  return loadConfig(rulesServiceConfigSchema, { ...sources, envMap: { ...RULES_ENV, ...sources.envMap } });
+  return loadConfig(rulesServiceConfigSchema, {
+    ...sources,
+    envMap: { ...RULES_ENV, ...sources.envMap },
+    flagMap: { ...RULES_FLAGS, ...sources.flagMap },
+  });
 }

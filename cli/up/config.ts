@@ -44,11 +44,20 @@ export const UP_ENV: Record<string, string> = {
   CW_EMBEDDED_INFLUX: 'embeddedInflux',
 };
 
+/** `cradlewatch up` flags: commander's attribute → config path. */
+export const UP_FLAGS: Record<string, string> = {
+  demo: 'demo',
+  fleet: 'fleetFile',
+  dataDir: 'dataDir',
+  mqttPort: 'mqttPort',
+  httpPort: 'httpPort',
+};
+
 export function loadUpConfig(sources: ConfigSources): UpConfig {
   const env = sources.env ?? process.env;
   // INFLUX_ENV maps every variable into `influx`; only a URL makes it a connection the user asked for.
   const envMap = env.CW_INFLUX_URL
     ? { ...UP_ENV }
     : Object.fromEntries(Object.entries(UP_ENV).filter(([k]) => !k.startsWith('CW_INFLUX_')));
-  return loadConfig(upConfigSchema, { ...sources, envMap });
+  return loadConfig(upConfigSchema, { ...sources, envMap, flagMap: { ...UP_FLAGS, ...sources.flagMap } });
 }
