@@ -183,9 +183,11 @@ function endToEnd(name: string, startBroker: () => Promise<Broker>) {
         status: 'ok',
         service: 'ingest',
         checks: [
-          { name: 'influxdb', ok: true },
+          { name: 'influx', ok: true },
           { name: 'mqtt', ok: true },
-          { name: 'intake', ok: true },
+          { name: 'spool', ok: true },
+          { name: 'deadletter', ok: true },
+          { name: 'backpressure', ok: true },
         ],
       });
     });

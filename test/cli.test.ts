@@ -65,7 +65,7 @@ describe('cradlewatch CLI', () => {
   it('a bad option value is refused naming the field, exit 2', async () => {
     const { code, stderr } = await run(['influx', 'start', '--port', 'http']);
     expect(code).toBe(2);
-    expect(stderr).toMatch(/invalid config:\n\s+port: /);
+    expect(stderr).toMatch(/invalid config:\n\s+port \(--port\): /);
   });
 });
 
