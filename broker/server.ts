@@ -80,6 +80,39 @@ function isTelemetryPublisher(principal: Principal): boolean {
   return principal.type === 'device' && principal.kind !== 'alarm';
 }
 
+/** aedes-persistence-redis' default page: it reads the first 1,001 entries of a session's queue. */
+const REDIS_SESSION_PAGE = 1_000;
+
+/**
+ * A returning persistent session's whole queue. The package reads one page from the head of the queue per
+ * reconnect, so a session that fell more than ~1,000 messages behind got the rest only at later reconnects
+ * (6,024 readings stuck in the fault sweep). Entries leave the head as the client acknowledges them, so the
+ * head is read again until a page comes back short; a page of only already-sent entries waits for
+ * acknowledgements (this bounds what is in flight to one page). Entries queued after the session returned
+ * are also delivered live, so a few may be sent twice: at least once, as QoS 1 promises.
+ */
+async function* allOutgoing(
+  client: { closed?: boolean },
+  page: (client: unknown) => AsyncIterable<unknown>,
+): AsyncGenerator<unknown> {
+  const sent = new Set<string>();
+  for (;;) {
+    let seen = 0;
+    let fresh = 0;
+    for await (const packet of page(client)) {
+      seen += 1;
+      const { brokerId, brokerCounter } = packet as { brokerId: string; brokerCounter: number };
+      const key = `${brokerId}:${brokerCounter}`;
+      if (sent.has(key)) continue;
+      sent.add(key);
+      fresh += 1;
+      yield packet;
+    }
+    if (seen <= REDIS_SESSION_PAGE || client.closed) return;
+    if (fresh === 0) await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** The generator-returning methods of aedes-persistence-redis' async persistence. */
 interface StreamSources {
   createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown>;
@@ -112,8 +145,8 @@ async function redisBackends(url: string): Promise<RedisBackends> {
     override createRetainedStreamCombi(patterns: string[]) {
       return Readable.from(super.createRetainedStreamCombi(patterns));
     }
-    override outgoingStream(client: unknown) {
-      return Readable.from(super.outgoingStream(client));
+    override outgoingStream(client: { closed?: boolean }) {
+      return Readable.from(allOutgoing(client, (c) => super.outgoingStream(c)));
     }
     override streamWill(brokers: unknown) {
       return Readable.from(super.streamWill(brokers));
@@ -382,6 +415,22 @@ export async function startBroker(
     });
   };
 
+  // Aedes writes a QoS 1 PUBACK before it stores and routes the message (its handlers/publish.js), so a
+  // broker killed in between had acknowledged what no queue held. The message is published (queued for
+  // every persistent session, handed to the emitter) before the PUBACK instead, and Aedes' own publish
+  // after the PUBACK is skipped.
+  const publishedBeforeAck = new WeakSet<object>();
+  const publishFirst = aedes.publish.bind(aedes) as unknown as (
+    packet: PublishPacket,
+    client: Client | null,
+    done: (error?: Error | null) => void,
+  ) => void;
+  (aedes as unknown as { publish: typeof publishFirst }).publish = (packet, client, done) => {
+    if (!publishedBeforeAck.delete(packet)) return publishFirst(packet, client, done);
+    // Aedes' own calls pass the client; ours pass only a callback.
+    (typeof client === 'function' ? (client as typeof done) : done)?.(null);
+  };
+
   // MQTT 3.1.1 cannot refuse one QoS 2 PUBLISH but by closing the connection. Devices send QoS 0/1 only;
   // accounts are held to a budget of QoS 2 messages awaiting PUBREL across all their sessions.
   const qos2Refusal = (client: Client, principal: Principal, messageId: number | undefined) => {
@@ -461,7 +510,12 @@ export async function startBroker(
     }
     messagesIn[packet.qos]?.inc();
     metrics.bytesIn.inc(packet.payload.length);
-    callback(null);
+    if (packet.qos !== 1 || isWill) return callback(null);
+    publishFirst(packet, client, (error) => {
+      if (error) return callback(error);
+      publishedBeforeAck.add(packet);
+      callback(null);
+    });
   };
 
   aedes.authorizeSubscribe = (client, subscription, callback) => {
