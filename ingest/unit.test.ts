@@ -5,6 +5,8 @@ import { ConfigError } from '../protocol/config.ts';
 import { Backoff } from './backoff.ts';
 import { loadIngestConfig } from './config.ts';
 import { DeadLetterFile, deadLetterRecord, deadLetterTopic } from './deadletter.ts';
+import { AckGate } from './mqtt-client.ts';
+import type { MqttClient } from 'mqtt';
 import { selectCenters, stableHash } from './partition.ts';
 import { SeqWindow, transform } from './transform.ts';
 import { CENTER, deviceTopic, gatewayTopic, tempDir, testFleetIndex, wearable } from './test/fixtures.ts';
@@ -194,5 +196,58 @@ describe('dead-letter record', () => {
     const record = deadLetterRecord({ topic: 't', reason: 'schema', detail: 'd', payload }, 1_000);
     expect(record.encoding).toBe('utf8');
     expect(record.payload).toMatch(/^€+$/);
+  });
+});
+
+describe('AckGate', () => {
+  /** Stands in for mqtt.js: the one method the gate wraps, and whether the socket is up. */
+  function fakeClient() {
+    const sent: number[] = [];
+    const client = {
+      connected: true,
+      _sendPacket(packet: { messageId: number }, cb?: () => void) {
+        sent.push(packet.messageId);
+        cb?.();
+      },
+    };
+    const gate = new AckGate();
+    gate.install(client as unknown as MqttClient);
+    const puback = (messageId: number) => client._sendPacket({ cmd: 'puback', messageId } as never);
+    return { client, gate, sent, puback };
+  }
+
+  it('keeps two messages holding one packet id apart: each PUBACK leaves only when its own batch is stored', () => {
+    const { gate, sent, puback } = fakeClient();
+    const first = gate.hold(7);
+    puback(7);
+    const second = gate.hold(7);
+    puback(7);
+    expect(gate.pending).toBe(2);
+    first.release();
+    expect(sent).toEqual([7]);
+    expect(gate.pending).toBe(1);
+    second.release();
+    expect(sent).toEqual([7, 7]);
+    expect(gate.pending).toBe(0);
+  });
+
+  it('sends no PUBACK while disconnected, where mqtt.js would queue it for the next connection', () => {
+    const { client, gate, sent, puback } = fakeClient();
+    const held = gate.hold(9);
+    puback(9);
+    client.connected = false;
+    held.release();
+    puback(10);
+    expect(sent).toEqual([]);
+  });
+
+  it('drops acks held on a connection that has closed', () => {
+    const { gate, sent, puback } = fakeClient();
+    const held = gate.hold(3);
+    puback(3);
+    gate.disconnected();
+    held.release();
+    expect(sent).toEqual([]);
+    expect(gate.pending).toBe(0);
   });
 });
