@@ -131,11 +131,14 @@ describe('InfluxDB outage', () => {
       what: 'outage noticed',
     });
     const flow = stream(pub);
-    await waitFor(async () => check(await health(ingest), 'backpressure')?.ok === false, {
-      what: 'blocked',
-      timeoutMs: 20_000,
-    });
-    expect(check(await health(ingest), 'spool')?.reason).toMatch(/spool full/);
+    // Blocked behind the full spool, not merely behind a write still retrying against the dead InfluxDB.
+    await waitFor(
+      async () => {
+        const h = await health(ingest);
+        return check(h, 'backpressure')?.ok === false && /spool full/.test(check(h, 'spool')?.reason ?? '');
+      },
+      { what: 'blocked by the full spool', timeoutMs: 20_000 },
+    );
     const held = ingest.stats();
     expect(held.spoolBytes).toBeLessThanOrEqual(32 * 1024);
     expect(held.pendingAcks).toBeGreaterThan(0);
