@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../protocol/config.ts';
@@ -157,6 +157,7 @@ describe('dead-letter file', () => {
     expect(readdirSync(join(dir, 'payloads'))).toEqual([record.sha256]);
     const lines = readFileSync(join(dir, 'deadletter.jsonl'), 'utf8').trim().split('\n');
     expect(JSON.parse(lines[0]!)).toMatchObject({ reason: 'bad-utf8', topic: 't' });
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
