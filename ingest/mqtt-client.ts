@@ -22,52 +22,74 @@ interface Held {
  * mqtt.js handles incoming packets one at a time and writes a QoS 1 PUBACK when `handleMessage` calls back,
  * so holding that callback until a batch is durable would take one message per flush. Instead
  * `handleMessage` calls back at once and the outgoing `puback` is caught in `_sendPacket` (the single
- * path every packet leaves by) and held until its batch is written or spooled. Held acks belong to one
- * connection: after a disconnect the broker redelivers those messages itself, so stale acks are dropped,
- * never sent on the next connection where their message ids may mean other messages.
+ * path every packet leaves by) and held until its batch is written or spooled.
+ *
+ * Held acks belong to one connection: after a disconnect the broker redelivers those messages itself, so
+ * stale acks are dropped. A PUBACK must never leave while disconnected either: mqtt.js would queue it and
+ * send it on the next connection, where its packet id names another message, which the broker would then
+ * forget before ingest stored it. And one packet id may be held twice at once (the broker reuses ids once
+ * 65,535 messages are in flight, or replays a session with its old ids): each message keeps its own entry,
+ * so one's release never sends or drops the other's PUBACK.
  */
-class AckGate {
+export class AckGate {
   #generation = 0;
-  readonly #held = new Map<number, Held>();
+  #client: MqttClient | undefined;
+  /** Per packet id, the messages holding it, oldest first: mqtt.js sends PUBACKs in arrival order. */
+  readonly #held = new Map<number, Held[]>();
+  #count = 0;
 
   install(client: MqttClient): void {
+    this.#client = client;
     const target = client as unknown as { _sendPacket: SendPacket };
     const send = target._sendPacket.bind(client);
     target._sendPacket = (packet, cb, ...rest) => {
-      const messageId = (packet as { messageId?: number }).messageId;
-      const held = packet.cmd === 'puback' && messageId !== undefined ? this.#held.get(messageId) : undefined;
-      if (!held || held.released) {
-        if (held) this.#held.delete(messageId!);
-        send(packet, cb, ...rest);
+      if (packet.cmd !== 'puback') return send(packet, cb, ...rest);
+      const messageId = (packet as { messageId: number }).messageId;
+      const held = this.#held.get(messageId)?.find((h) => !h.send);
+      if (!held) {
+        if (client.connected) send(packet, cb, ...rest);
+        else cb?.();
         return;
       }
       held.send = () => send(packet);
+      if (held.released) this.#send(messageId, held);
       cb?.();
     };
   }
 
   hold(messageId: number): AckToken {
     const held: Held = { generation: this.#generation, released: false };
-    this.#held.set(messageId, held);
+    const list = this.#held.get(messageId);
+    if (list) list.push(held);
+    else this.#held.set(messageId, [held]);
+    this.#count++;
     return {
       release: () => {
         if (held.generation !== this.#generation || held.released) return;
         held.released = true;
-        if (held.send) {
-          this.#held.delete(messageId);
-          held.send();
-        }
+        if (held.send) this.#send(messageId, held);
       },
     };
   }
 
+  #send(messageId: number, held: Held): void {
+    const list = this.#held.get(messageId);
+    const at = list?.indexOf(held) ?? -1;
+    if (at < 0) return;
+    list!.splice(at, 1);
+    if (list!.length === 0) this.#held.delete(messageId);
+    this.#count--;
+    if (this.#client?.connected) held.send!();
+  }
+
   get pending(): number {
-    return this.#held.size;
+    return this.#count;
   }
 
   disconnected(): void {
     this.#generation++;
     this.#held.clear();
+    this.#count = 0;
   }
 }
 

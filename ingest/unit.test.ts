@@ -1,9 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../protocol/config.ts';
 import { loadIngestConfig } from './config.ts';
 import { DeadLetterFile, deadLetterRecord, deadLetterTopic } from './deadletter.ts';
+import { AckGate } from './mqtt-client.ts';
+import type { MqttClient } from 'mqtt';
 import { selectCenters, stableHash } from '../protocol/partition.ts';
 import { SeqWindow, transform } from './transform.ts';
 import { CENTER, deviceTopic, gatewayTopic, tempDir, testFleetIndex, wearable } from './test/fixtures.ts';
@@ -143,6 +145,7 @@ describe('dead-letter file', () => {
     expect(readdirSync(join(dir, 'payloads'))).toEqual([record.sha256]);
     const lines = readFileSync(join(dir, 'deadletter.jsonl'), 'utf8').trim().split('\n');
     expect(JSON.parse(lines[0]!)).toMatchObject({ reason: 'bad-utf8', topic: 't' });
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 
@@ -182,5 +185,58 @@ describe('dead-letter record', () => {
     const record = deadLetterRecord({ topic: 't', reason: 'schema', detail: 'd', payload }, 1_000);
     expect(record.encoding).toBe('utf8');
     expect(record.payload).toMatch(/^€+$/);
+  });
+});
+
+describe('AckGate', () => {
+  /** Stands in for mqtt.js: the one method the gate wraps, and whether the socket is up. */
+  function fakeClient() {
+    const sent: number[] = [];
+    const client = {
+      connected: true,
+      _sendPacket(packet: { messageId: number }, cb?: () => void) {
+        sent.push(packet.messageId);
+        cb?.();
+      },
+    };
+    const gate = new AckGate();
+    gate.install(client as unknown as MqttClient);
+    const puback = (messageId: number) => client._sendPacket({ cmd: 'puback', messageId } as never);
+    return { client, gate, sent, puback };
+  }
+
+  it('keeps two messages holding one packet id apart: each PUBACK leaves only when its own batch is stored', () => {
+    const { gate, sent, puback } = fakeClient();
+    const first = gate.hold(7);
+    puback(7);
+    const second = gate.hold(7);
+    puback(7);
+    expect(gate.pending).toBe(2);
+    first.release();
+    expect(sent).toEqual([7]);
+    expect(gate.pending).toBe(1);
+    second.release();
+    expect(sent).toEqual([7, 7]);
+    expect(gate.pending).toBe(0);
+  });
+
+  it('sends no PUBACK while disconnected, where mqtt.js would queue it for the next connection', () => {
+    const { client, gate, sent, puback } = fakeClient();
+    const held = gate.hold(9);
+    puback(9);
+    client.connected = false;
+    held.release();
+    puback(10);
+    expect(sent).toEqual([]);
+  });
+
+  it('drops acks held on a connection that has closed', () => {
+    const { gate, sent, puback } = fakeClient();
+    const held = gate.hold(3);
+    puback(3);
+    gate.disconnected();
+    held.release();
+    expect(sent).toEqual([]);
+    expect(gate.pending).toBe(0);
   });
 });

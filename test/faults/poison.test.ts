@@ -40,7 +40,7 @@ const POISONS: Poison[] = [
     payload: Buffer.from(
       JSON.stringify({
         v: 2,
-        batch: Array.from({ length: 100 }, () => ({ posture: '"'.repeat(55), note: '\\' })),
+        batch: Array.from({ length: 100 }, () => ({ posture: '"'.repeat(62), note: '\\' })),
       }),
     ),
     reason: 'schema',
@@ -117,6 +117,11 @@ describe('poison messages never wedge ingest (#15.1)', () => {
       const copy = published.find((p) => p.record.sha256 === sha256)!;
       expect(copy.bytes).toBeLessThanOrEqual(LIMITS.maxMessageBytes);
       expect(copy.record.reason).toBe(poison.reason);
+      console.log(
+        `[faults] poison ${poison.name} (${poison.payload.length} B): ${rig.acknowledged} acknowledged, ` +
+          `${await rig.written()} written, ${mine.length} dead letter of ${copy.bytes} B on MQTT, ` +
+          `${rig.connects()} connect(s)`,
+      );
     },
   );
 

@@ -51,6 +51,7 @@ describe.skipIf(server.api !== 'v1')('a missing database is a store fault, not b
     expect(rig.ingest.stats().spooled).toBeGreaterThan(0);
 
     await ensureDatabase(influx);
+    const created = performance.now();
     const createdAt = rig.acknowledged;
     await waitFor(() => rig!.acknowledged >= createdAt + 300, {
       what: '300 more readings',
@@ -59,6 +60,7 @@ describe.skipIf(server.api !== 'v1')('a missing database is a store fault, not b
     await flow.stop();
     await rig.allWritten(60_000);
     await waitFor(async () => (await health()).code === 200, { what: '/healthz ok again' });
+    const seconds = (performance.now() - created) / 1000;
 
     expect(await rig.written()).toBe(rig.acknowledged);
     expect(rig.ingest.stats().invalidTotal).toBe(0);
@@ -68,6 +70,11 @@ describe.skipIf(server.api !== 'v1')('a missing database is a store fault, not b
     );
     expect(warned).toHaveLength(1);
     expect(warned[0]!.msg).toContain('CREATE DATABASE');
+    console.log(
+      `[faults] database missing: ${rig.acknowledged} acknowledged, ${await rig.written()} written, ` +
+        `${rig.ingest.stats().invalidTotal} dead letters, /healthz ok ${seconds.toFixed(1)} s after the ` +
+        `database was made, ${rig.connects()} connect(s)`,
+    );
   });
 
   it('creates the database itself when allowed, and writes every acknowledged reading', async () => {
