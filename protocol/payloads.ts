@@ -100,7 +100,11 @@ export const RULE_IDS = [
   'monitoring-lost',
   'low-battery',
 ] as const;
-export const ruleIdSchema = z.enum(RULE_IDS);
+/**
+ * An alert's rule: the shipped ones above, or any rule a deployment's rules registry adds (one module
+ * under rules/engine/rules/), so adding a rule needs no change to the wire contract.
+ */
+export const ruleIdSchema = idSchema;
 export type RuleId = z.infer<typeof ruleIdSchema>;
 
 export const LOCALES = ['zh-CN', 'en'] as const;

@@ -1,5 +1,5 @@
 import type { FleetIndex } from '../../protocol/fleet.ts';
-import { type Alert, LOCALES, type Locale, type RuleId } from '../../protocol/payloads.ts';
+import { type Alert, LOCALES, type Locale } from '../../protocol/payloads.ts';
 
 interface TextContext {
   /** Room name in the locale, falling back to the registry's `name`. */
@@ -13,8 +13,11 @@ interface TextContext {
 
 type Template = (c: TextContext) => string;
 
-/** One sentence per rule and locale. Rooms are named like `2 号睡眠室` / `nap room 2` in the registry. */
-export const TEMPLATES: Record<RuleId, Record<Locale, Template>> = {
+/**
+ * One sentence per rule and locale, keyed by rule id (a rule of the registry brings its own entry here).
+ * Rooms are named like `2 号睡眠室` / `nap room 2` in the registry.
+ */
+export const TEMPLATES: Record<string, Record<Locale, Template>> = {
   'prone-sleep': {
     'zh-CN': (c) => `${c.room} ${c.who} 趴睡已 ${c.v} 秒`,
     en: (c) => `Infant ${c.who} in ${c.room} has been prone for ${c.v} s`,
@@ -64,6 +67,13 @@ export const TEMPLATES: Record<RuleId, Record<Locale, Template>> = {
 
 type AlertFields = Pick<Alert, 'rule' | 'room' | 'subject' | 'value'>;
 
+/** A rule without a sentence still names itself, its room and subject: an alert is never lost for its text. */
+function template(rule: string, locale: Locale): Template {
+  const own = TEMPLATES[rule];
+  if (own) return own[locale];
+  return (c) => `${c.room} ${rule} ${c.who} ${c.v}`.trim();
+}
+
 /** The pseudonymous label caregivers see on the wall chart: the registry id in capitals (a-07 → A-07). */
 export function infantLabel(id: string): string {
   return id.toUpperCase();
@@ -89,7 +99,7 @@ function context(alert: AlertFields, fleet: FleetIndex, locale: Locale, withName
  */
 export function renderMessage(alert: AlertFields, fleet: FleetIndex): Record<Locale, string> {
   return Object.fromEntries(
-    LOCALES.map((locale) => [locale, TEMPLATES[alert.rule][locale](context(alert, fleet, locale, false))]),
+    LOCALES.map((locale) => [locale, template(alert.rule, locale)(context(alert, fleet, locale, false))]),
   ) as Record<Locale, string>;
 }
 
@@ -103,5 +113,5 @@ export function renderAlertText(
   options: { withNames: boolean; locale?: Locale },
 ): string {
   const locale = options.locale ?? 'zh-CN';
-  return TEMPLATES[alert.rule][locale](context(alert, fleet, locale, options.withNames));
+  return template(alert.rule, locale)(context(alert, fleet, locale, options.withNames));
 }

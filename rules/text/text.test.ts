@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { RULE_IDS } from '../../protocol/payloads.ts';
+import { RULES } from '../engine/rules/index.ts';
 import { fleet } from '../test/harness.ts';
-import { renderAlertText, renderMessage } from './index.ts';
+import { TEMPLATES, renderAlertText, renderMessage } from './index.ts';
 
 const prone = {
   rule: 'prone-sleep' as const,
@@ -25,8 +25,9 @@ describe('alert text', () => {
     expect(renderAlertText(prone, fleet, { withNames: false, locale: 'en' })).not.toContain('王小明');
   });
 
-  it('has a template for every rule in both locales', () => {
-    for (const rule of RULE_IDS) {
+  it('has a template for every rule of the registry and the core in both locales', () => {
+    for (const rule of [...RULES.map((r) => r.id), 'one-key-alarm', 'monitoring-lost']) {
+      expect(TEMPLATES[rule], rule).toBeDefined();
       const subject = { kind: 'room' as const, id: 'r2' };
       const text = renderMessage({ rule, room: 'r2', subject, value: 1 }, fleet);
       expect(text['zh-CN']).toContain('2 号睡眠室');
