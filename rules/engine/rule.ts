@@ -50,8 +50,11 @@ export interface ConditionRule<I extends InputKind = InputKind, C extends string
   input: I;
   config: C;
   thresholds: z.ZodType<T>;
-  /** Judged only while the room naps (tummy time while awake is healthy); a nap's end resolves it. */
-  sleep?: boolean;
+  /**
+   * An infant rule judged only while the room naps (tummy time while awake is healthy); the nap's end
+   * resolves it at once. A room rule about naps puts `napping` into its own fire and clear conditions.
+   */
+  sleep?: I extends 'wearable' ? boolean : never;
   judge(facts: Facts[I], t: T): Verdict;
 }
 
