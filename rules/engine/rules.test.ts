@@ -180,6 +180,30 @@ const cases: Case[] = [
     expected: [],
   },
   {
+    name: 'CO₂ too high during a nap: > 1,500 ppm for 60 s, warning; ≤ 1,400 for 60 s clears',
+    rule: 'co2-high',
+    run(h) {
+      h.roomStream(T0, T0 + 2 * MIN, 10 * S, { co2ppm: 1800 });
+      h.nap('r2', 'started', T0 + 2 * MIN + 5 * S);
+      h.roomStream(T0 + 2 * MIN + 10 * S, T0 + 4 * MIN, 10 * S, { co2ppm: 1800 });
+      // 1,450 is inside the hysteresis band: it keeps the alert open.
+      h.roomStream(T0 + 4 * MIN + 10 * S, T0 + 6 * MIN, 10 * S, { co2ppm: 1450 });
+      h.roomStream(T0 + 6 * MIN + 10 * S, T0 + 8 * MIN, 10 * S, { co2ppm: 1300 });
+    },
+    expected: ['raised:warning@190', 'resolved:warning@430'],
+  },
+  {
+    name: 'CO₂: not outside a nap; the nap ending clears it',
+    rule: 'co2-high',
+    run(h) {
+      h.nap('r2', 'started', T0);
+      h.roomStream(T0, T0 + 2 * MIN, 10 * S, { co2ppm: 2000 });
+      h.nap('r2', 'ended', T0 + 2 * MIN + 5 * S);
+      h.roomStream(T0 + 2 * MIN + 10 * S, T0 + 5 * MIN, 10 * S, { co2ppm: 2000 });
+    },
+    expected: ['raised:warning@60', 'resolved:warning@190'],
+  },
+  {
     name: 'skin temperature: ≥ 38.0 °C absolute fires even under +1 °C; back under 37.8 for 10 min clears',
     rule: 'skin-temp-rise',
     run(h) {

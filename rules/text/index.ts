@@ -59,6 +59,10 @@ export const TEMPLATES: Record<string, Record<Locale, Template>> = {
     'zh-CN': (c) => `${c.room} ${c.who} 监测中断已 ${c.v} 秒`,
     en: (c) => `Monitoring of infant ${c.who} in ${c.room} lost for ${c.v} s`,
   },
+  'co2-high': {
+    'zh-CN': (c) => `${c.room} 午睡中二氧化碳过高：${c.v} ppm，请通风`,
+    en: (c) => `CO₂ in ${c.room} is too high during the nap: ${c.v} ppm, air the room`,
+  },
   'low-battery': {
     'zh-CN': (c) => `${c.room} 设备 ${c.device} 电量低：${c.v}%`,
     en: (c) => `Battery of device ${c.device} in ${c.room} is low: ${c.v} %`,

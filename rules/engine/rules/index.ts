@@ -1,3 +1,4 @@
+import co2High from './co2-high.ts';
 import humidity from './humidity.ts';
 import lowBattery from './low-battery.ts';
 import noMovement from './no-movement.ts';
@@ -22,5 +23,6 @@ export const RULES = [
   roomHot,
   roomCold,
   humidity,
+  co2High,
   lowBattery,
 ] as const;
