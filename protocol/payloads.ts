@@ -120,7 +120,8 @@ export const alertSchema = z.object({
   rule: ruleIdSchema,
   severity: severitySchema,
   state: alertStateSchema,
-  subject: z.object({ kind: z.enum(['infant', 'room', 'device']), id: idSchema }),
+  /** `center`: an alert about a whole centre (its input delayed, most of its wearables silent at once). */
+  subject: z.object({ kind: z.enum(['infant', 'room', 'device', 'center']), id: idSchema }),
   /** The measured value that made the condition true (seconds prone, °C, battery %); absent for alarms. */
   value: z.number().optional(),
   raisedAt: timestampSchema,

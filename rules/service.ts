@@ -410,6 +410,7 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
 
 function roomBoards(fleet: FleetIndex, engine: Engine, center: string): RoomBoard[] {
   const open = engine.openAlerts();
+  const delayed = engine.dataDelayedS(center);
   return fleet.roomsOf(center).map((room) => {
     const nap = engine.nap(room.id);
     const env = engine.room(room.id);
@@ -441,6 +442,7 @@ function roomBoards(fleet: FleetIndex, engine: Engine, center: string): RoomBoar
         };
       }),
       openAlerts: open.filter((a) => a.room === room.id),
+      ...(delayed !== undefined ? { dataDelayedS: delayed } : {}),
     };
   });
 }

@@ -5,6 +5,8 @@ import { type Core, alertId, alertKey, ms } from './core.ts';
 import type { OpenAlert, Tracker } from './state.ts';
 
 const rank = (s: Severity) => SEVERITIES.indexOf(s);
+/** System alerts about the pipeline, not an infant: for the people who can act on it. */
+const SUPERVISORS_ONLY = new Set(['monitoring-degraded']);
 export const higher = (a: Severity, b: Severity) => rank(a) > rank(b);
 
 type AlertDue = { at: number; what: 'critical' | 'escalate' | 'remind' };
@@ -188,7 +190,7 @@ export class Alerts {
     }
     open.alert = this.#withText(open, merged);
     this.core.store.set('alerts', key, open);
-    this.#emit(kind, open.alert, at, kind === 'escalated' ? 'supervisors' : 'caregivers');
+    this.#emit(kind, open.alert, at, kind === 'escalated' ? 'supervisors' : undefined);
     this.core.schedule({ kind: 'alert', id: key });
     this.core.schedule({ kind: 'condition', id: key });
   }
@@ -208,14 +210,15 @@ export class Alerts {
     return { ...next, message: renderMessage(next, this.core.fleet()) };
   }
 
-  #emit(
-    kind: AlertTransitionKind,
-    alert: Alert,
-    at: number,
-    audience: AlertTransition['audience'] = 'caregivers',
-  ) {
+  #emit(kind: AlertTransitionKind, alert: Alert, at: number, audience?: AlertTransition['audience']) {
     const seq = (this.core.store.state.meta.seq ?? 0) + 1;
     this.core.store.set('meta', 'seq', seq);
-    this.core.out().transitions.push({ seq, kind, at, alert, audience });
+    this.core.out().transitions.push({
+      seq,
+      kind,
+      at,
+      alert,
+      audience: audience ?? (SUPERVISORS_ONLY.has(alert.rule) ? 'supervisors' : 'caregivers'),
+    });
   }
 }

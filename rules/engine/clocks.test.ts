@@ -169,6 +169,7 @@ describe('silence judged against input progress', () => {
     }
     let free = T0;
     let maxLag = 0;
+    let maxDelayShown = 0;
     for (const { device, ts } of queue) {
       const service = free < T0 + 60 * S ? 2000 : 25;
       const arrival = Math.max(ts, free + service);
@@ -180,13 +181,22 @@ describe('silence judged against input progress', () => {
         center: 'ca',
         reading: { type: 'wearable', device, reading: { ...calm, ts, seq: ts / S } },
       });
+      maxDelayShown = Math.max(maxDelayShown, h.engine.dataDelayedS('ca') ?? 0);
     }
-    return { h, maxLag };
+    return { h, maxLag, maxDelayShown, caughtUp: h.engine.dataDelayedS('ca') };
   }
 
   it('a backlog is late, not lost: only the wearable that really went silent raises, once, and resolves', () => {
-    const { h, maxLag } = backlog(T0 + 240 * S);
+    const { h, maxLag, maxDelayShown, caughtUp } = backlog(T0 + 240 * S);
     expect(maxLag).toBeGreaterThan(35 * S);
+    // One system alert to supervisors while behind, and the board's "data delayed by N s" meanwhile.
+    const degraded = h.transitions.filter((t) => t.alert.rule === 'monitoring-degraded');
+    expect(degraded.map((t) => `${t.kind}:${t.alert.subject.kind}:${t.audience}`)).toEqual([
+      'raised:center:supervisors',
+      'resolved:center:supervisors',
+    ]);
+    expect(maxDelayShown).toBeGreaterThan(35);
+    expect(caughtUp).toBeUndefined();
     const lost = h.transitions.filter((t) => t.alert.rule === 'monitoring-lost');
     expect(lost.map((t) => `${t.kind}:${t.alert.subject.id}`)).toEqual(['raised:a-09', 'resolved:a-09']);
     // Raised at its own silence deadline: its last reading (100 s, placed with the fastest delay) + 30 s.

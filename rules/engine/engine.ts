@@ -98,7 +98,12 @@ export class Engine {
     );
     this.#alerts = new Alerts(core);
     this.#conditions = new Conditions(core, this.#alerts);
-    this.#monitoring = new Monitoring(core, this.#alerts, (device) => this.#readings.wearable(device)?.ts);
+    this.#monitoring = new Monitoring(
+      core,
+      this.#alerts,
+      this.#conditions,
+      (device) => this.#readings.wearable(device)?.ts,
+    );
     this.#readings = new Readings(core, this.#conditions, this.#monitoring);
     this.#naps = new Naps(
       core,
@@ -257,6 +262,11 @@ export class Engine {
 
   room(room: string): RoomReading | undefined {
     return this.#readings.room(room);
+  }
+
+  /** Seconds a centre's data reaches the rules late, while its monitoring is degraded. */
+  dataDelayedS(center: string): number | undefined {
+    return this.#monitoring.delayedS(center);
   }
 
   checks(): NapCheckRecord[] {

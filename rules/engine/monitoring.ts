@@ -1,11 +1,13 @@
 import type { Infant } from '../../protocol/fleet.ts';
 import type { Severity } from '../../protocol/payloads.ts';
 import type { Alerts } from './alerts.ts';
+import type { Conditions } from './conditions.ts';
 import { type Core, alertKey, ms } from './core.ts';
 import { InputProgress } from './progress.ts';
 import type { Tracker } from './state.ts';
 
 const RULE = 'monitoring-lost';
+const DEGRADED = 'monitoring-degraded';
 
 /**
  * Monitoring lost: a silence deadline per assigned wearable, judged against input progress, a last will,
@@ -15,10 +17,13 @@ export class Monitoring {
   /** Silence is counted from here for a wearable that has not reported since this process started. */
   #from: number;
   readonly progress: InputProgress;
+  /** Per centre, how late its latest reading reached the rules (arrival minus placed time). */
+  readonly #lag = new Map<string, number>();
 
   constructor(
     private readonly core: Core,
     private readonly alerts: Alerts,
+    private readonly conditions: Conditions,
     private readonly latestTs: (device: string) => number | undefined,
   ) {
     this.#from = core.clock();
@@ -67,11 +72,33 @@ export class Monitoring {
     for (const device of this.progress.release(center)) this.core.schedule({ kind: 'silence', id: device });
   }
 
-  /** A reading from the centre moved its progress: wearables waiting for it are looked at again. */
+  /**
+   * A reading from the centre moved its progress: wearables waiting for it are looked at again, and its
+   * delay decides whether the centre's monitoring is degraded. Degraded holds nothing back by itself: a
+   * per-wearable silence already waits for the watermark, and alarms and conditions never wait.
+   */
   advanced(center: string, at: number, arrival: number): void {
     for (const device of this.progress.advance(center, at, arrival)) {
       this.core.schedule({ kind: 'silence', id: device });
     }
+    const lag = arrival - at;
+    this.#lag.set(center, lag);
+    const limit = ms(this.core.thresholds(center).monitoringLost.degradedLagS);
+    const key = alertKey(DEGRADED, center);
+    if (lag <= limit / 2 && !this.core.store.state.trackers[key]) return;
+    this.conditions.judge(key, { rule: DEGRADED, center, subject: { kind: 'center', id: center } }, arrival, {
+      levels: [{ severity: 'warning', holdMs: 0, active: lag > limit }],
+      clear: lag <= limit / 2,
+      clearHoldMs: 0,
+      value: Math.round(lag / 1000),
+    });
+  }
+
+  /** Seconds the centre's data is delayed by, while that is past the degraded threshold. */
+  delayedS(center: string): number | undefined {
+    const lag = this.#lag.get(center);
+    const limit = ms(this.core.thresholds(center).monitoringLost.degradedLagS);
+    return lag !== undefined && lag > limit ? Math.round(lag / 1000) : undefined;
   }
 
   offline(infant: Infant, at: number): void {

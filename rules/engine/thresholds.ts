@@ -7,7 +7,15 @@ import { positiveSeconds, secondsField } from './rules/fields.ts';
 /** The core's own numbers: silence, the alert lifecycle and the nap-check cadence. */
 const coreShape = {
   monitoringLost: z
-    .object({ silenceS: positiveSeconds.default(30), resumeS: secondsField.default(10) })
+    .object({
+      silenceS: positiveSeconds.default(30),
+      resumeS: secondsField.default(10),
+      /**
+       * Input lag (a reading's arrival after its placed time) past which the centre's monitoring is degraded:
+       * one alert to supervisors, "data delayed" on the board; back under half of it, it resolves.
+       */
+      degradedLagS: positiveSeconds.default(10),
+    })
     .prefault({}),
   lifecycle: z
     .object({

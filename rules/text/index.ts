@@ -63,6 +63,10 @@ export const TEMPLATES: Record<string, Record<Locale, Template>> = {
     'zh-CN': (c) => `${c.room} 午睡中二氧化碳过高：${c.v} ppm，请通风`,
     en: (c) => `CO₂ in ${c.room} is too high during the nap: ${c.v} ppm, air the room`,
   },
+  'monitoring-degraded': {
+    'zh-CN': (c) => `监测降级：${c.who} 的数据延迟 ${c.v} 秒`,
+    en: (c) => `Monitoring degraded: data from centre ${c.who} is delayed by ${c.v} s`,
+  },
   'low-battery': {
     'zh-CN': (c) => `${c.room} 设备 ${c.device} 电量低：${c.v}%`,
     en: (c) => `Battery of device ${c.device} in ${c.room} is low: ${c.v} %`,

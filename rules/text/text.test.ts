@@ -33,5 +33,13 @@ describe('alert text', () => {
       expect(text['zh-CN']).toContain('2 号睡眠室');
       expect(text.en).toContain('nap room 2');
     }
+    const degraded = renderMessage(
+      { rule: 'monitoring-degraded', subject: { kind: 'center', id: 'ca' }, value: 42 },
+      fleet,
+    );
+    expect(degraded).toEqual({
+      'zh-CN': '监测降级：CA 的数据延迟 42 秒',
+      en: 'Monitoring degraded: data from centre CA is delayed by 42 s',
+    });
   });
 });
