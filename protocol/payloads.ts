@@ -124,6 +124,8 @@ export const alertSchema = z.object({
   subject: z.object({ kind: z.enum(['infant', 'room', 'device', 'center']), id: idSchema }),
   /** The measured value that made the condition true (seconds prone, °C, battery %); absent for alarms. */
   value: z.number().optional(),
+  /** The devices an alert about a room or a centre names (one cause, one alert: a gateway or uplink down). */
+  devices: z.array(idSchema).max(1000).optional(),
   raisedAt: timestampSchema,
   updatedAt: timestampSchema,
   acknowledgedBy: z.string().optional(),

@@ -57,10 +57,12 @@ export class Alerts {
     at: number,
     conditionSince?: number,
     value?: number,
+    devices?: string[],
   ): void {
     const fields = {
       rule: base.rule,
       subject: base.subject,
+      ...(devices ? { devices } : {}),
       ...(base.room !== undefined ? { room: base.room } : {}),
       ...(value !== undefined
         ? { value }

@@ -204,14 +204,16 @@ describe('silence judged against input progress', () => {
     expect(lost[0]!.at - T0).toBeLessThan(131 * S);
   });
 
-  it('a centre silent as a whole still raises once nothing has arrived from it for a silence period', () => {
+  it('a centre silent as a whole raises one alert naming its wearables once nothing has arrived for a silence period', () => {
     const h = new Harness({ rules: { defaults: { lifecycle: HOLDS_ONLY.defaults.lifecycle } } });
     for (let t = T0; t <= T0 + 20 * S; t += S) {
       for (const device of ['w-07', 'w-08', 'w-09', 'w-b1']) h.wearable(device, t);
     }
-    h.at(T0 + 49_999);
-    expect(h.of('monitoring-lost')).toEqual([]);
-    h.at(T0 + 50 * S);
-    expect(h.of('monitoring-lost')).toHaveLength(4);
+    h.at(T0 + 51_999);
+    expect(h.transitions).toEqual([]);
+    h.at(T0 + 52 * S);
+    expect(h.transitions.map((t) => [t.kind, t.alert.rule, t.alert.subject, t.alert.devices])).toEqual([
+      ['raised', 'center-silent', { kind: 'center', id: 'ca' }, ['w-07', 'w-08', 'w-09', 'w-b1']],
+    ]);
   });
 });

@@ -3,9 +3,17 @@ import { DeadlineHeap } from './heap.ts';
 /**
  * What can fall due, each with the id it is about: a condition's hold or clear (`condition`, an alert key),
  * an open alert's reminder, escalation or bump (`alert`), a wearable's silence (`silence`, a device), a
- * centre silent as a whole (`center-silence`), a room's nap schedule (`schedule`) and nap checks (`check`).
+ * centre silent as a whole (`center-silence`), the silent wearables of a centre gathered into one cause
+ * (`silent-group`), a room's nap schedule (`schedule`) and nap checks (`check`).
  */
-export type DeadlineKind = 'condition' | 'alert' | 'silence' | 'center-silence' | 'schedule' | 'check';
+export type DeadlineKind =
+  | 'condition'
+  | 'alert'
+  | 'silence'
+  | 'center-silence'
+  | 'silent-group'
+  | 'schedule'
+  | 'check';
 export interface Deadline {
   kind: DeadlineKind;
   id: string;
@@ -16,6 +24,7 @@ const CODE: Record<DeadlineKind, string> = {
   alert: 'a',
   condition: 'c',
   'center-silence': 'g',
+  'silent-group': 'h',
   check: 'k',
   silence: 'm',
   schedule: 's',

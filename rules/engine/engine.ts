@@ -319,6 +319,8 @@ export class Engine {
         return this.#monitoring.silenceDue(d.id);
       case 'center-silence':
         return this.#monitoring.centerSilentDue(d.id);
+      case 'silent-group':
+        return this.#monitoring.groups.due(d.id);
       case 'schedule':
         return this.#naps.scheduleDue(d.id);
       case 'check':
@@ -339,6 +341,9 @@ export class Engine {
         break;
       case 'center-silence':
         this.#monitoring.fireCenterSilent(d.id);
+        break;
+      case 'silent-group':
+        this.#monitoring.groups.fire(d.id, at);
         break;
       case 'schedule':
         this.#naps.fireSchedule(d.id, at);

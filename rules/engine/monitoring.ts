@@ -3,6 +3,7 @@ import type { Severity } from '../../protocol/payloads.ts';
 import type { Alerts } from './alerts.ts';
 import type { Conditions } from './conditions.ts';
 import { type Core, alertKey, ms } from './core.ts';
+import { SilenceGroups } from './groups.ts';
 import { InputProgress } from './progress.ts';
 import type { Tracker } from './state.ts';
 
@@ -17,6 +18,7 @@ export class Monitoring {
   /** Silence is counted from here for a wearable that has not reported since this process started. */
   #from: number;
   readonly progress: InputProgress;
+  readonly groups: SilenceGroups;
   /** Per centre, how late its latest reading reached the rules (arrival minus placed time). */
   readonly #lag = new Map<string, number>();
 
@@ -28,6 +30,10 @@ export class Monitoring {
   ) {
     this.#from = core.clock();
     this.progress = new InputProgress(this.#from);
+    this.groups = new SilenceGroups(core, alerts, (device, at) => {
+      const infant = this.#infantOf(device);
+      if (infant && !this.core.store.state.alerts[alertKey(RULE, infant.id)]) this.raise(infant, at);
+    });
   }
 
   /** A replay's device time starts before the wall clock: silence is counted from its first input. */
@@ -47,6 +53,7 @@ export class Monitoring {
     const device = this.core.fleet().devices.get(deviceId);
     if (!device?.infant || device.kind !== 'wearable') return undefined;
     if (this.core.store.state.alerts[alertKey(RULE, device.infant)]) return undefined;
+    if (this.groups.folded(deviceId)) return undefined;
     const silence = ms(this.core.thresholds(device.center).monitoringLost.silenceS);
     const due = this.#lastSeen(deviceId) + silence;
     const now = this.core.clock();
@@ -56,9 +63,12 @@ export class Monitoring {
   }
 
   fireSilence(deviceId: string, at: number): void {
+    if (this.#infantOf(deviceId)) this.groups.silent(deviceId, at);
+  }
+
+  #infantOf(deviceId: string): Infant | undefined {
     const device = this.core.fleet().devices.get(deviceId);
-    const infant = device?.infant ? this.core.fleet().infants.get(device.infant) : undefined;
-    if (infant) this.raise(infant, at);
+    return device?.infant ? this.core.fleet().infants.get(device.infant) : undefined;
   }
 
   /** The whole centre silent for a silence period: its waiting wearables no longer wait for peers. */
@@ -101,8 +111,10 @@ export class Monitoring {
     return lag !== undefined && lag > limit ? Math.round(lag / 1000) : undefined;
   }
 
+  /** A last will: gathered like a silence, so a gateway's wills arriving together are one alert. */
   offline(infant: Infant, at: number): void {
-    if (!this.core.store.state.alerts[alertKey(RULE, infant.id)]) this.raise(infant, at);
+    const device = this.core.fleet().wearableOfInfant.get(infant.id);
+    if (device && !this.core.store.state.alerts[alertKey(RULE, infant.id)]) this.groups.silent(device.id, at);
   }
 
   raise(infant: Infant, at: number): void {
@@ -119,6 +131,7 @@ export class Monitoring {
 
   /** Critical while the room naps, warning otherwise. */
   napChanged(infant: Infant, started: boolean, at: number): void {
+    this.groups.napChanged(infant.center, infant.room, at);
     const key = alertKey(RULE, infant.id);
     const open = this.alerts.open(key);
     const severity: Severity = started ? 'critical' : 'warning';
@@ -127,6 +140,8 @@ export class Monitoring {
 
   /** Readings after a loss must continue for `resumeS` before the alert resolves; a new gap restarts that. */
   resume(infant: Infant, previousTs: number | undefined, ts: number): void {
+    const device = this.core.fleet().wearableOfInfant.get(infant.id);
+    if (device) this.groups.resumed(device.id, ts);
     const { store } = this.core;
     const key = alertKey(RULE, infant.id);
     if (!store.state.alerts[key]) return;

@@ -359,25 +359,30 @@ describe('monitoring lost', () => {
 
   it('resolves after readings resume for 10 s; a new gap restarts the count', () => {
     const h = new Harness({ rules: { defaults: { ...rules.defaults, monitoringLost: { silenceS: 30 } } } });
-    h.wearable('w-07', T0);
-    h.at(T0 + 30 * S);
-    h.stream('w-07', T0 + 60 * S, T0 + 65 * S, S, {});
-    h.at(T0 + 100 * S);
-    h.stream('w-07', T0 + 110 * S, T0 + 125 * S, S, {});
+    const w07 = (t: number) => t === T0 || (t >= T0 + 60 * S && t <= T0 + 65 * S) || t >= T0 + 110 * S;
+    for (let t = T0; t <= T0 + 125 * S; t += S) {
+      // Its peers keep reporting: only A-07's wearable is silent.
+      if ((t - T0) % (5 * S) === 0) for (const peer of ['w-08', 'w-09', 'w-b1']) h.wearable(peer, t);
+      if (w07(t)) h.wearable('w-07', t);
+    }
     const mine = h.transitions.filter((t) => t.alert.subject.id === 'a-07');
     expect(mine.map((t) => `${t.kind}@${(t.at - T0) / 1000}`)).toEqual(['raised@30', 'resolved@120']);
   });
 
-  it('raises at once on a last-will offline status', () => {
+  it('raises on a last-will offline status, stamped at the will', () => {
     const h = new Harness({ rules });
     h.wearable('w-07', T0);
+    h.now = T0 + 3 * S;
     h.send({
       type: 'status',
       center: 'ca',
       device: 'w-07',
       status: { v: 1, ts: T0 + 3 * S, state: 'offline' },
     });
-    expect(h.transitions.filter((t) => t.alert.subject.id === 'a-07').map((t) => t.kind)).toEqual(['raised']);
+    // Gathered for 2 s with any other will of the centre, then raised as of the will.
+    h.at(T0 + 5 * S);
+    const mine = h.transitions.filter((t) => t.alert.subject.id === 'a-07');
+    expect(mine.map((t) => `${t.kind}@${(t.at - T0) / 1000}`)).toEqual(['raised@3']);
   });
 });
 

@@ -15,6 +15,11 @@ const coreShape = {
        * one alert to supervisors, "data delayed" on the board; back under half of it, it resolves.
        */
       degradedLagS: positiveSeconds.default(10),
+      /**
+       * Silent wearables of a centre are gathered this long and judged together (one alert per cause):
+       * behind one gateway they fall silent within a reading interval of each other.
+       */
+      groupGatherS: secondsField.default(2),
     })
     .prefault({}),
   lifecycle: z

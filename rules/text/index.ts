@@ -9,6 +9,8 @@ interface TextContext {
   device: string;
   /** The alert value, rounded for display. */
   v: string;
+  /** The devices a room or centre alert names, comma-separated. */
+  devices: string;
 }
 
 type Template = (c: TextContext) => string;
@@ -63,6 +65,16 @@ export const TEMPLATES: Record<string, Record<Locale, Template>> = {
     'zh-CN': (c) => `${c.room} 午睡中二氧化碳过高：${c.v} ppm，请通风`,
     en: (c) => `CO₂ in ${c.room} is too high during the nap: ${c.v} ppm, air the room`,
   },
+  'room-silent': {
+    'zh-CN': (c) => `${c.room} ${c.v} 个穿戴设备同时中断（${c.devices}），请检查网关或网络`,
+    en: (c) =>
+      `${c.v} wearables in ${c.room} went silent together (${c.devices}): check the gateway or network`,
+  },
+  'center-silent': {
+    'zh-CN': (c) => `${c.who} 园区 ${c.v} 个穿戴设备同时中断（${c.devices}），请检查园区网络`,
+    en: (c) =>
+      `${c.v} wearables of centre ${c.who} went silent together (${c.devices}): check the centre's network`,
+  },
   'monitoring-degraded': {
     'zh-CN': (c) => `监测降级：${c.who} 的数据延迟 ${c.v} 秒`,
     en: (c) => `Monitoring degraded: data from centre ${c.who} is delayed by ${c.v} s`,
@@ -73,7 +85,7 @@ export const TEMPLATES: Record<string, Record<Locale, Template>> = {
   },
 };
 
-type AlertFields = Pick<Alert, 'rule' | 'room' | 'subject' | 'value'>;
+type AlertFields = Pick<Alert, 'rule' | 'room' | 'subject' | 'value' | 'devices'>;
 
 /** A rule without a sentence still names itself, its room and subject: an alert is never lost for its text. */
 function template(rule: string, locale: Locale): Template {
@@ -98,6 +110,7 @@ function context(alert: AlertFields, fleet: FleetIndex, locale: Locale, withName
     who: withNames && infant ? `${infant.displayName} (${label})` : label,
     device: alert.subject.id,
     v,
+    devices: (alert.devices ?? []).join(', '),
   };
 }
 
