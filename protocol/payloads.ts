@@ -100,7 +100,11 @@ export const RULE_IDS = [
   'monitoring-lost',
   'low-battery',
 ] as const;
-export const ruleIdSchema = z.enum(RULE_IDS);
+/**
+ * An alert's rule: the shipped ones above, or any rule a deployment's rules registry adds (one module
+ * under rules/engine/rules/), so adding a rule needs no change to the wire contract.
+ */
+export const ruleIdSchema = idSchema;
 export type RuleId = z.infer<typeof ruleIdSchema>;
 
 export const LOCALES = ['zh-CN', 'en'] as const;
@@ -116,9 +120,12 @@ export const alertSchema = z.object({
   rule: ruleIdSchema,
   severity: severitySchema,
   state: alertStateSchema,
-  subject: z.object({ kind: z.enum(['infant', 'room', 'device']), id: idSchema }),
+  /** `center`: an alert about a whole centre (its input delayed, most of its wearables silent at once). */
+  subject: z.object({ kind: z.enum(['infant', 'room', 'device', 'center']), id: idSchema }),
   /** The measured value that made the condition true (seconds prone, °C, battery %); absent for alarms. */
   value: z.number().optional(),
+  /** The devices an alert about a room or a centre names (one cause, one alert: a gateway or uplink down). */
+  devices: z.array(idSchema).max(1000).optional(),
   raisedAt: timestampSchema,
   updatedAt: timestampSchema,
   acknowledgedBy: z.string().optional(),

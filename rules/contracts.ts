@@ -29,6 +29,8 @@ export interface RoomBoard {
   humidity?: number;
   infants: InfantBoardEntry[];
   openAlerts: Alert[];
+  /** Set while the centre's data reaches the rules late (monitoring degraded): "data delayed by N s". */
+  dataDelayedS?: number;
 }
 
 export interface NapCheckRecord {

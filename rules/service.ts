@@ -489,6 +489,7 @@ export async function startRules(
 
 function roomBoards(fleet: FleetIndex, engine: Engine, center: string): RoomBoard[] {
   const open = engine.openAlerts();
+  const delayed = engine.dataDelayedS(center);
   return fleet.roomsOf(center).map((room) => {
     const nap = engine.nap(room.id);
     const env = engine.room(room.id);
@@ -520,6 +521,7 @@ function roomBoards(fleet: FleetIndex, engine: Engine, center: string): RoomBoar
         };
       }),
       openAlerts: open.filter((a) => a.room === room.id),
+      ...(delayed !== undefined ? { dataDelayedS: delayed } : {}),
     };
   });
 }

@@ -169,6 +169,7 @@ describe('silence judged against input progress', () => {
     }
     let free = T0;
     let maxLag = 0;
+    let maxDelayShown = 0;
     for (const { device, ts } of queue) {
       const service = free < T0 + 60 * S ? 2000 : 25;
       const arrival = Math.max(ts, free + service);
@@ -180,13 +181,22 @@ describe('silence judged against input progress', () => {
         center: 'ca',
         reading: { type: 'wearable', device, reading: { ...calm, ts, seq: ts / S } },
       });
+      maxDelayShown = Math.max(maxDelayShown, h.engine.dataDelayedS('ca') ?? 0);
     }
-    return { h, maxLag };
+    return { h, maxLag, maxDelayShown, caughtUp: h.engine.dataDelayedS('ca') };
   }
 
   it('a backlog is late, not lost: only the wearable that really went silent raises, once, and resolves', () => {
-    const { h, maxLag } = backlog(T0 + 240 * S);
+    const { h, maxLag, maxDelayShown, caughtUp } = backlog(T0 + 240 * S);
     expect(maxLag).toBeGreaterThan(35 * S);
+    // One system alert to supervisors while behind, and the board's "data delayed by N s" meanwhile.
+    const degraded = h.transitions.filter((t) => t.alert.rule === 'monitoring-degraded');
+    expect(degraded.map((t) => `${t.kind}:${t.alert.subject.kind}:${t.audience}`)).toEqual([
+      'raised:center:supervisors',
+      'resolved:center:supervisors',
+    ]);
+    expect(maxDelayShown).toBeGreaterThan(35);
+    expect(caughtUp).toBeUndefined();
     const lost = h.transitions.filter((t) => t.alert.rule === 'monitoring-lost');
     expect(lost.map((t) => `${t.kind}:${t.alert.subject.id}`)).toEqual(['raised:a-09', 'resolved:a-09']);
     // Raised at its own silence deadline: its last reading (100 s, placed with the fastest delay) + 30 s.
@@ -194,14 +204,16 @@ describe('silence judged against input progress', () => {
     expect(lost[0]!.at - T0).toBeLessThan(131 * S);
   });
 
-  it('a centre silent as a whole still raises once nothing has arrived from it for a silence period', () => {
+  it('a centre silent as a whole raises one alert naming its wearables once nothing has arrived for a silence period', () => {
     const h = new Harness({ rules: { defaults: { lifecycle: HOLDS_ONLY.defaults.lifecycle } } });
     for (let t = T0; t <= T0 + 20 * S; t += S) {
       for (const device of ['w-07', 'w-08', 'w-09', 'w-b1']) h.wearable(device, t);
     }
-    h.at(T0 + 49_999);
-    expect(h.of('monitoring-lost')).toEqual([]);
-    h.at(T0 + 50 * S);
-    expect(h.of('monitoring-lost')).toHaveLength(4);
+    h.at(T0 + 51_999);
+    expect(h.transitions).toEqual([]);
+    h.at(T0 + 52 * S);
+    expect(h.transitions.map((t) => [t.kind, t.alert.rule, t.alert.subject, t.alert.devices])).toEqual([
+      ['raised', 'center-silent', { kind: 'center', id: 'ca' }, ['w-07', 'w-08', 'w-09', 'w-b1']],
+    ]);
   });
 });

@@ -180,6 +180,30 @@ const cases: Case[] = [
     expected: [],
   },
   {
+    name: 'CO₂ too high during a nap: > 1,500 ppm for 60 s, warning; ≤ 1,400 for 60 s clears',
+    rule: 'co2-high',
+    run(h) {
+      h.roomStream(T0, T0 + 2 * MIN, 10 * S, { co2ppm: 1800 });
+      h.nap('r2', 'started', T0 + 2 * MIN + 5 * S);
+      h.roomStream(T0 + 2 * MIN + 10 * S, T0 + 4 * MIN, 10 * S, { co2ppm: 1800 });
+      // 1,450 is inside the hysteresis band: it keeps the alert open.
+      h.roomStream(T0 + 4 * MIN + 10 * S, T0 + 6 * MIN, 10 * S, { co2ppm: 1450 });
+      h.roomStream(T0 + 6 * MIN + 10 * S, T0 + 8 * MIN, 10 * S, { co2ppm: 1300 });
+    },
+    expected: ['raised:warning@190', 'resolved:warning@430'],
+  },
+  {
+    name: 'CO₂: not outside a nap; the nap ending clears it',
+    rule: 'co2-high',
+    run(h) {
+      h.nap('r2', 'started', T0);
+      h.roomStream(T0, T0 + 2 * MIN, 10 * S, { co2ppm: 2000 });
+      h.nap('r2', 'ended', T0 + 2 * MIN + 5 * S);
+      h.roomStream(T0 + 2 * MIN + 10 * S, T0 + 5 * MIN, 10 * S, { co2ppm: 2000 });
+    },
+    expected: ['raised:warning@60', 'resolved:warning@190'],
+  },
+  {
     name: 'skin temperature: ≥ 38.0 °C absolute fires even under +1 °C; back under 37.8 for 10 min clears',
     rule: 'skin-temp-rise',
     run(h) {
@@ -335,25 +359,30 @@ describe('monitoring lost', () => {
 
   it('resolves after readings resume for 10 s; a new gap restarts the count', () => {
     const h = new Harness({ rules: { defaults: { ...rules.defaults, monitoringLost: { silenceS: 30 } } } });
-    h.wearable('w-07', T0);
-    h.at(T0 + 30 * S);
-    h.stream('w-07', T0 + 60 * S, T0 + 65 * S, S, {});
-    h.at(T0 + 100 * S);
-    h.stream('w-07', T0 + 110 * S, T0 + 125 * S, S, {});
+    const w07 = (t: number) => t === T0 || (t >= T0 + 60 * S && t <= T0 + 65 * S) || t >= T0 + 110 * S;
+    for (let t = T0; t <= T0 + 125 * S; t += S) {
+      // Its peers keep reporting: only A-07's wearable is silent.
+      if ((t - T0) % (5 * S) === 0) for (const peer of ['w-08', 'w-09', 'w-b1']) h.wearable(peer, t);
+      if (w07(t)) h.wearable('w-07', t);
+    }
     const mine = h.transitions.filter((t) => t.alert.subject.id === 'a-07');
     expect(mine.map((t) => `${t.kind}@${(t.at - T0) / 1000}`)).toEqual(['raised@30', 'resolved@120']);
   });
 
-  it('raises at once on a last-will offline status', () => {
+  it('raises on a last-will offline status, stamped at the will', () => {
     const h = new Harness({ rules });
     h.wearable('w-07', T0);
+    h.now = T0 + 3 * S;
     h.send({
       type: 'status',
       center: 'ca',
       device: 'w-07',
       status: { v: 1, ts: T0 + 3 * S, state: 'offline' },
     });
-    expect(h.transitions.filter((t) => t.alert.subject.id === 'a-07').map((t) => t.kind)).toEqual(['raised']);
+    // Gathered for 2 s with any other will of the centre, then raised as of the will.
+    h.at(T0 + 5 * S);
+    const mine = h.transitions.filter((t) => t.alert.subject.id === 'a-07');
+    expect(mine.map((t) => `${t.kind}@${(t.at - T0) / 1000}`)).toEqual(['raised@3']);
   });
 });
 

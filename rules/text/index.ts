@@ -1,5 +1,5 @@
 import type { FleetIndex } from '../../protocol/fleet.ts';
-import { type Alert, LOCALES, type Locale, type RuleId } from '../../protocol/payloads.ts';
+import { type Alert, LOCALES, type Locale } from '../../protocol/payloads.ts';
 
 interface TextContext {
   /** Room name in the locale, falling back to the registry's `name`. */
@@ -9,12 +9,17 @@ interface TextContext {
   device: string;
   /** The alert value, rounded for display. */
   v: string;
+  /** The devices a room or centre alert names, comma-separated. */
+  devices: string;
 }
 
 type Template = (c: TextContext) => string;
 
-/** One sentence per rule and locale. Rooms are named like `2 号睡眠室` / `nap room 2` in the registry. */
-export const TEMPLATES: Record<RuleId, Record<Locale, Template>> = {
+/**
+ * One sentence per rule and locale, keyed by rule id (a rule of the registry brings its own entry here).
+ * Rooms are named like `2 号睡眠室` / `nap room 2` in the registry.
+ */
+export const TEMPLATES: Record<string, Record<Locale, Template>> = {
   'prone-sleep': {
     'zh-CN': (c) => `${c.room} ${c.who} 趴睡已 ${c.v} 秒`,
     en: (c) => `Infant ${c.who} in ${c.room} has been prone for ${c.v} s`,
@@ -56,13 +61,38 @@ export const TEMPLATES: Record<RuleId, Record<Locale, Template>> = {
     'zh-CN': (c) => `${c.room} ${c.who} 监测中断已 ${c.v} 秒`,
     en: (c) => `Monitoring of infant ${c.who} in ${c.room} lost for ${c.v} s`,
   },
+  'co2-high': {
+    'zh-CN': (c) => `${c.room} 午睡中二氧化碳过高：${c.v} ppm，请通风`,
+    en: (c) => `CO₂ in ${c.room} is too high during the nap: ${c.v} ppm, air the room`,
+  },
+  'room-silent': {
+    'zh-CN': (c) => `${c.room} ${c.v} 个穿戴设备同时中断（${c.devices}），请检查网关或网络`,
+    en: (c) =>
+      `${c.v} wearables in ${c.room} went silent together (${c.devices}): check the gateway or network`,
+  },
+  'center-silent': {
+    'zh-CN': (c) => `${c.who} 园区 ${c.v} 个穿戴设备同时中断（${c.devices}），请检查园区网络`,
+    en: (c) =>
+      `${c.v} wearables of centre ${c.who} went silent together (${c.devices}): check the centre's network`,
+  },
+  'monitoring-degraded': {
+    'zh-CN': (c) => `监测降级：${c.who} 的数据延迟 ${c.v} 秒`,
+    en: (c) => `Monitoring degraded: data from centre ${c.who} is delayed by ${c.v} s`,
+  },
   'low-battery': {
     'zh-CN': (c) => `${c.room} 设备 ${c.device} 电量低：${c.v}%`,
     en: (c) => `Battery of device ${c.device} in ${c.room} is low: ${c.v} %`,
   },
 };
 
-type AlertFields = Pick<Alert, 'rule' | 'room' | 'subject' | 'value'>;
+type AlertFields = Pick<Alert, 'rule' | 'room' | 'subject' | 'value' | 'devices'>;
+
+/** A rule without a sentence still names itself, its room and subject: an alert is never lost for its text. */
+function template(rule: string, locale: Locale): Template {
+  const own = TEMPLATES[rule];
+  if (own) return own[locale];
+  return (c) => `${c.room} ${rule} ${c.who} ${c.v}`.trim();
+}
 
 /** The pseudonymous label caregivers see on the wall chart: the registry id in capitals (a-07 → A-07). */
 export function infantLabel(id: string): string {
@@ -80,6 +110,7 @@ function context(alert: AlertFields, fleet: FleetIndex, locale: Locale, withName
     who: withNames && infant ? `${infant.displayName} (${label})` : label,
     device: alert.subject.id,
     v,
+    devices: (alert.devices ?? []).join(', '),
   };
 }
 
@@ -89,7 +120,7 @@ function context(alert: AlertFields, fleet: FleetIndex, locale: Locale, withName
  */
 export function renderMessage(alert: AlertFields, fleet: FleetIndex): Record<Locale, string> {
   return Object.fromEntries(
-    LOCALES.map((locale) => [locale, TEMPLATES[alert.rule][locale](context(alert, fleet, locale, false))]),
+    LOCALES.map((locale) => [locale, template(alert.rule, locale)(context(alert, fleet, locale, false))]),
   ) as Record<Locale, string>;
 }
 
@@ -103,5 +134,5 @@ export function renderAlertText(
   options: { withNames: boolean; locale?: Locale },
 ): string {
   const locale = options.locale ?? 'zh-CN';
-  return TEMPLATES[alert.rule][locale](context(alert, fleet, locale, options.withNames));
+  return template(alert.rule, locale)(context(alert, fleet, locale, options.withNames));
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { RULE_IDS } from '../../protocol/payloads.ts';
+import { RULES } from '../engine/rules/index.ts';
 import { fleet } from '../test/harness.ts';
-import { renderAlertText, renderMessage } from './index.ts';
+import { TEMPLATES, renderAlertText, renderMessage } from './index.ts';
 
 const prone = {
   rule: 'prone-sleep' as const,
@@ -25,12 +25,21 @@ describe('alert text', () => {
     expect(renderAlertText(prone, fleet, { withNames: false, locale: 'en' })).not.toContain('王小明');
   });
 
-  it('has a template for every rule in both locales', () => {
-    for (const rule of RULE_IDS) {
+  it('has a template for every rule of the registry and the core in both locales', () => {
+    for (const rule of [...RULES.map((r) => r.id), 'one-key-alarm', 'monitoring-lost']) {
+      expect(TEMPLATES[rule], rule).toBeDefined();
       const subject = { kind: 'room' as const, id: 'r2' };
       const text = renderMessage({ rule, room: 'r2', subject, value: 1 }, fleet);
       expect(text['zh-CN']).toContain('2 号睡眠室');
       expect(text.en).toContain('nap room 2');
     }
+    const degraded = renderMessage(
+      { rule: 'monitoring-degraded', subject: { kind: 'center', id: 'ca' }, value: 42 },
+      fleet,
+    );
+    expect(degraded).toEqual({
+      'zh-CN': '监测降级：CA 的数据延迟 42 秒',
+      en: 'Monitoring degraded: data from centre CA is delayed by 42 s',
+    });
   });
 });

@@ -215,7 +215,7 @@ export function texts(locale: Locale): Texts {
     locale,
     t: (key) => catalogue[locale][key],
     severity: (s) => severities[locale][s],
-    rule: (r) => rules[locale][r],
+    rule: (r) => rules[locale][r] ?? r,
     posture: (p) => postures[locale][p],
     state: (s) => states[locale][s],
     transition: (k) => transitions[locale][k],
