@@ -1,8 +1,13 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { FleetIndex, fleetSchema } from '../../protocol/fleet.ts';
 import { REDACT_PATHS } from '../../lib/logger.ts';
 import { waitFor } from '../../lib/net.ts';
@@ -204,6 +209,60 @@ describe('token leaks', () => {
       expect(metrics).not.toContain(token);
     }
     expect(s.logs.length).toBeGreaterThan(0);
+  });
+
+  it('prints no robot key, access token or password with --print-config', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cw-print-config-'));
+    try {
+      const config = join(dir, 'rules.yaml');
+      writeFileSync(
+        config,
+        stringify({
+          mqtt: { url: 'mqtt://rules:pa55word-9@127.0.0.1:1883' },
+          fleetFile: join(dir, 'fleet.yaml'),
+          journalDir: join(dir, 'journal'),
+          http: { tokens },
+          channels: {
+            history: { enabled: false },
+            webhooks: [
+              {
+                name: 'wc',
+                format: 'wecom',
+                url: 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=ROBOT-KEY-1',
+              },
+              {
+                name: 'dt',
+                format: 'dingtalk',
+                url: 'https://oapi.dingtalk.com/robot/send?access_token=DING-TOKEN-2',
+                secret: 'SEC-3',
+              },
+              { name: 'js', url: 'https://example.org/hook', headers: { Authorization: 'Bearer HEADER-4' } },
+            ],
+          },
+        }),
+      );
+      const printed = spawnSync(
+        process.execPath,
+        ['bin/cradlewatch.mjs', 'rules', '--config', config, '--print-config'],
+        {
+          encoding: 'utf8',
+        },
+      );
+      expect(printed.status).toBe(0);
+      expect(printed.stdout).toContain('qyapi.weixin.qq.com');
+      for (const secret of [
+        'pa55word-9',
+        'ROBOT-KEY-1',
+        'DING-TOKEN-2',
+        'SEC-3',
+        'HEADER-4',
+        ...Object.values(TOKENS),
+      ]) {
+        expect(printed.stdout + printed.stderr).not.toContain(secret);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('sends no referrer, so a token in the stream URL does not leave the page in one', async () => {
