@@ -177,6 +177,37 @@ describe('cross-centre reads and writes with a caregiver token of another centre
   });
 });
 
+describe('cross-site requests', () => {
+  it('grants no other origin access, acts on no ambient credential, and takes a query token on the stream only', async () => {
+    const s = await serve();
+    const alert = s.alerts.raise('csrf-target', 'ca');
+    const evil = { origin: 'https://evil.example' };
+    const preflight = await raw(s.port, `/api/alerts/${alert.id}/ack`, {
+      method: 'OPTIONS',
+      headers: {
+        ...evil,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization',
+      },
+    });
+    expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
+    const read = await raw(s.port, '/api/alerts', { headers: { ...evil, ...auth(TOKENS.a) } });
+    expect(read.headers['access-control-allow-origin']).toBeUndefined();
+    // A form post from another site carries cookies, never the bearer header.
+    const forged = await raw(s.port, `/api/alerts/${alert.id}/ack`, {
+      method: 'POST',
+      headers: { ...evil, cookie: `token=${TOKENS.a}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'x=1',
+    });
+    expect(forged.status).toBe(401);
+    expect((await raw(s.port, `/api/alerts?token=${TOKENS.a}`)).status).toBe(401);
+    expect(
+      (await raw(s.port, `/api/alerts/${alert.id}/ack?token=${TOKENS.a}`, { method: 'POST' })).status,
+    ).toBe(401);
+    expect(s.alerts.get(alert.id)?.state).toBe('raised');
+  });
+});
+
 describe('token leaks', () => {
   it('writes no token to the log or to /metrics, whatever the request does with it', async () => {
     const s = await serve({
