@@ -285,4 +285,30 @@ describe('maskSecrets', () => {
       name: 'site',
     });
   });
+
+  it('masks credentials inside URLs: robot keys, access tokens, signatures, user passwords, auth headers', () => {
+    expect(
+      maskSecrets({
+        webhooks: [
+          {
+            url: 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc-123',
+            headers: { Authorization: 'Bearer x' },
+          },
+          { url: 'https://oapi.dingtalk.com/robot/send?access_token=t0k&timestamp=1&sign=s1g' },
+        ],
+        mqtt: { url: 'mqtt://rules:pa55@127.0.0.1:1883' },
+        fleetFile: './fleet.yaml',
+      }),
+    ).toEqual({
+      webhooks: [
+        {
+          url: 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=***',
+          headers: { Authorization: '***' },
+        },
+        { url: 'https://oapi.dingtalk.com/robot/send?access_token=***&timestamp=1&sign=***' },
+      ],
+      mqtt: { url: 'mqtt://rules:***@127.0.0.1:1883' },
+      fleetFile: './fleet.yaml',
+    });
+  });
 });

@@ -135,7 +135,7 @@ class Origins {
 }
 
 /** Password hashes count: an scrypt hash printed is a hash to crack offline. */
-const SECRET_KEY = /(password|passwordHash|token|secret|key)$/i;
+const SECRET_KEY = /(password|passwordHash|token|secret|key|authorization)$/i;
 
 function valueAt(root: unknown, path: (string | number)[]): unknown {
   let node = root;
@@ -230,8 +230,35 @@ export function loadConfig<S extends z.ZodType>(schema: S, sources: ConfigSource
   throw new ConfigError(`invalid config${sources.file ? ` (${sources.file})` : ''}:\n${lines.join('\n')}`);
 }
 
-/** Replaces secrets with `***` for `--print-config` and start-up logs. */
+/**
+ * A URL with its credentials masked: the password of `user:pass@`, and query parameters named like a
+ * secret (a WeCom robot's `key`, DingTalk's `access_token`, a signature). Other strings are returned as is.
+ */
+function maskUrl(value: string, secretKey: RegExp): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return value;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return value;
+  }
+  let masked = false;
+  if (url.password) {
+    url.password = '***';
+    masked = true;
+  }
+  for (const name of [...url.searchParams.keys()]) {
+    if (secretKey.test(name) || /^(sign|signature|access_token)$/i.test(name)) {
+      url.searchParams.set(name, '***');
+      masked = true;
+    }
+  }
+  return masked ? url.toString() : value;
+}
+
+/** Replaces secrets with `***` for `--print-config` and start-up logs, inside URLs too. */
 export function maskSecrets(value: unknown, secretKey = SECRET_KEY): unknown {
+  if (typeof value === 'string') return maskUrl(value, secretKey);
   if (Array.isArray(value)) return value.map((v) => maskSecrets(v, secretKey));
   if (!isPlain(value)) return value;
   return Object.fromEntries(

@@ -185,12 +185,10 @@ describe('webhooks (real local receivers)', () => {
   it('a slow endpoint never delays another', async () => {
     // The slow endpoint answers only when the test lets it: fast must have everything before then.
     const slow = await receiver();
-    let release = () => {};
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let slowAnswered = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
     slow.respond(async (_req, res) => {
-      await released;
-      slowAnswered++;
+      await gate;
       res.writeHead(200).end();
     });
     const fast = await receiver();
@@ -201,10 +199,11 @@ describe('webhooks (real local receivers)', () => {
       slowChannel.deliver(t);
       fastChannel.deliver(t);
     }
-    await waitFor(() => fast.requests.length === 5, { timeoutMs: 20_000, what: 'five deliveries to fast' });
-    expect(slowAnswered).toBe(0);
+    // The slow endpoint answers nothing until the fast one has had all five.
+    await waitFor(() => fast.requests.length === 5, { what: 'five at the fast endpoint' });
     expect(slow.requests.length).toBeLessThanOrEqual(1);
     release();
+    await waitFor(() => slow.requests.length === 5, { what: 'five at the slow endpoint once it answers' });
   });
 
   it('bounds its queue by giving up the oldest waiting transitions, counted', async () => {

@@ -65,7 +65,16 @@ export function createChannels(config: ChannelsConfig, deps: ChannelDeps): Alert
   if (config.history.enabled) {
     if (!deps.influx)
       throw new Error('channels.history is enabled but the rules service has no InfluxDB connection');
-    channels.push(new InfluxHistoryChannel(deps.influx, config.history.locale, log));
+    channels.push(
+      new InfluxHistoryChannel(
+        deps.influx,
+        config.history.locale,
+        log,
+        undefined,
+        undefined,
+        outbox('history'),
+      ),
+    );
   }
   const text: AlertText = (alert, locale, withNames) =>
     renderAlertText(alert, deps.fleet(), { withNames, locale });

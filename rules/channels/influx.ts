@@ -5,6 +5,10 @@ import type { InfluxConnection } from '../../lib/influx/connection.ts';
 import { createWriteApi } from '../../lib/influx/writer.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { channelMetrics } from './metrics.ts';
+import type { Outbox } from './outbox.ts';
+
+/** The WriteApi's retries; a batch still failing after them is given up by the library. */
+const MAX_RETRIES = 5;
 
 /**
  * Every transition as a point of the `alert` measurement (DESIGN.md data model), for Grafana annotations
@@ -32,10 +36,17 @@ export function alertPoint(transition: AlertTransition, locale: Locale): Point {
   return point;
 }
 
+/**
+ * With an outbox, a transition is settled when InfluxDB accepted the batch holding its line (or the
+ * WriteApi gave that batch up, counted); one still unwritten at a kill -9 is written after the next start.
+ * Writing a point twice only rewrites it: same series, same timestamp.
+ */
 export class InfluxHistoryChannel implements AlertChannel {
   readonly name = 'influx';
   private readonly writeApi: WriteApi;
   private closing: Promise<void> | undefined;
+  /** Line protocol → the seqs it carries, until InfluxDB has it. */
+  private readonly unconfirmed = new Map<string, number[]>();
 
   constructor(
     conn: InfluxConnection,
@@ -43,35 +54,66 @@ export class InfluxHistoryChannel implements AlertChannel {
     private readonly log: Logger,
     flushIntervalMs = 1_000,
     private readonly closeTimeoutMs = 5_000,
+    private readonly outbox?: Outbox,
   ) {
     // The WriteApi batches, retries with backoff and keeps a bounded buffer: deliver only hands it a point.
     this.writeApi = createWriteApi(conn, {
       flushInterval: flushIntervalMs,
       batchSize: 500,
-      maxRetries: 5,
+      maxRetries: MAX_RETRIES,
       maxBufferLines: 50_000,
-      writeFailed: (error, lines) => {
+      writeFailed: (error, lines, attempt) => {
         channelMetrics.failed.inc({ channel: this.name }, lines.length);
-        this.log.warn({ err: error, lines: lines.length }, 'alert history write failed');
+        this.log.warn({ err: error, lines: lines.length, attempt }, 'alert history write failed');
+        // The WriteApi gives a batch up after its retries, on a 4xx (not 429) and past its retry time.
+        const status = (error as { statusCode?: number }).statusCode;
+        const final =
+          attempt > MAX_RETRIES ||
+          (status !== undefined && status < 429) ||
+          error.message === 'Max retry time exceeded.';
+        if (final) this.confirm(lines);
       },
+      writeRetrySkipped: (entry) => this.confirm(entry.lines),
       writeSuccess: (lines) => {
         channelMetrics.delivered.inc({ channel: this.name }, lines.length);
+        this.confirm(lines);
       },
     });
+    for (const transition of outbox?.pending() ?? []) this.write(transition);
   }
 
   deliver(transition: AlertTransition): void {
     if (this.closing) return;
+    if (this.outbox && !this.outbox.take(transition)) return;
+    this.write(transition);
+  }
+
+  private write(transition: AlertTransition): void {
     try {
-      this.writeApi.writePoint(alertPoint(transition, this.locale));
+      const line = alertPoint(transition, this.locale).toLineProtocol(this.writeApi);
+      if (!line) throw new Error('the point has no fields');
+      this.unconfirmed.set(line, [...(this.unconfirmed.get(line) ?? []), transition.seq]);
+      this.writeApi.writeRecord(line);
     } catch (error) {
       this.log.error({ err: error, alert: transition.alert.id }, 'alert history point refused');
+      this.outbox?.settle([transition.seq]);
     }
+  }
+
+  private confirm(lines: string[]): void {
+    const seqs = lines.flatMap((line) => this.unconfirmed.get(line) ?? []);
+    for (const line of lines) this.unconfirmed.delete(line);
+    this.outbox?.settle(seqs);
   }
 
   close(): Promise<void> {
     // With InfluxDB down the WriteApi would retry for minutes; shutdown waits a bounded time instead.
-    this.closing ??= new Promise<void>((resolve) => {
+    this.closing ??= this.flush().finally(() => this.outbox?.close());
+    return this.closing;
+  }
+
+  private flush(): Promise<void> {
+    return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.log.warn('alert history not flushed within the close timeout');
         resolve();
@@ -88,6 +130,5 @@ export class InfluxHistoryChannel implements AlertChannel {
         },
       );
     });
-    return this.closing;
   }
 }

@@ -2,8 +2,13 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { influxRows } from '../../lib/influx/query.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { freshInflux } from '../../test/support/influx.ts';
 import { sampleTransition } from './channel-contract.ts';
+import { InfluxHistoryChannel } from './influx.ts';
 import { Outbox } from './outbox.ts';
+import { tcpProxy } from './testing/proxy.ts';
 
 describe('Outbox (a channel’s durable delivery queue)', () => {
   const dirs: string[] = [];
@@ -49,5 +54,28 @@ describe('Outbox (a channel’s durable delivery queue)', () => {
     reopened.close();
     // Late confirmations after close (a peer answering a timed-out close) are ignored, not a crash.
     expect(() => reopened.settle([3])).not.toThrow();
+  });
+
+  it('keeps alert history InfluxDB has not confirmed, and writes it after the next start (real InfluxDB)', async () => {
+    const d = dir();
+    const conn = await freshInflux();
+    const proxy = await tcpProxy(Number(new URL(conn.url).port));
+    await proxy.cut();
+    const down = { ...conn, url: `http://127.0.0.1:${proxy.port}` };
+    const first = new InfluxHistoryChannel(down, 'en', silentLogger, 100, 300, Outbox.open(d, 'history'));
+    const given = [1, 2, 3].map((seq) => sampleTransition({ seq, id: `hist-outbox-${seq}` }));
+    for (const t of given) first.deliver(t);
+    await first.close();
+    const kept = Outbox.open(d, 'history');
+    expect(kept.pending().map((t) => t.seq)).toEqual([1, 2, 3]);
+    kept.close();
+
+    const second = new InfluxHistoryChannel(conn, 'en', silentLogger, 100, 3_000, Outbox.open(d, 'history'));
+    await second.close();
+    const rows = await influxRows(conn, 'SELECT "alert_id" FROM "alert"');
+    expect(rows.map((r) => r.alert_id).sort()).toEqual(given.map((t) => t.alert.id));
+    const after = Outbox.open(d, 'history');
+    expect(after.size).toBe(0);
+    after.close();
   });
 });

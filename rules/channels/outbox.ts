@@ -19,7 +19,7 @@ import type { AlertTransition } from '../../protocol/alerts.ts';
 type Line = { t: AlertTransition } | { s: number[] } | { p: number } | { h: number };
 
 export interface OutboxOptions {
-  /** Compact once this many settled transitions are in the file. */
+  /** Compact once this many lines the next start no longer needs (settles, sends) are in the file. */
   compactAfter?: number;
   /** How long send times are kept (the longest rate window of the channel). */
   keepSendsMs?: number;
@@ -41,7 +41,7 @@ export class Outbox {
   #high = 0;
   readonly #pending = new Map<number, AlertTransition>();
   #sends: number[] = [];
-  #settledInFile = 0;
+  #spentLines = 0;
   #syncing: NodeJS.Immediate | undefined;
   /** A peer's late confirmation (after a close that timed out) must not write to a closed file. */
   #closed = false;
@@ -110,8 +110,8 @@ export class Outbox {
     const known = seqs.filter((seq) => this.#pending.delete(seq));
     if (known.length === 0) return;
     this.#write({ s: known });
-    this.#settledInFile += known.length;
-    if (this.#settledInFile >= this.#compactAfter) this.#compact();
+    this.#spentLines += known.length;
+    if (this.#spentLines >= this.#compactAfter) this.#compact();
   }
 
   recordSend(at = Date.now()): void {
@@ -119,6 +119,8 @@ export class Outbox {
     this.#sends = this.recentSends(at);
     this.#sends.push(at);
     this.#write({ p: at });
+    // A target that stays down is retried for as long as it is: its send records must not grow the file forever.
+    if (++this.#spentLines >= this.#compactAfter) this.#compact();
   }
 
   sync(): void {
@@ -146,7 +148,7 @@ export class Outbox {
     closeSync(this.#fd);
     renameSync(tmp, this.path);
     this.#fd = openSync(this.path, 'a');
-    this.#settledInFile = 0;
+    this.#spentLines = 0;
   }
 
   close(): void {

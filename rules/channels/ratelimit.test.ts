@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AlertTransition } from '../../protocol/alerts.ts';
-import { silentLogger } from '../../lib/logger.ts';
+import pino from 'pino';
+import { type Logger, silentLogger } from '../../lib/logger.ts';
 import { waitFor } from '../../lib/net.ts';
 import { testFleet } from '../http/testing/memory.ts';
 import { renderAlertText } from '../text/index.ts';
@@ -61,11 +62,11 @@ describe('webhooks within their targets’ rate limits (real local receiver enfo
     receivers.push(r);
     return r;
   };
-  const channel = (config: Record<string, unknown>, outbox?: Outbox) => {
+  const channel = (config: Record<string, unknown>, outbox?: Outbox, log: Logger = silentLogger) => {
     const c = new WebhookChannel(
       webhookSchema.parse({ backoffMs: 20, maxBackoffMs: 200, closeTimeoutMs: 1_000, ...config }),
       text,
-      silentLogger,
+      log,
       outbox,
     );
     channels.push(c);
@@ -141,13 +142,50 @@ describe('webhooks within their targets’ rate limits (real local receiver enfo
     expect((await outcomes(name)).failed).toBe(0);
   });
 
+  it('holds everything through an outage far longer than its attempts, and sends it when the target is back', async () => {
+    const r = await receiver({ messages: 5, windowMs: 1_000, refuse: 'wecom' });
+    let down = true;
+    r.respond((_req, res) => {
+      if (down) res.writeHead(503).end();
+      else res.writeHead(200).end('{"errcode":0,"errmsg":"ok"}');
+    });
+    const name = 'outage';
+    const c = channel({
+      name,
+      url: r.url,
+      format: 'dingtalk',
+      maxAttempts: 2,
+      rateLimit: { messages: 5, windowS: 1 },
+    });
+    const given = storm(4, 2);
+    for (const t of given) c.deliver(t);
+    // Ten times the attempts a refusal gets: an unreachable or failing target is not a refusal.
+    await waitFor(() => r.requests.length >= 20, {
+      what: '20 attempts during the outage',
+      timeoutMs: 30_000,
+    });
+    expect(await outcomes(name)).toMatchObject({ sent: 0, digested: 0, failed: 0, dropped: 0 });
+    down = false;
+    await waitFor(
+      async () => {
+        const counted = await outcomes(name);
+        return counted.sent + counted.digested === given.length;
+      },
+      { what: 'every transition after the outage', timeoutMs: 30_000 },
+    );
+    expect(await outcomes(name)).toMatchObject({ failed: 0, dropped: 0 });
+    expect(r.overLimit).toBe(0);
+  });
+
   it('counts and logs what a target refuses for good, and drops nothing silently', async () => {
     const r = await receiver({ messages: 100, windowMs: 1_000, refuse: 'wecom' });
     r.respond((_req, res) => {
       res.writeHead(200).end('{"errcode":93000,"errmsg":"invalid webhook url"}');
     });
     const name = 'refused';
-    const c = channel({ name, url: r.url, format: 'wecom', maxAttempts: 2 });
+    const logs: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(line) });
+    const c = channel({ name, url: r.url, format: 'wecom', maxAttempts: 2 }, undefined, log);
     const given = storm(3, 0);
     for (const t of given) c.deliver(t);
     await waitFor(async () => (await outcomes(name)).failed === given.length, {
@@ -155,6 +193,10 @@ describe('webhooks within their targets’ rate limits (real local receiver enfo
     });
     expect(r.requests).toHaveLength(6);
     expect(await outcomes(name)).toMatchObject({ sent: 0, digested: 0, failed: 3, dropped: 0 });
+    const refusals = logs
+      .map((line) => JSON.parse(line) as { level: number; msg: string; alerts?: string[] })
+      .filter((line) => line.level >= 50 && /refused the request for good/.test(line.msg));
+    expect(refusals.flatMap((line) => line.alerts)).toEqual(given.map((t) => t.alert.id));
   });
 
   it('keeps the budget across a restart: the next process sends no burst', async () => {

@@ -67,6 +67,7 @@ const alertsQuery = centerQuery.extend({ includeResolved: z.boolean().optional()
 const streamQuery = centerQuery.extend({ token: z.string().optional(), lastEventId: z.string().optional() });
 const idParams = z.object({ id: idSchema });
 const roomParams = z.object({ room: idSchema });
+const checkParams = z.object({ id: z.string().min(1).max(200) });
 const napBody = z.object({ state: z.enum(['started', 'ended']) });
 const checksQuery = centerQuery.extend({ day: daySchema.optional() });
 const errorBody = z.object({ error: z.string(), message: z.string() });
@@ -256,42 +257,42 @@ export async function buildApp(
       };
     });
 
-    api.get(
+    api.get<{ Querystring: z.infer<typeof alertsQuery> }>(
       '/api/alerts',
       { schema: { querystring: jsonSchema(alertsQuery), response: errors } },
       async (request) => {
-        const query = request.query as z.infer<typeof alertsQuery>;
+        const { query } = request;
         const center = centerOf(request, query.center, false);
         const alerts = deps.alerts.list({ center, includeResolved: query.includeResolved ?? false });
         return { alerts: [...alerts].sort(alertOrder) };
       },
     );
 
-    api.post(
+    api.post<{ Params: z.infer<typeof idParams> }>(
       '/api/alerts/:id/ack',
       { schema: { params: jsonSchema(idParams), response: errors } },
       async (request, reply) => {
-        const { id } = request.params as z.infer<typeof idParams>;
+        const { id } = request.params;
         visibleAlert(request, id);
         return commandReply(await deps.alerts.acknowledge(id, request.user!.name), reply);
       },
     );
 
-    api.post(
+    api.post<{ Params: z.infer<typeof idParams> }>(
       '/api/alerts/:id/resolve',
       { schema: { params: jsonSchema(idParams), response: errors } },
       async (request, reply) => {
-        const { id } = request.params as z.infer<typeof idParams>;
+        const { id } = request.params;
         visibleAlert(request, id);
         return commandReply(await deps.alerts.resolve(id, request.user!.name), reply);
       },
     );
 
-    api.get(
+    api.get<{ Querystring: z.infer<typeof streamQuery> }>(
       '/api/alerts/stream',
       { schema: { querystring: jsonSchema(streamQuery), response: errors } },
       async (request, reply) => {
-        const query = request.query as z.infer<typeof streamQuery>;
+        const { query } = request;
         const center = centerOf(request, query.center, false) ?? null;
         const raw = request.headers['last-event-id'] ?? query.lastEventId;
         const cursor = raw === undefined || raw === '' ? undefined : parseStreamCursor(String(raw));
@@ -315,11 +316,11 @@ export async function buildApp(
       },
     );
 
-    api.get(
+    api.get<{ Querystring: z.infer<typeof centerQuery> }>(
       '/api/board',
       { schema: { querystring: jsonSchema(centerQuery), response: errors } },
       async (request) => {
-        const query = request.query as z.infer<typeof centerQuery>;
+        const { query } = request;
         const center = centerOf(request, query.center, true)!;
         const rooms = deps.board
           .rooms(center)
@@ -328,7 +329,11 @@ export async function buildApp(
       },
     );
 
-    api.post(
+    api.post<{
+      Params: z.infer<typeof roomParams>;
+      Querystring: z.infer<typeof centerQuery>;
+      Body: z.infer<typeof napBody>;
+    }>(
       '/api/rooms/:room/nap',
       {
         schema: {
@@ -339,17 +344,18 @@ export async function buildApp(
         },
       },
       async (request) => {
-        const { room } = request.params as z.infer<typeof roomParams>;
-        const { state } = request.body as z.infer<typeof napBody>;
-        const found = roomOf(request, room, (request.query as z.infer<typeof centerQuery>).center);
+        const { room } = request.params;
+        const { state } = request.body;
+        const found = roomOf(request, room, request.query.center);
         await deps.board.setNap(found.center, room, state, request.user!.name);
         return { center: found.center, room, state };
       },
     );
 
-    const checksOf = (request: FastifyRequest) => {
-      const { room } = request.params as z.infer<typeof roomParams>;
-      const query = request.query as z.infer<typeof checksQuery>;
+    type ChecksRoute = { Params: z.infer<typeof roomParams>; Querystring: z.infer<typeof checksQuery> };
+    const checksOf = (request: FastifyRequest<ChecksRoute>) => {
+      const { room } = request.params;
+      const { query } = request;
       const found = roomOf(request, room, query.center);
       const timeZone = deps.fleet().centers.get(found.center)?.timezone ?? 'UTC';
       const day = query.day ?? localDay(Date.now(), timeZone);
@@ -361,12 +367,12 @@ export async function buildApp(
       response: errors,
     };
 
-    api.get('/api/rooms/:room/checks', { schema: checksSchema }, async (request) => {
+    api.get<ChecksRoute>('/api/rooms/:room/checks', { schema: checksSchema }, async (request) => {
       const { room, day, records } = checksOf(request);
       return { center: room.center, room: room.id, day, records };
     });
 
-    api.get('/api/rooms/:room/checks.csv', { schema: checksSchema }, async (request, reply) => {
+    api.get<ChecksRoute>('/api/rooms/:room/checks.csv', { schema: checksSchema }, async (request, reply) => {
       const { room, day, timeZone, records } = checksOf(request);
       return reply
         .type('text/csv; charset=utf-8')
@@ -374,18 +380,18 @@ export async function buildApp(
         .send(checksCsv(records, deps.fleet(), timeZone));
     });
 
-    api.post(
+    api.post<{ Params: z.infer<typeof checkParams>; Querystring: z.infer<typeof centerQuery> }>(
       '/api/checks/:id/confirm',
       {
         schema: {
-          params: jsonSchema(z.object({ id: z.string().min(1).max(200) })),
+          params: jsonSchema(checkParams),
           querystring: jsonSchema(centerQuery),
           response: errors,
         },
       },
       async (request) => {
-        const { id } = request.params as { id: string };
-        const center = centerOf(request, (request.query as z.infer<typeof centerQuery>).center, true)!;
+        const { id } = request.params;
+        const center = centerOf(request, request.query.center, true)!;
         const record = deps.board.confirmCheck(center, id, request.user!.name);
         if (!record) throw new HttpError(404, 'not-found', `no nap check ${id}`);
         return { record };

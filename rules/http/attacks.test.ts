@@ -1,9 +1,14 @@
 import type { OpsSource } from '../../lib/ops/index.ts';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { FleetIndex, fleetSchema } from '../../protocol/fleet.ts';
 import { REDACT_PATHS } from '../../lib/logger.ts';
 import { waitFor } from '../../lib/net.ts';
@@ -174,6 +179,37 @@ describe('cross-centre reads and writes with a caregiver token of another centre
   });
 });
 
+describe('cross-site requests', () => {
+  it('grants no other origin access, acts on no ambient credential, and takes a query token on the stream only', async () => {
+    const s = await serve();
+    const alert = s.alerts.raise('csrf-target', 'ca');
+    const evil = { origin: 'https://evil.example' };
+    const preflight = await raw(s.port, `/api/alerts/${alert.id}/ack`, {
+      method: 'OPTIONS',
+      headers: {
+        ...evil,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization',
+      },
+    });
+    expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
+    const read = await raw(s.port, '/api/alerts', { headers: { ...evil, ...auth(TOKENS.a) } });
+    expect(read.headers['access-control-allow-origin']).toBeUndefined();
+    // A form post from another site carries cookies, never the bearer header.
+    const forged = await raw(s.port, `/api/alerts/${alert.id}/ack`, {
+      method: 'POST',
+      headers: { ...evil, cookie: `token=${TOKENS.a}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'x=1',
+    });
+    expect(forged.status).toBe(401);
+    expect((await raw(s.port, `/api/alerts?token=${TOKENS.a}`)).status).toBe(401);
+    expect(
+      (await raw(s.port, `/api/alerts/${alert.id}/ack?token=${TOKENS.a}`, { method: 'POST' })).status,
+    ).toBe(401);
+    expect(s.alerts.get(alert.id)?.state).toBe('raised');
+  });
+});
+
 describe('token leaks', () => {
   it('writes no token to the log or to /metrics, whatever the request does with it', async () => {
     const s = await serve({
@@ -206,6 +242,60 @@ describe('token leaks', () => {
       expect(metrics).not.toContain(token);
     }
     expect(s.logs.length).toBeGreaterThan(0);
+  });
+
+  it('prints no robot key, access token or password with --print-config', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cw-print-config-'));
+    try {
+      const config = join(dir, 'rules.yaml');
+      writeFileSync(
+        config,
+        stringify({
+          mqtt: { url: 'mqtt://rules:pa55word-9@127.0.0.1:1883' },
+          fleetFile: join(dir, 'fleet.yaml'),
+          journalDir: join(dir, 'journal'),
+          http: { tokens },
+          channels: {
+            history: { enabled: false },
+            webhooks: [
+              {
+                name: 'wc',
+                format: 'wecom',
+                url: 'https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=ROBOT-KEY-1',
+              },
+              {
+                name: 'dt',
+                format: 'dingtalk',
+                url: 'https://oapi.dingtalk.com/robot/send?access_token=DING-TOKEN-2',
+                secret: 'SEC-3',
+              },
+              { name: 'js', url: 'https://example.org/hook', headers: { Authorization: 'Bearer HEADER-4' } },
+            ],
+          },
+        }),
+      );
+      const printed = spawnSync(
+        process.execPath,
+        ['bin/cradlewatch.mjs', 'rules', '--config', config, '--print-config'],
+        {
+          encoding: 'utf8',
+        },
+      );
+      expect(printed.status).toBe(0);
+      expect(printed.stdout).toContain('qyapi.weixin.qq.com');
+      for (const secret of [
+        'pa55word-9',
+        'ROBOT-KEY-1',
+        'DING-TOKEN-2',
+        'SEC-3',
+        'HEADER-4',
+        ...Object.values(TOKENS),
+      ]) {
+        expect(printed.stdout + printed.stderr).not.toContain(secret);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('sends no referrer, so a token in the stream URL does not leave the page in one', async () => {
