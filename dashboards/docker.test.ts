@@ -12,6 +12,20 @@ const COMPOSE = join(ROOT, 'docker-compose.yml');
 const compose = (...args: string[]) =>
   spawnSync('docker-compose', ['-f', COMPOSE, ...args], { cwd: ROOT, encoding: 'utf8' });
 
+/** The `cluster` profile's services (docs/scaling.md). */
+const CLUSTER = [
+  'redis',
+  'broker-a',
+  'broker-b',
+  'ingest-0',
+  'ingest-1',
+  'rules-0',
+  'rules-1',
+  'frontend-a',
+  'frontend-b',
+  'balancer',
+];
+
 describe('docker-compose.yml', () => {
   it('passes `docker-compose config` (no engine needed), the simulator only under the demo profile', () => {
     const config = compose('config', '-q');
@@ -22,15 +36,37 @@ describe('docker-compose.yml', () => {
     expect(config.status, config.stderr).toBe(0);
     const services = compose('--profile', 'demo', 'config', '--services');
     expect(services.stdout.trim().split('\n').sort()).toEqual(
-      ['broker', 'fleet', 'grafana', 'influxdb', 'ingest', 'rules', 'sim'].sort(),
+      ['broker', 'fleet', 'grafana', 'influxdb', 'ingest', 'rules', 'sim', ...CLUSTER].sort(),
     );
     const resolved = parseYaml(compose('config').stdout) as {
       services: Record<string, { profiles?: string[] }>;
     };
     expect(resolved.services.sim!.profiles).toEqual(['demo']);
     for (const [name, service] of Object.entries(resolved.services)) {
-      if (name !== 'sim') expect(service.profiles, name).toBeUndefined();
+      if (CLUSTER.includes(name)) expect(service.profiles, name).toEqual(['cluster']);
+      else if (name !== 'sim') expect(service.profiles, name).toBeUndefined();
     }
+  });
+
+  it('validates the cluster profile: two brokers on Redis, both partitions of ingest and rules, two front ends, a stock balancer', () => {
+    const check = compose('--profile', 'cluster', 'config', '-q');
+    expect(check.status, check.stderr).toBe(0);
+    const resolved = parseYaml(compose('--profile', 'cluster', 'config').stdout) as {
+      services: Record<string, { command?: string[]; image?: string; environment?: Record<string, string> }>;
+    };
+    const command = (name: string) => resolved.services[name]!.command!.join(' ');
+    for (const broker of ['broker-a', 'broker-b'])
+      expect(command(broker)).toContain('--redis redis://redis:6379');
+    for (const tier of ['ingest', 'rules'])
+      expect([0, 1].map((i) => command(`${tier}-${i}`).match(/--partition (\S+)/)?.[1])).toEqual([
+        '0/2',
+        '1/2',
+      ]);
+    for (const name of ['ingest-0', 'ingest-1', 'rules-0', 'rules-1', 'frontend-a', 'frontend-b'])
+      expect(resolved.services[name]!.environment!.CW_MQTT_URL!.split(','), name).toHaveLength(2);
+    expect(command('frontend-a')).toContain('bin/cradlewatch.mjs frontend');
+    expect(resolved.services.balancer!.image).toMatch(/^haproxy:/);
+    expect(existsSync(join(ROOT, 'deploy/haproxy-cluster.cfg'))).toBe(true);
   });
 
   it('runs each cradlewatch service from the one image with its command, env config and a healthcheck', () => {

@@ -9,7 +9,7 @@ import type { Alert } from '../protocol/payloads.ts';
 import { filters, topics } from '../protocol/topics.ts';
 import { FleetWatcher } from '../lib/fleet-file.ts';
 import { createWriteApi } from '../lib/influx/writer.ts';
-import { connectBroker } from '../lib/mqtt-connect.ts';
+import { connectBroker, subscribeEach } from '../lib/mqtt-connect.ts';
 import type { Logger } from '../lib/logger.ts';
 import { createChannels } from './channels/index.ts';
 import type { BoardService, NapCheckRecord, RoomBoard } from './contracts.ts';
@@ -151,8 +151,8 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
   const subscribe = async (centers: string[]) => {
     const wanted = subscriptions(centers);
     await Promise.all([
-      client.subscribeAsync(wanted.telemetry, { qos: 1 }),
-      priority.subscribeAsync(wanted.priority, { qos: 1 }),
+      subscribeEach(client, wanted.telemetry, { qos: 1 }),
+      subscribeEach(priority, wanted.priority, { qos: 1 }),
     ]);
   };
   const channels: AlertChannel[] = createChannels(config.channels, {
