@@ -162,6 +162,9 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
     log,
   });
 
+  /** Highest seq handed to the channels; the journal's watermark follows once they have settled. */
+  let handed = 0;
+  let journalOpen = true;
   const deliver = (transitions: AlertTransition[]) => {
     if (transitions.length === 0) return;
     for (const transition of transitions) {
@@ -169,7 +172,13 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
       for (const listener of transitionListeners) listener(transition);
       for (const listener of boardListeners) listener({ type: 'board', center: transition.alert.center });
     }
-    journal.markDelivered(transitions.at(-1)!.seq);
+    const seq = transitions.at(-1)!.seq;
+    handed = seq;
+    // mqtt.js holds a publish the broker has not acknowledged in memory only: marked delivered before the
+    // PUBACK, a kill -9 lost it for good (front ends kept alerts open whose resolution never came).
+    void Promise.all(channels.map((c) => c.settled?.())).then(() => {
+      if (journalOpen) journal.markDelivered(seq);
+    });
   };
 
   // A transition journalled but not yet handed to the channels when the last process died goes out now, once.
@@ -394,6 +403,7 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
     await Promise.all(channels.map((c) => c.close()));
     await Promise.all([client.endAsync(true), priority.endAsync(true)]);
     await writer?.close().catch(() => undefined);
+    journalOpen = false;
     journal.close();
     fleetWatcher.close();
     throw error;
@@ -420,6 +430,9 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
       await writer
         ?.close()
         .catch((error: unknown) => log.warn({ err: error }, 'influx flush failed on close'));
+      // The channels are closed: what they took is with their peers, or never will be.
+      journal.markDelivered(handed);
+      journalOpen = false;
       journal.compact(engine.snapshot());
       journal.close();
       fleetWatcher.close();
