@@ -21,6 +21,7 @@ COPY protocol ./protocol
 COPY broker ./broker
 COPY ingest ./ingest
 COPY rules ./rules
+COPY frontend ./frontend
 COPY device-sim ./device-sim
 COPY dashboards ./dashboards
 COPY bench ./bench

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerBrokerCommand } from '../broker/command.ts';
 import { registerDashboardsCommand } from '../dashboards/command.ts';
+import { registerFrontendCommand } from '../frontend/command.ts';
 import { registerSimCommand } from '../device-sim/command.ts';
 import { registerIngestCommand } from '../ingest/command.ts';
 import { registerRulesCommand } from '../rules/command.ts';
@@ -13,6 +14,7 @@ export const COMMANDS: ((program: Command) => void)[] = [
   registerBrokerCommand,
   registerIngestCommand,
   registerRulesCommand,
+  registerFrontendCommand,
   registerSimCommand,
   registerDashboardsCommand,
   registerBenchCommand,

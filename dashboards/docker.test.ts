@@ -26,6 +26,20 @@ interface Resolved {
   >;
 }
 
+/** The `cluster` profile's services (docs/scaling.md). */
+const CLUSTER = [
+  'redis',
+  'broker-a',
+  'broker-b',
+  'ingest-0',
+  'ingest-1',
+  'rules-0',
+  'rules-1',
+  'frontend-a',
+  'frontend-b',
+  'balancer',
+];
+
 describe('docker-compose.yml', () => {
   // `docker-compose config` takes seconds, so each set of profiles is resolved once.
   const cache = new Map<string, Resolved>();
@@ -102,6 +116,29 @@ describe('docker-compose.yml', () => {
     expect(broker.healthcheck!.test!.join(' ')).toContain(
       `:${broker.environment!.CW_BROKER_HTTP_PORT}/healthz`,
     );
+  });
+
+  it('validates the cluster profile: two brokers on Redis, both partitions of ingest and rules, two front ends, a stock balancer', () => {
+    const check = compose('--profile', 'cluster', 'config', '-q');
+    expect(check.status, check.stderr).toBe(0);
+    const profiled = resolved('cluster').services;
+    for (const name of CLUSTER) expect(profiled[name]?.profiles, name).toEqual(['cluster']);
+    const cluster = parseYaml(compose('--profile', 'cluster', 'config').stdout) as {
+      services: Record<string, { command?: string[]; image?: string; environment?: Record<string, string> }>;
+    };
+    const command = (name: string) => cluster.services[name]!.command!.join(' ');
+    for (const broker of ['broker-a', 'broker-b'])
+      expect(command(broker)).toContain('--redis redis://redis:6379');
+    for (const tier of ['ingest', 'rules'])
+      expect([0, 1].map((i) => command(`${tier}-${i}`).match(/--partition (\S+)/)?.[1])).toEqual([
+        '0/2',
+        '1/2',
+      ]);
+    for (const name of ['ingest-0', 'ingest-1', 'rules-0', 'rules-1', 'frontend-a', 'frontend-b'])
+      expect(cluster.services[name]!.environment!.CW_MQTT_URL!.split(','), name).toHaveLength(2);
+    expect(command('frontend-a')).toContain('bin/cradlewatch.mjs frontend');
+    expect(cluster.services.balancer!.image).toMatch(/^haproxy:/);
+    expect(existsSync(join(ROOT, 'deploy/haproxy-cluster.cfg'))).toBe(true);
   });
 
   it('runs each cradlewatch service from the one image with its command, env config and a healthcheck', () => {

@@ -1,7 +1,7 @@
 import type { IClientOptions, IPublishPacket, MqttClient, Packet } from 'mqtt';
 import type { Logger } from '../lib/logger.ts';
 import { Backoff } from '../lib/backoff.ts';
-import { connectBroker } from '../lib/mqtt-connect.ts';
+import { connectBroker, subscribeEach } from '../lib/mqtt-connect.ts';
 
 /** One received QoS 1 message whose PUBACK waits until its batch is durable. */
 export interface AckToken {
@@ -157,13 +157,12 @@ export function connectIngestMqtt(options: IngestMqttOptions, log: Logger): Inge
     new Promise<void>((resolve, reject) => {
       const list = [...filters];
       if (list.length === 0 || !client.connected) return resolve();
-      client.subscribe(list, { qos: 1 }, (error, granted) => {
-        if (error) return reject(error);
-        const refused = granted?.filter((g) => g.qos === 128) ?? [];
+      subscribeEach(client, list, { qos: 1 }).then((granted) => {
+        const refused = granted.filter((g) => g.qos === 128);
         if (refused.length > 0)
           return reject(new Error(`broker refused subscriptions: ${refused.map((g) => g.topic).join(', ')}`));
         resolve();
-      });
+      }, reject);
     });
   client.on('connect', (connack) => {
     backoff.reset();

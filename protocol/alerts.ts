@@ -40,6 +40,11 @@ export type AlertTransition = z.infer<typeof alertTransitionSchema>;
 export interface AlertChannel {
   readonly name: string;
   deliver(transition: AlertTransition): void;
+  /**
+   * Resolves once everything delivered so far is with the peer (the broker's PUBACK), for a channel that
+   * would lose it in a crash; the rules journal marks a transition delivered only then.
+   */
+  settled?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -36,6 +36,31 @@ describe('rules config', () => {
     expect(config.rules.centers.get('ca')).toMatchObject({ prone: { holdS: 45 }, side: { holdS: 90 } });
   });
 
+  it('gives a partition its own session id and journal unless they are set, as ingest reads i/n', () => {
+    const p = loadRulesConfig({ overrides: base, env: { CW_RULES_PARTITION: '1/4' } });
+    expect(p.partition).toEqual({ index: 1, count: 4 });
+    expect(p.mqtt.clientId).toBe('cradlewatch-rules-p1of4');
+    expect(p.journalDir).toBe('./data/rules/p1of4');
+    const set = loadRulesConfig({
+      overrides: { ...base, partition: '0/2', mqtt: { clientId: 'r-a' }, journalDir: '/j/a' },
+      env: {},
+    });
+    expect([set.mqtt.clientId, set.journalDir]).toEqual(['r-a', '/j/a']);
+    const listed = loadRulesConfig({ overrides: base, env: { CW_RULES_CENTERS: 'c1, c7' } });
+    expect([listed.centers, listed.mqtt.clientId]).toEqual([['c1', 'c7'], 'cradlewatch-rules']);
+  });
+
+  it.each([
+    [{ ...base, partition: '2/2' }, /partition \(env CW_RULES_PARTITION\): expected 0 <= i < n/],
+    [{ ...base, partition: 'half' }, /partition \(env CW_RULES_PARTITION\): expected i\/n/],
+    [
+      { ...base, centers: ['c1'], partition: '0/2' },
+      /partition \(env CW_RULES_PARTITION\): give centers or partition, not both/,
+    ],
+  ])('refuses a bad centre selection, naming the field (%o)', (overrides, message) => {
+    expect(refused(overrides)).toMatch(message);
+  });
+
   it.each([
     [{ ...base, rules: { centers: { ca: { prone: { holdS: -1 } } } } }, 'rules.centers.ca.prone.holdS'],
     [

@@ -10,7 +10,7 @@ import type { Alert } from '../protocol/payloads.ts';
 import { filters, parseTopic, topics } from '../protocol/topics.ts';
 import { FleetWatcher } from '../lib/fleet-file.ts';
 import { createWriteApi } from '../lib/influx/writer.ts';
-import { connectBroker } from '../lib/mqtt-connect.ts';
+import { connectBroker, subscribeEach } from '../lib/mqtt-connect.ts';
 import type { Logger } from '../lib/logger.ts';
 import { type OpsSource, unless } from '../lib/ops/index.ts';
 import { createChannels } from './channels/index.ts';
@@ -173,8 +173,8 @@ export async function startRules(
   const subscribe = async (centers: string[]) => {
     const wanted = subscriptions(centers);
     await Promise.all([
-      client.subscribeAsync(wanted.telemetry, { qos: 1 }),
-      priority.subscribeAsync(wanted.priority, { qos: 1 }),
+      subscribeEach(client, wanted.telemetry, { qos: 1 }),
+      subscribeEach(priority, wanted.priority, { qos: 1 }),
     ]);
   };
   const channels: AlertChannel[] = createChannels(config.channels, {
@@ -186,6 +186,9 @@ export async function startRules(
     outboxDir: join(config.journalDir, 'outbox'),
   });
 
+  /** Highest seq handed to the channels; the journal's watermark follows once they have settled. */
+  let handed = 0;
+  let journalOpen = true;
   const deliver = (transitions: AlertTransition[]) => {
     if (transitions.length === 0) return;
     for (const transition of transitions) {
@@ -193,7 +196,13 @@ export async function startRules(
       for (const listener of transitionListeners) listener(transition);
       for (const listener of boardListeners) listener({ type: 'board', center: transition.alert.center });
     }
-    journal.markDelivered(transitions.at(-1)!.seq);
+    const seq = transitions.at(-1)!.seq;
+    handed = seq;
+    // mqtt.js holds a publish the broker has not acknowledged in memory only: marked delivered before the
+    // PUBACK, a kill -9 lost it for good (front ends kept alerts open whose resolution never came).
+    void Promise.all(channels.map((c) => c.settled?.())).then(() => {
+      if (journalOpen) journal.markDelivered(seq);
+    });
   };
 
   // A transition journalled but not yet handed to the channels when the last process died goes out now, once.
@@ -454,6 +463,7 @@ export async function startRules(
     await Promise.all(channels.map((c) => c.close()));
     await Promise.all([client.endAsync(true), priority.endAsync(true)]);
     await writer?.close().catch(() => undefined);
+    journalOpen = false;
     journal.close();
     fleetWatcher.close();
     throw error;
@@ -480,6 +490,9 @@ export async function startRules(
       await writer
         ?.close()
         .catch((error: unknown) => log.warn({ err: error }, 'influx flush failed on close'));
+      // The channels are closed: what they took is with their peers, or never will be.
+      journal.markDelivered(handed);
+      journalOpen = false;
       journal.compact(engine.snapshot());
       journal.close();
       fleetWatcher.close();

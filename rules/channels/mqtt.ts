@@ -74,6 +74,10 @@ export class MqttAlertChannel implements AlertChannel {
     void sent.then(() => this.pending.delete(sent));
   }
 
+  async settled(): Promise<void> {
+    await Promise.all(this.pending);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await this.flush();
