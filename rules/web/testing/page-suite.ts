@@ -279,6 +279,15 @@ export function caregiverPageSuite(name: string, createBackend: () => Promise<Pa
       await otherContext.close();
     });
 
+    it('logs out to an empty login form, forgetting the token and the centre', async () => {
+      await page.click('button.logout');
+      await page.locator('#token').waitFor();
+      expect(await page.inputValue('#token')).toBe('');
+      expect(await page.evaluate(() => localStorage.getItem('cradlewatch.token'))).toBeNull();
+      expect(await page.locator('[data-room], [data-alert-id]').count()).toBe(0);
+      await expect(page.locator('html').getAttribute('data-alarm')).resolves.toBe('quiet');
+    });
+
     it('ran every step under the strict Content-Security-Policy without a violation', async () => {
       expect(await cspViolations(page)).toEqual([]);
       // The recorder is live: an inline style attribute is refused and reported.
