@@ -76,6 +76,10 @@ export function caregiverPageSuite(name: string, createBackend: () => Promise<Pa
     });
 
     it('lets time change only the relative times: nothing else is redrawn while nothing happens', async () => {
+      // Settled first: the stream open, sound unlocked by the login tap (each changes a banner once).
+      await page.locator('.status.live').waitFor();
+      await page.locator('html[data-audio="running"]').waitFor();
+      await page.locator('.banner.sound').waitFor({ state: 'detached' });
       // A board poll and six ticks of the clock; the devices keep reporting the same values.
       const { ticks, others } = await page.evaluate(
         () =>
