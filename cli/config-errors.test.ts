@@ -118,10 +118,11 @@ const cases: Record<string, Case[]> = {
   sim: [
     {
       argv: ['sim', 'run', '--dry-run', '--config', '{file}'],
-      file: 'speedd: 3\nnap: { user: x }\n',
+      file: 'speedd: 3\nnap: { user: x }\nbehaviour: { wearableIntervalMss: 500 }\n',
       says: [
         'speedd (file {file}): unknown key; expected one of url, scenario,',
         'nap.user (file {file}): unknown key; expected one of username, password',
+        'behaviour.wearableIntervalMss (file {file}): unknown key; expected one of wearableIntervalMs,',
       ],
     },
     {

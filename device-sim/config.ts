@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, envBoolean } from '../protocol/config.ts';
+import { reportUnknownKeys } from '../protocol/config-keys.ts';
 import { idSchema } from '../protocol/ids.ts';
 import { describeZodError } from '../protocol/reasons.ts';
-import { durationSchema, faultOverridesSchema } from './scenario.ts';
+import { behaviourSchema, durationSchema, faultOverridesSchema } from './scenario.ts';
 
 export const speedSchema = z.union([z.literal('max'), z.coerce.number().positive().max(1_000_000)]);
 
@@ -52,8 +53,19 @@ export const simConfigSchema = z.strictObject({
     })
     .prefault({}),
   faults: faultOverridesSchema.prefault({}),
-  /** Model parameters over the scenario's (see behaviourSchema in scenario.ts), checked when the plan is made. */
-  behaviour: z.record(z.string(), z.unknown()).prefault({}),
+  /**
+   * Model parameters over the scenario's (see behaviourSchema in scenario.ts): values are checked when the
+   * plan is made, over the scenario's; the names here, so a misspelt one is refused by its source.
+   */
+  behaviour: z
+    .preprocess(
+      (value, ctx) => {
+        reportUnknownKeys(ctx, behaviourSchema, value);
+        return value;
+      },
+      z.record(z.string(), z.unknown()),
+    )
+    .prefault({}),
   /** Shorthands for behaviour.wearableIntervalMs and behaviour.roomIntervalMs. */
   wearableInterval: durationSchema.optional(),
   roomInterval: durationSchema.optional(),

@@ -9,6 +9,21 @@ export function unknownKeyMessage(known: string[]): string {
 
 export const isUnknownKeyMessage = (message: string) => message.startsWith(UNKNOWN);
 
+/**
+ * For an open record that a schema checks by hand later (threshold or behaviour overrides merged over
+ * defaults): its keys `schema` has no place for become issues of the enclosing parse, at their full path,
+ * so the config loader can say which source they came from.
+ */
+export function reportUnknownKeys(
+  ctx: z.core.$RefinementCtx,
+  schema: z.ZodType,
+  value: unknown,
+  path: (string | number)[] = [],
+): void {
+  for (const { path: key, known } of unknownKeys(schema, value))
+    ctx.addIssue({ code: 'custom', path: [...path, ...key], message: unknownKeyMessage(known) });
+}
+
 /** A key the schema has no place for, with the keys it does have there. */
 export interface UnknownKey {
   path: (string | number)[];

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { unknownKeyMessage, unknownKeys } from '../protocol/config-keys.ts';
+import { reportUnknownKeys } from '../protocol/config-keys.ts';
 import {
   type ConfigSources,
   clockSkewSchema,
@@ -30,15 +30,7 @@ const ruleOverridesSchema = z.preprocess((raw, ctx) => {
     [['defaults'], raw.defaults],
     ...centers.map(([center, value]): [string[], unknown] => [['centers', center], value]),
   ];
-  for (const [scope, value] of scopes) {
-    for (const { path, known } of unknownKeys(thresholdsSchema, value)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [...scope, ...path],
-        message: unknownKeyMessage(known),
-      });
-    }
-  }
+  for (const [scope, value] of scopes) reportUnknownKeys(ctx, thresholdsSchema, value, scope);
   return raw;
 }, rulesConfigSchema);
 

@@ -26,16 +26,15 @@ function present(children: Child[]): (Node | string)[] {
 }
 
 /** An element whose content is rebuilt only when the key of what it shows changes. */
-export class Slot<E extends HTMLElement = HTMLElement> {
+export class Slot {
   private key: string | undefined;
 
-  constructor(readonly el: E) {}
+  constructor(readonly el: HTMLElement) {}
 
-  show(key: string, build: () => Child[]): boolean {
-    if (key === this.key) return false;
+  show(key: string, build: () => Child[]): void {
+    if (key === this.key) return;
     this.key = key;
     this.el.replaceChildren(...present(build()));
-    return true;
   }
 }
 
@@ -103,15 +102,9 @@ export function setAttr(el: Element, name: string, value: string | boolean): voi
 }
 
 /**
- * A relative time ("12 s ago") that a once-a-second `tickSince` rewrites in place: time passing changes
- * these texts and nothing else on the page.
+ * A relative time ("12 s ago") kept in `data-since`, which a once-a-second `tickSince` rewrites in place:
+ * time passing changes these texts and nothing else on the page.
  */
-export function since(ms: number | undefined, format: (ms: number | undefined) => string): HTMLElement {
-  const el = h('span', { class: 'since' });
-  setSince(el, ms, format);
-  return el;
-}
-
 export function setSince(
   el: HTMLElement,
   ms: number | undefined,

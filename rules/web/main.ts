@@ -12,8 +12,7 @@ const alarm = new Alarm();
 const store = new Store(initialState((localStorage.getItem(LOCALE_KEY) as Locale | null) ?? 'zh-CN'), render);
 const session = new Session(store, alarm);
 const root = document.getElementById('app')!;
-const login = loginView(session, () => alarm.unlock());
-let board: View | undefined;
+let screen: { loggedIn: boolean; view: View } | undefined;
 
 /** The critical alarm keeps sounding while any critical alert is still unacknowledged. */
 function updateSound(): void {
@@ -35,13 +34,16 @@ function render(): void {
   setAttr(document.documentElement, 'lang', state.locale);
   const title = `${f.t('title')} · cradlewatch`;
   if (document.title !== title) document.title = title;
-  // A session gets a fresh board, so nothing of the last caregiver's centre survives a logout.
-  if (!state.me) board = undefined;
-  else board ??= boardView(session, alarm);
-  const screen = board ?? login;
-  if (root.firstChild !== screen.el) root.replaceChildren(screen.el);
+  // Each screen is built fresh when shown: nothing of the last caregiver's centre survives a logout, and
+  // the token field of the login screen is empty again.
+  const loggedIn = state.me !== undefined;
+  if (screen?.loggedIn !== loggedIn) {
+    const view = loggedIn ? boardView(session, alarm) : loginView(session, () => alarm.unlock());
+    screen = { loggedIn, view };
+    root.replaceChildren(view.el);
+  }
   const focused = document.activeElement;
-  screen.update(state, f);
+  screen.view.update(state, f);
   // A rebuilt part (the sheet after picking a day) gets the focus back on its element of the same id.
   if (focused?.id && !focused.isConnected) document.getElementById(focused.id)?.focus();
   updateSound();

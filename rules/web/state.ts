@@ -4,9 +4,9 @@ import type { NapCheckRecord } from '../contracts.ts';
 import type { Api, BoardResponse, Me } from './api.ts';
 
 /** Past this without a good board refresh or with the stream down, the page says its data may be old. */
-export const STALE_AFTER_MS = 12_000;
+const STALE_AFTER_MS = 12_000;
 
-export interface Sheet {
+interface Sheet {
   room: string;
   day: string;
   records: NapCheckRecord[];

@@ -76,6 +76,10 @@ export function caregiverPageSuite(name: string, createBackend: () => Promise<Pa
     });
 
     it('lets time change only the relative times: nothing else is redrawn while nothing happens', async () => {
+      // Settled first: the stream open, sound unlocked by the login tap (each changes a banner once).
+      await page.locator('.status.live').waitFor();
+      await page.locator('html[data-audio="running"]').waitFor();
+      await page.locator('.banner.sound').waitFor({ state: 'detached' });
       // A board poll and six ticks of the clock; the devices keep reporting the same values.
       const { ticks, others } = await page.evaluate(
         () =>
@@ -277,6 +281,15 @@ export function caregiverPageSuite(name: string, createBackend: () => Promise<Pa
       expect(await other.locator(`[data-room="${backend.roomA.id}"]`).count()).toBe(0);
       expect(await cspViolations(other)).toEqual([]);
       await otherContext.close();
+    });
+
+    it('logs out to an empty login form, forgetting the token and the centre', async () => {
+      await page.click('button.logout');
+      await page.locator('#token').waitFor();
+      expect(await page.inputValue('#token')).toBe('');
+      expect(await page.evaluate(() => localStorage.getItem('cradlewatch.token'))).toBeNull();
+      expect(await page.locator('[data-room], [data-alert-id]').count()).toBe(0);
+      await expect(page.locator('html').getAttribute('data-alarm')).resolves.toBe('quiet');
     });
 
     it('ran every step under the strict Content-Security-Policy without a violation', async () => {

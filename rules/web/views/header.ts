@@ -30,7 +30,7 @@ export function headerView(session: Session): View {
   const status = h('span', { role: 'status' });
   const who = h('span', { class: 'who' });
   const lang = languageButton(session);
-  const logout = h('button', { type: 'button', onclick: () => session.logout() });
+  const logout = h('button', { type: 'button', class: 'logout', onclick: () => session.logout() });
   const el = h('header', { class: 'top' }, title, center.el, status, who, lang.el, logout);
   return {
     el,
