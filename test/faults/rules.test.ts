@@ -5,7 +5,7 @@ import { stringify } from 'yaml';
 import { freePort, waitFor } from '../../lib/net.ts';
 import type { Alert } from '../../protocol/payloads.ts';
 import { Devices, api, sseClient, supervisorTokens, workDir } from '../../rules/test/support.ts';
-import { Service, brokerProcess } from './processes.ts';
+import { Service, brokerProcess, mqttRelay } from './processes.ts';
 import { SmallDisk, isRoot } from './tmpfs.ts';
 
 interface Check {
@@ -45,18 +45,29 @@ async function rulesProcess(brokerUrl: string, journalDir: string) {
     }),
   );
   const url = `http://127.0.0.1:${port}`;
-  const start = async () => {
+  /** `healthy: false` waits only for the HTTP server, whatever /healthz says. */
+  const start = async (healthy = true) => {
     const rules = new Service(['rules', '--config', configFile]);
     await waitFor(
       async () => {
         if (rules.exitCode !== null) throw new Error(`rules exited ${rules.exitCode}: ${rules.stderr}`);
-        return (await fetch(`${url}/healthz`).catch(() => null))?.ok === true;
+        const response = await fetch(`${url}/healthz`).catch(() => null);
+        return healthy ? response?.ok === true : response !== null;
       },
-      { what: 'rules /healthz ok', timeoutMs: 30_000 },
+      { what: `rules /healthz ${healthy ? 'ok' : 'answering'}`, timeoutMs: 30_000 },
     );
     return rules;
   };
-  return { url, start };
+  /** Healthy again, or a clear failure the moment the process has exited. */
+  const healthy = (rules: Service) =>
+    waitFor(
+      async () => {
+        if (rules.exitCode !== null) throw new Error(`rules exited ${rules.exitCode}: ${rules.stderr}`);
+        return (await fetch(`${url}/healthz`)).ok;
+      },
+      { what: 'rules /healthz ok again', timeoutMs: 30_000 },
+    );
+  return { url, start, healthy };
 }
 
 async function check(url: string, name: string): Promise<{ code: number; check: Check }> {
@@ -183,10 +194,7 @@ describe('rules across a broker kill -9 (#15.3)', { timeout: 120_000 }, () => {
       services.push(broker);
     }
     const back = performance.now();
-    await waitFor(async () => (await check(rig.url, 'mqtt')).check.ok, {
-      what: 'rules resubscribed',
-      timeoutMs: 30_000,
-    });
+    await rig.healthy(rules);
     const seconds = (performance.now() - back) / 1000;
     await waitFor(() => devices!.client.connected, { what: 'the button reconnected' });
     await devices.press(++ts);
@@ -198,5 +206,43 @@ describe('rules across a broker kill -9 (#15.3)', { timeout: 120_000 }, () => {
       'rules across broker kill -9 (twice)',
       `2 presses acknowledged, 2 on SSE, subscribed again ${seconds.toFixed(1)} s after the broker was back, rules alive`,
     );
+  });
+
+  it('a subscription in flight when the broker dies: no unhandled "Connection closed", subscribed on reconnect', async () => {
+    const { dir, fleetFile } = workDir();
+    const port = await freePort();
+    let broker = await brokerProcess(port, fleetFile);
+    services.push(broker);
+    const relay = await mqttRelay(port);
+    relay.holdSubscribes = true;
+    try {
+      const rig = await rulesProcess(`mqtt://127.0.0.1:${relay.port}`, join(dir, 'journal'));
+      const rules = await rig.start(false);
+      services.push(rules);
+      await waitFor(() => relay.held >= 2, { what: 'both sessions subscribing' });
+      const waiting = await check(rig.url, 'mqtt');
+      expect(waiting.code).toBe(503);
+      expect(waiting.check.reason).toMatch(/not subscribed yet/);
+
+      await broker.kill9();
+      relay.holdSubscribes = false;
+      broker = await brokerProcess(port, fleetFile);
+      services.push(broker);
+      const back = performance.now();
+      await rig.healthy(rules);
+      const seconds = (performance.now() - back) / 1000;
+      sse = sseClient(rig.url);
+      await sse.opened;
+      devices = await Devices.connect(`mqtt://127.0.0.1:${port}`);
+      await devices.press(Date.now());
+      await waitFor(() => sse!.events.length === 1, { what: 'the press on SSE' });
+      expect(rules.exitCode).toBeNull();
+      report(
+        'rules with its SUBSCRIBE in flight at a broker kill -9',
+        `1 press acknowledged, 1 on SSE, subscribed ${seconds.toFixed(1)} s after the broker was back, rules alive`,
+      );
+    } finally {
+      await relay.close();
+    }
   });
 });
