@@ -63,9 +63,16 @@ export class Service {
   }
 }
 
-/** `cradlewatch broker` (Aedes, its default persistence) on `port`, anonymous, with the test registry. */
-export async function brokerProcess(port: number, fleetFile: string): Promise<Service> {
-  const broker = new Service(['broker', '--port', String(port), '--fleet', fleetFile, '--allow-anonymous']);
+/**
+ * `cradlewatch broker` on `port`, anonymous, with the test registry: its default persistence, or with
+ * `redis` a node of a cluster sharing sessions there.
+ */
+export async function brokerProcess(port: number, fleetFile: string, redis?: string): Promise<Service> {
+  const broker = new Service([
+    'broker',
+    ...['--port', String(port), '--fleet', fleetFile, '--allow-anonymous'],
+    ...(redis ? ['--redis', redis] : []),
+  ]);
   await waitFor(
     async () => {
       if (broker.exitCode !== null) throw new Error(`broker exited: ${broker.stderr}`);

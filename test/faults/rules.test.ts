@@ -5,6 +5,7 @@ import { stringify } from 'yaml';
 import { freePort, waitFor } from '../../lib/net.ts';
 import type { Alert } from '../../protocol/payloads.ts';
 import { Devices, api, sseClient, supervisorTokens, workDir } from '../../rules/test/support.ts';
+import { startRedis } from '../../broker/test-support.ts';
 import { Service, brokerProcess, mqttRelay } from './processes.ts';
 import { SmallDisk, isRoot } from './tmpfs.ts';
 
@@ -243,6 +244,60 @@ describe('rules across a broker kill -9 (#15.3)', { timeout: 120_000 }, () => {
       );
     } finally {
       await relay.close();
+    }
+  });
+
+  it('Redis cluster, kill -9 of broker A then B: rules follows to the survivor each time, and presses reach SSE', async () => {
+    const { dir, fleetFile } = workDir();
+    const redis = await startRedis();
+    try {
+      const ports = [await freePort(), await freePort()] as const;
+      const nodes = [
+        await brokerProcess(ports[0], fleetFile, redis.url),
+        await brokerProcess(ports[1], fleetFile, redis.url),
+      ];
+      services.push(...nodes);
+      const urls = ports.map((p) => `mqtt://127.0.0.1:${p}`);
+      const rig = await rulesProcess(urls.join(','), join(dir, 'journal'));
+      const rules = await rig.start();
+      services.push(rules);
+      sse = sseClient(rig.url);
+      await sse.opened;
+      let ts = Date.now();
+      const pressOn = async (url: string) => {
+        const button = await Devices.connect(url);
+        await button.press(++ts);
+        await button.close();
+      };
+      const seconds: string[] = [];
+      // A dies, then (A back) B dies: each time the rules must be on the other node and subscribed.
+      for (const [dead, live] of [
+        [0, 1],
+        [1, 0],
+      ] as const) {
+        await nodes[dead]!.kill9();
+        const lost = performance.now();
+        await waitFor(async () => (await check(rig.url, 'mqtt')).code === 503, {
+          what: 'rules sees the loss',
+        });
+        await rig.healthy(rules);
+        seconds.push(((performance.now() - lost) / 1000).toFixed(1));
+        const before = sse.events.length;
+        await pressOn(urls[live]!);
+        await waitFor(() => sse!.events.length === before + 1, { what: `a press on node ${live} on SSE` });
+        nodes[dead] = await brokerProcess(ports[dead], fleetFile, redis.url);
+        services.push(nodes[dead]!);
+      }
+      expect(sse.events.map((e) => e.kind)).toEqual(['raised', 'renotified']);
+      expect(rules.exitCode).toBeNull();
+      expect(rules.lines.filter((l) => l.level >= 50)).toEqual([]);
+      report(
+        'rules on a Redis cluster, kill -9 of broker A then B',
+        `2 presses acknowledged, 2 on SSE, subscribed on the survivor ${seconds.join(' s and ')} s after each kill, rules alive`,
+      );
+    } finally {
+      for (const s of services.splice(0).reverse()) await s.kill9();
+      await redis.stop();
     }
   });
 });
