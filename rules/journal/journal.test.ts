@@ -5,6 +5,7 @@ import { silentLogger } from '../../lib/logger.ts';
 import { SmallDisk, isRoot } from '../../test/faults/tmpfs.ts';
 import { Harness, QUIET_MONITORING, T0 } from '../test/harness.ts';
 import { testTempDir } from '../../test/support/temp.ts';
+import { Outbox } from '../channels/outbox.ts';
 import { DiskGuard } from './guard.ts';
 import { Journal, JournalError } from './journal.ts';
 
@@ -158,6 +159,50 @@ describe.skipIf(!isRoot)(
         expect(h.transitions).toHaveLength(presses);
       } finally {
         disk.remove();
+      }
+    });
+
+    it('an outbox on a disk that refuses: its queue waits in memory, and the journal is rewritten only after it', () => {
+      const journalDisk = new SmallDisk(256 * 1024);
+      const outboxDisk = new SmallDisk(256 * 1024);
+      try {
+        const guard = new DiskGuard(silentLogger, { retryMs: 3_600_000 });
+        const { journal, h, step } = journalled(journalDisk.dir, guard);
+        const outbox = Outbox.open(outboxDisk.dir, 'mqtt', { guard });
+        outboxDisk.fill(0);
+        journalDisk.fill(0);
+        let presses = 0;
+        while ((journal.durable || guard.faults.length < 2) && presses < 200) {
+          const out = h.press(T0 + presses++ * 1_000);
+          step();
+          for (const t of out.transitions) outbox.take(t);
+          outbox.sync();
+        }
+        expect(guard.faults.map((f) => f.code)).toEqual(['ENOSPC', 'ENOSPC']);
+
+        // The journal's disk is back, the outbox's is not: a snapshot now would say delivered what no
+        // outbox on disk holds, so the journal waits.
+        journalDisk.unfill();
+        guard.retry();
+        expect(journal.durable).toBe(false);
+        expect(guard.faults).toHaveLength(2);
+
+        outboxDisk.unfill();
+        guard.retry();
+        expect(guard.faults).toEqual([]);
+        expect(journal.durable).toBe(true);
+        outbox.close();
+        journal.close();
+        guard.close();
+        expect(
+          Outbox.open(outboxDisk.dir, 'mqtt')
+            .pending()
+            .map((t) => t.seq),
+        ).toEqual(h.transitions.map((t) => t.seq));
+        expect(Journal.open(journalDisk.dir).restored.state).toEqual(h.engine.snapshot());
+      } finally {
+        journalDisk.remove();
+        outboxDisk.remove();
       }
     });
 
