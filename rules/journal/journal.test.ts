@@ -194,11 +194,9 @@ describe.skipIf(!isRoot)(
         outbox.close();
         journal.close();
         guard.close();
-        expect(
-          Outbox.open(outboxDisk.dir, 'mqtt')
-            .pending()
-            .map((t) => t.seq),
-        ).toEqual(h.transitions.map((t) => t.seq));
+        const reopened = Outbox.open(outboxDisk.dir, 'mqtt');
+        expect(reopened.pending().map((t) => t.seq)).toEqual(h.transitions.map((t) => t.seq));
+        reopened.close();
         expect(Journal.open(journalDisk.dir).restored.state).toEqual(h.engine.snapshot());
       } finally {
         journalDisk.remove();
