@@ -49,6 +49,7 @@ async function rulesProcess(brokerUrl: string, journalDir: string) {
   /** `healthy: false` waits only for the HTTP server, whatever /healthz says. */
   const start = async (healthy = true) => {
     const rules = new Service(['rules', '--config', configFile]);
+    // A process that never became ready must not outlive the test.
     await waitFor(
       async () => {
         if (rules.exitCode !== null) throw new Error(`rules exited ${rules.exitCode}: ${rules.stderr}`);
@@ -56,7 +57,10 @@ async function rulesProcess(brokerUrl: string, journalDir: string) {
         return healthy ? response?.ok === true : response !== null;
       },
       { what: `rules /healthz ${healthy ? 'ok' : 'answering'}`, timeoutMs: 30_000 },
-    );
+    ).catch(async (error: unknown) => {
+      await rules.kill9();
+      throw error;
+    });
     return rules;
   };
   /** Healthy again, or a clear failure the moment the process has exited. */
