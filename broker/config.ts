@@ -53,9 +53,13 @@ export const brokerConfigSchema = z.object({
       /** Failed logins of one username from one address before each further attempt waits. */
       authFailuresBeforeDelay: positiveInt.default(5),
       authFailureDelayMs: positiveInt.default(1_000),
-      /** Password checks (scrypt) one address runs at once, and how many more wait before it is refused. */
+      /**
+       * Password checks (scrypt) one address runs at once, and how many more wait before it is refused. The
+       * queue is deep on purpose: a centre's whole fleet sits behind one NAT address and reconnects at once
+       * after a Wi-Fi outage; it waits its turn, it is not refused.
+       */
       loginChecksPerAddress: positiveInt.default(2),
-      loginQueuePerAddress: positiveInt.default(50),
+      loginQueuePerAddress: positiveInt.default(5_000),
       /** Connections one account (a device id or a username) holds open at once. */
       connectionsPerAccount: positiveInt.default(16),
       /** New connections per second one account may open, and the burst above it. */

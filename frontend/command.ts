@@ -39,7 +39,7 @@ export function registerFrontendCommand(program: Command): void {
         console.log(JSON.stringify(maskSecrets(config), null, 2));
         return;
       }
-      const log = createLogger().child({ component: 'frontend' });
+      const log = createLogger({ service: 'frontend' });
       const frontend = await startFrontend(config, log);
       log.info({ url: frontend.url }, 'frontend ready');
       exitOnSignals(() => frontend.close(), log);

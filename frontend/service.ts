@@ -25,8 +25,7 @@ type BoardEvent = Parameters<Parameters<BoardService['subscribe']>[0]>[0];
  * from the bus (BusView), and acknowledgements, resolutions and nap sessions go back on it to the rules
  * partition that owns the centre. Any number of these run side by side behind a load balancer.
  */
-export async function startFrontend(config: FrontendConfig, logger: Logger): Promise<RunningFrontend> {
-  const log = logger.child({ component: 'frontend' });
+export async function startFrontend(config: FrontendConfig, log: Logger): Promise<RunningFrontend> {
   const fleetWatcher = new FleetWatcher(config.fleetFile, log).start();
   const fleet = () => fleetWatcher.current;
   const transitionListeners = new Set<(t: AlertTransition) => void>();

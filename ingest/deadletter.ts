@@ -15,7 +15,7 @@ import type { DeadLetter } from '../protocol/payloads.ts';
 import type { Reason } from '../protocol/reasons.ts';
 import { isId } from '../protocol/ids.ts';
 import { topics } from '../protocol/topics.ts';
-import { type DiskFault, appendAll, diskFault } from './disk.ts';
+import { type DiskFault, appendAll, diskFault } from '../lib/disk.ts';
 
 export interface DeadLetterOptions {
   dir: string;

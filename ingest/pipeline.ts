@@ -1,7 +1,7 @@
 import { type StoreFault, classifyWriteError } from '../lib/influx/faults.ts';
 import type { Logger } from '../lib/logger.ts';
 import { Backoff, sleep } from '../lib/backoff.ts';
-import { DiskFault } from './disk.ts';
+import { DiskFault } from '../lib/disk.ts';
 import { type InfluxSink, StoreUnavailableError } from './influx-sink.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { AckToken } from './mqtt-client.ts';

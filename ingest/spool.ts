@@ -9,7 +9,7 @@ import {
   unlinkSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { appendAll, diskFault } from './disk.ts';
+import { appendAll, diskFault } from '../lib/disk.ts';
 import { type Sink, type SinkResult, SinkUnavailableError } from './sink.ts';
 
 export interface SpoolOptions {

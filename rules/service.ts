@@ -10,8 +10,9 @@ import type { Alert } from '../protocol/payloads.ts';
 import { filters, parseTopic, topics } from '../protocol/topics.ts';
 import { FleetWatcher } from '../lib/fleet-file.ts';
 import { createWriteApi } from '../lib/influx/writer.ts';
-import { connectBroker, subscribeEach } from '../lib/mqtt-connect.ts';
-import type { Logger } from '../lib/logger.ts';
+import { connectBroker } from '../lib/mqtt-connect.ts';
+import { Subscriptions } from '../lib/mqtt-subscribe.ts';
+import { componentLogger, type Logger } from '../lib/logger.ts';
 import { type OpsSource, unless } from '../lib/ops/index.ts';
 import { createChannels } from './channels/index.ts';
 import type { BoardService, NapCheckRecord, RoomBoard } from './contracts.ts';
@@ -20,6 +21,7 @@ import { DeviceTimeClock } from './engine/clock.ts';
 import { Engine, type EngineInput, type EngineOutput, type NapChange } from './engine/engine.ts';
 import { localTime } from './engine/time.ts';
 import { startHttp } from './http/index.ts';
+import { DiskGuard } from './journal/guard.ts';
 import { Journal } from './journal/journal.ts';
 import { createRulesMetrics } from './metrics.ts';
 import { channelRegistry } from './channels/metrics.ts';
@@ -72,9 +74,13 @@ export async function startRules(
   }
 
   const metrics = createRulesMetrics(() => engine.openAlerts());
+  // A disk that refuses (full, read-only, failing) stops nothing: alerts go out live, /healthz says so,
+  // and the state is written afresh once the disk is back (rules/README.md "Durability").
+  const disk = new DiskGuard(componentLogger(log, 'journal'));
   const { journal, restored } = Journal.open(config.journalDir, {
     compactBytes: config.journalCompactBytes,
     onFsync: metrics.fsynced,
+    durable: { guard: disk, state: () => engine.snapshot() },
   });
   const deviceClock = config.clock.mode === 'device' ? new DeviceTimeClock(config.clock.speed) : undefined;
   const now = deviceClock ? deviceClock.now : Date.now;
@@ -93,8 +99,7 @@ export async function startRules(
     owned = partitioned ? [...owned, ...added] : selectCenters(next, config);
     ownFleet = ownedFleet(next, owned);
     engine.setFleet(ownFleet);
-    if (subscribed && added.length > 0)
-      subscribe(added).catch((error) => log.error({ err: error }, 'subscribe failed'));
+    if (subscribed && added.length > 0) void subscribe(added);
   });
   fleetWatcher.start();
   log.info(
@@ -124,6 +129,8 @@ export async function startRules(
       keepalive: config.mqtt.keepaliveS,
       protocolVersion: 4,
       reconnectPeriod: 1_000,
+      // Subscriptions (below) subscribes again on every connection, and hears of its failures.
+      resubscribe: false,
       ...(config.mqtt.username ? { username: config.mqtt.username } : {}),
       ...(config.mqtt.password ? { password: config.mqtt.password } : {}),
     });
@@ -156,10 +163,13 @@ export async function startRules(
   } catch (error) {
     client.end(true);
     priority.end(true);
+    disk.close();
     journal.close();
     fleetWatcher.close();
     throw error;
   }
+  const telemetrySubs = new Subscriptions(client, log);
+  const prioritySubs = new Subscriptions(priority, log);
   // Without a selection the wildcard also covers centres added to the registry later.
   const subscriptions = (centers: string[]) => ({
     telemetry: centers.flatMap((c) => [...filters.telemetry(c), filters.status(c)]),
@@ -170,12 +180,10 @@ export async function startRules(
       filters.alertResolves(c),
     ]),
   });
+  /** Resolves once both sessions are subscribed; through broker losses, however long that takes. */
   const subscribe = async (centers: string[]) => {
     const wanted = subscriptions(centers);
-    await Promise.all([
-      subscribeEach(client, wanted.telemetry, { qos: 1 }),
-      subscribeEach(priority, wanted.priority, { qos: 1 }),
-    ]);
+    await Promise.all([telemetrySubs.add(wanted.telemetry), prioritySubs.add(wanted.priority)]);
   };
   const channels: AlertChannel[] = createChannels(config.channels, {
     mqtt: client,
@@ -184,17 +192,28 @@ export async function startRules(
     log,
     // Beside the journal: a partition that moves with its journal volume takes its undelivered alerts along.
     outboxDir: join(config.journalDir, 'outbox'),
+    diskGuard: disk,
   });
 
   /** Highest seq handed to the channels; the journal's watermark follows once they have settled. */
   let handed = 0;
   let journalOpen = true;
+  /** One failing receiver (a channel, an SSE hub) must not keep a transition from the others. */
+  const each = <T>(receivers: Iterable<T>, hand: (receiver: T) => void) => {
+    for (const receiver of receivers) {
+      try {
+        hand(receiver);
+      } catch (error) {
+        log.error({ err: error }, 'alert delivery failed');
+      }
+    }
+  };
   const deliver = (transitions: AlertTransition[]) => {
     if (transitions.length === 0) return;
     for (const transition of transitions) {
-      for (const channel of channels) channel.deliver(transition);
-      for (const listener of transitionListeners) listener(transition);
-      for (const listener of boardListeners) listener({ type: 'board', center: transition.alert.center });
+      each(channels, (channel) => channel.deliver(transition));
+      each(transitionListeners, (listener) => listener(transition));
+      each(boardListeners, (listener) => listener({ type: 'board', center: transition.alert.center }));
     }
     const seq = transitions.at(-1)!.seq;
     handed = seq;
@@ -290,7 +309,12 @@ export async function startRules(
     timer = setTimeout(() => {
       timer = undefined;
       armedFor = undefined;
-      step(engine.tick());
+      try {
+        step(engine.tick());
+      } catch (error) {
+        log.error({ err: error }, 'rules step failed');
+        arm();
+      }
     }, delay);
   };
 
@@ -443,11 +467,21 @@ export async function startRules(
       service: 'rules',
       registries: [metrics.registry, channelRegistry],
       checks: {
-        mqtt: () =>
-          unless(
-            client.connected && priority.connected,
-            `not connected to the broker at ${config.mqtt.url} (${client.connected ? 'priority' : 'telemetry'} session)`,
-          ),
+        mqtt: () => {
+          if (!client.connected || !priority.connected) {
+            const down = client.connected ? 'priority' : 'telemetry';
+            return {
+              ok: false,
+              reason: `not connected to the broker at ${config.mqtt.url} (${down} session)`,
+            };
+          }
+          const deaf = telemetrySubs.ready ? 'priority' : 'telemetry';
+          return unless(
+            telemetrySubs.ready && prioritySubs.ready,
+            `connected to ${config.mqtt.url} but not subscribed yet (${deaf} session)`,
+          );
+        },
+        journal: () => disk.check(),
       },
     };
     http = await startHttp(config.http, {
@@ -464,6 +498,7 @@ export async function startRules(
     await Promise.all([client.endAsync(true), priority.endAsync(true)]);
     await writer?.close().catch(() => undefined);
     journalOpen = false;
+    disk.close();
     journal.close();
     fleetWatcher.close();
     throw error;
@@ -484,6 +519,9 @@ export async function startRules(
       closed = true;
       clearTimeout(timer);
       flush();
+      // A last chance for state the disk refused, while the outboxes are still open to be written.
+      disk.retry();
+      disk.close();
       await http.close();
       await Promise.all(channels.map((c) => c.close()));
       await Promise.all([client.endAsync(), priority.endAsync()]);

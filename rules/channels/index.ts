@@ -10,6 +10,7 @@ import { MqttAlertChannel } from './mqtt.ts';
 import { Outbox } from './outbox.ts';
 import { type AlertText, rateLimitOf, WebhookChannel, webhookSchema } from './webhook.ts';
 import { renderAlertText } from '../text/index.ts';
+import type { DiskGuard } from '../journal/guard.ts';
 
 export { channelRegistry } from './metrics.ts';
 export { SseHub } from './sse.ts';
@@ -48,6 +49,8 @@ export interface ChannelDeps {
    * transition is gone when the process is, delivered or not.
    */
   outboxDir?: string;
+  /** Where the outboxes report a disk that refuses (the service's, shared with its journal). */
+  diskGuard?: DiskGuard;
 }
 
 /**
@@ -60,7 +63,10 @@ export function createChannels(config: ChannelsConfig, deps: ChannelDeps): Alert
   const outbox = (name: string, keepSendsMs?: number) =>
     deps.outboxDir === undefined
       ? undefined
-      : Outbox.open(deps.outboxDir, name, keepSendsMs === undefined ? {} : { keepSendsMs });
+      : Outbox.open(deps.outboxDir, name, {
+          ...(keepSendsMs === undefined ? {} : { keepSendsMs }),
+          ...(deps.diskGuard ? { guard: deps.diskGuard } : {}),
+        });
   if (config.mqtt.enabled) channels.push(new MqttAlertChannel(deps.mqtt, log, undefined, outbox('mqtt')));
   if (config.history.enabled) {
     if (!deps.influx)

@@ -1,15 +1,8 @@
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeSync,
-} from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, fsyncSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { AlertTransition } from '../../protocol/alerts.ts';
+import { appendAll, closeQuietly, diskFault, replaceFile } from '../../lib/disk.ts';
+import type { DiskGuard } from '../journal/guard.ts';
 
 /**
  * One line of an outbox file: a transition taken, transitions settled (the peer confirmed them, or they
@@ -23,6 +16,12 @@ export interface OutboxOptions {
   compactAfter?: number;
   /** How long send times are kept (the longest rate window of the channel). */
   keepSendsMs?: number;
+  /**
+   * Where a disk fault goes (the rules service's, shared with its journal): the outbox then keeps its
+   * queue in memory, the channel goes on delivering, and the guard rewrites the file once the disk takes
+   * it. Without it a failed write throws a DiskFault.
+   */
+  guard?: DiskGuard;
 }
 
 /**
@@ -32,12 +31,17 @@ export interface OutboxOptions {
  * `take` refuses a seq at or below the highest already taken, so the journal's own replay of transitions
  * not yet marked delivered cannot put one in twice. Writes are synchronous (a kill -9 loses nothing the
  * kernel has); takes are fsync'd once per event-loop turn, before the journal's delivery watermark is.
+ * While the disk refuses, nothing is written and the queue lives in memory only (a kill -9 then loses what
+ * the peers had not confirmed); the guard's rewrite puts all of it back on disk.
  */
 export class Outbox {
   readonly path: string;
   readonly #compactAfter: number;
   readonly #keepSendsMs: number;
-  #fd: number;
+  readonly #guard: DiskGuard | undefined;
+  /** Undefined while the disk refuses: nothing is written until a rewrite. */
+  #fd: number | undefined;
+  #bytes = 0;
   #high = 0;
   readonly #pending = new Map<number, AlertTransition>();
   #sends: number[] = [];
@@ -50,14 +54,16 @@ export class Outbox {
     this.path = path;
     this.#compactAfter = options.compactAfter ?? 1000;
     this.#keepSendsMs = options.keepSendsMs ?? 60_000;
+    this.#guard = options.guard;
     if (existsSync(path)) this.#restore(readFileSync(path, 'utf8'));
-    this.#fd = openSync(path, 'a');
-    this.#compact();
+    this.#attempt('open', () => {
+      mkdirSync(dirname(path), { recursive: true });
+      this.#compact();
+    });
   }
 
   /** `name` is the channel's name; anything but letters, digits, `-` and `_` becomes `-` in the file name. */
   static open(dir: string, name: string, options: OutboxOptions = {}): Outbox {
-    mkdirSync(dir, { recursive: true });
     return new Outbox(join(dir, `${name.replace(/[^\w-]/g, '-')}.jsonl`), options);
   }
 
@@ -111,7 +117,8 @@ export class Outbox {
     if (known.length === 0) return;
     this.#write({ s: known });
     this.#spentLines += known.length;
-    if (this.#spentLines >= this.#compactAfter) this.#compact();
+    if (this.#spentLines >= this.#compactAfter && this.#fd !== undefined)
+      this.#attempt('compaction', () => this.#compact());
   }
 
   recordSend(at = Date.now()): void {
@@ -120,17 +127,30 @@ export class Outbox {
     this.#sends.push(at);
     this.#write({ p: at });
     // A target that stays down is retried for as long as it is: its send records must not grow the file forever.
-    if (++this.#spentLines >= this.#compactAfter) this.#compact();
+    if (++this.#spentLines >= this.#compactAfter && this.#fd !== undefined)
+      this.#attempt('compaction', () => this.#compact());
   }
 
   sync(): void {
     clearImmediate(this.#syncing);
     this.#syncing = undefined;
-    if (!this.#closed) fsyncSync(this.#fd);
+    const fd = this.#fd;
+    if (!this.#closed && fd !== undefined) this.#attempt('fsync', () => fsyncSync(fd));
   }
 
   #write(line: Line): void {
-    writeSync(this.#fd, `${JSON.stringify(line)}\n`);
+    const fd = this.#fd;
+    if (fd === undefined) return;
+    const data = Buffer.from(`${JSON.stringify(line)}\n`);
+    this.#attempt('append', () => {
+      appendAll(fd, data, this.#bytes);
+      this.#bytes += data.length;
+    });
+  }
+
+  /** The guard's retry: everything the outbox holds, written afresh. */
+  rewrite(): void {
+    if (!this.#closed) this.#compact();
   }
 
   /** Rewrites the file with what is still needed: the high seq, recent sends and the pending transitions. */
@@ -140,22 +160,35 @@ export class Outbox {
       ...this.recentSends().map((p) => ({ p })),
       ...this.pending().map((t) => ({ t })),
     ];
-    const tmp = `${this.path}.tmp`;
-    const fd = openSync(tmp, 'w');
-    writeSync(fd, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
-    fsyncSync(fd);
-    closeSync(fd);
-    closeSync(this.#fd);
-    renameSync(tmp, this.path);
+    const data = Buffer.from(lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+    this.#closeFd();
+    replaceFile(this.path, data);
     this.#fd = openSync(this.path, 'a');
+    this.#bytes = data.length;
     this.#spentLines = 0;
+  }
+
+  /** Runs a write; when the disk refuses it, the outbox stops writing and tells the guard (or throws without one). */
+  #attempt(what: string, write: () => void): void {
+    try {
+      write();
+    } catch (error) {
+      this.#closeFd();
+      if (!this.#guard) throw diskFault(error, this.path, `outbox ${what}`);
+      this.#guard.failed(this, error, this.path, `outbox ${what}`);
+    }
+  }
+
+  #closeFd(): void {
+    if (this.#fd !== undefined) closeQuietly(this.#fd);
+    this.#fd = undefined;
   }
 
   close(): void {
     if (this.#closed) return;
     this.sync();
-    this.#compact();
-    closeSync(this.#fd);
+    if (this.#fd !== undefined) this.#attempt('compaction', () => this.#compact());
+    this.#closeFd();
     this.#closed = true;
   }
 }

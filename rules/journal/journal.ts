@@ -1,26 +1,23 @@
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, fsyncSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AlertTransition } from '../../protocol/alerts.ts';
+import { appendAll, closeQuietly, diskFault, replaceFile } from '../../lib/disk.ts';
 import { type Change, type DurableState, applyChanges, emptyState } from '../engine/state.ts';
+import type { DiskGuard } from './guard.ts';
 
-/** One line of journal.jsonl: a step's state changes with its transitions, or a delivery watermark. */
-type Line = { c: Change[]; t: AlertTransition[] } | { d: number };
+/**
+ * One line of journal.jsonl: a step's state changes with its transitions, a delivery watermark, or (first
+ * line) the epoch of the snapshot the journal continues.
+ */
+type Line = { c: Change[]; t: AlertTransition[] } | { d: number } | { e: number };
 
 interface Snapshot {
   v: 1;
   state: DurableState;
   delivered: number;
   recent: AlertTransition[];
+  /** Counts compactions; a journal of an older epoch is already in this snapshot (absent before epochs: 0). */
+  epoch?: number;
 }
 
 export interface Restored {
@@ -40,6 +37,22 @@ export interface JournalOptions {
   keepTransitions?: number;
   /** Told how long each fsync took (the rules' journal_fsync_seconds). */
   onFsync?: (seconds: number) => void;
+  /**
+   * The service's answer to a disk that refuses: the journal reports the fault to `guard`, stops writing,
+   * and writes a snapshot of `state()` (the engine's whole state) once the disk takes it. Without it a
+   * failed write throws a DiskFault.
+   */
+  durable?: { guard: DiskGuard; state: () => DurableState };
+}
+
+/** The epoch a journal continues, from its first line (none before epochs were written: 0). */
+function epochOf(first: string | undefined): number {
+  try {
+    const line = JSON.parse(first ?? '') as Line;
+    return 'e' in line ? line.e : 0;
+  } catch {
+    return 0;
+  }
 }
 
 export class JournalError extends Error {
@@ -59,36 +72,50 @@ export class JournalError extends Error {
  * timer or repeat a notification, never lose a delivered alert. A torn last line
  * (kill -9 mid-write) is dropped: its step was never delivered to anyone. A bad line anywhere else means
  * the file was damaged, and the service refuses to start on it.
+ *
+ * When the disk refuses a write (full, read-only, I/O error) and a `durable` guard is given, the journal
+ * stops writing and keeps what it needs in memory (the engine holds the state); the guard retries, and the
+ * journal starts over with a snapshot of the whole state, which covers every step it could not write.
+ * Each compaction starts a new epoch, written in the snapshot and as the journal's first line, so a
+ * compaction cut off between its two renames leaves an old journal that restore knows to skip.
  */
 export class Journal {
-  readonly #dir: string;
   readonly #journalPath: string;
   readonly #snapshotPath: string;
   readonly #compactBytes: number;
   readonly #keep: number;
   readonly #syncIntervalMs: number;
   readonly #onFsync: ((seconds: number) => void) | undefined;
-  #fd: number;
-  #bytes: number;
+  readonly #durable: JournalOptions['durable'];
+  /** Undefined while the disk refuses (or the journal is closed): nothing is written until a rewrite. */
+  #fd: number | undefined;
+  #bytes = 0;
+  #epoch = 0;
   #snapshotBytes = 0;
   #syncTimer: NodeJS.Timeout | undefined;
   #delivered = 0;
   #recent: AlertTransition[] = [];
 
   private constructor(dir: string, options: JournalOptions) {
-    this.#dir = dir;
     this.#journalPath = join(dir, 'journal.jsonl');
     this.#snapshotPath = join(dir, 'snapshot.json');
     this.#compactBytes = options.compactBytes ?? 4 * 1024 * 1024;
     this.#keep = options.keepTransitions ?? 1000;
     this.#syncIntervalMs = options.syncIntervalMs ?? 200;
     this.#onFsync = options.onFsync;
-    this.#fd = openSync(this.#journalPath, 'a');
-    this.#bytes = statSync(this.#journalPath).size;
+    this.#durable = options.durable;
+    options.durable?.guard.last(this);
+    try {
+      mkdirSync(dir, { recursive: true });
+      this.#fd = openSync(this.#journalPath, 'a');
+      this.#bytes = statSync(this.#journalPath).size;
+    } catch (error) {
+      this.#fail(error, 'open');
+    }
   }
 
+  /** A disk that refuses at start (read-only, full) still gives what it holds; the guard then retries. */
   static open(dir: string, options: JournalOptions = {}): { journal: Journal; restored: Restored } {
-    mkdirSync(dir, { recursive: true });
     const journal = new Journal(dir, options);
     const restored = journal.#restore();
     return { journal, restored };
@@ -96,6 +123,7 @@ export class Journal {
 
   #restore(): Restored {
     let state = emptyState();
+    let snapshotEpoch = 0;
     if (existsSync(this.#snapshotPath)) {
       let snapshot: Snapshot;
       try {
@@ -112,34 +140,50 @@ export class Journal {
       state = snapshot.state;
       this.#delivered = snapshot.delivered;
       this.#recent = snapshot.recent;
+      snapshotEpoch = snapshot.epoch ?? 0;
     }
-    const text = readFileSync(this.#journalPath, 'utf8');
+    this.#epoch = snapshotEpoch;
+    const text = existsSync(this.#journalPath) ? readFileSync(this.#journalPath, 'utf8') : '';
     const lines = text.split('\n');
-    const last = lines.length - 1;
-    lines.forEach((raw, i) => {
-      if (raw === '') return;
-      let line: Line;
-      try {
-        line = JSON.parse(raw) as Line;
-      } catch {
-        if (i === last) return;
-        throw new JournalError(`rules journal ${this.#journalPath} line ${i + 1} is damaged`);
-      }
-      if ('d' in line) this.#delivered = Math.max(this.#delivered, line.d);
-      else {
-        applyChanges(state, line.c);
-        this.#remember(line.t);
-      }
-    });
-    if (text.length > 0 && !text.endsWith('\n')) {
-      // Cut the torn tail so the next append starts on a line of its own.
-      closeSync(this.#fd);
-      const whole = text.slice(0, text.lastIndexOf('\n') + 1);
-      this.#rewrite(this.#journalPath, whole);
-      this.#fd = openSync(this.#journalPath, 'a');
-      this.#bytes = Buffer.byteLength(whole);
+    if (epochOf(lines[0]) < snapshotEpoch) {
+      // A compaction stopped between writing the snapshot and emptying the journal: all of it is in the snapshot.
+      this.#restartJournal();
+    } else {
+      const last = lines.length - 1;
+      lines.forEach((raw, i) => {
+        if (raw === '') return;
+        let line: Line;
+        try {
+          line = JSON.parse(raw) as Line;
+        } catch {
+          if (i === last) return;
+          throw new JournalError(`rules journal ${this.#journalPath} line ${i + 1} is damaged`);
+        }
+        if ('e' in line) return;
+        if ('d' in line) this.#delivered = Math.max(this.#delivered, line.d);
+        else {
+          applyChanges(state, line.c);
+          this.#remember(line.t);
+        }
+      });
+      // Cut a torn tail so the next append starts on a line of its own.
+      if (text.length > 0 && !text.endsWith('\n'))
+        this.#restartJournal(text.slice(0, text.lastIndexOf('\n') + 1));
     }
     return { state, delivered: this.#delivered, recent: [...this.#recent] };
+  }
+
+  /** Replaces the journal file (default: empty, of the current epoch) and appends from there. */
+  #restartJournal(text = `${JSON.stringify({ e: this.#epoch })}\n`): void {
+    if (this.#fd === undefined) return;
+    try {
+      this.#closeFd();
+      replaceFile(this.#journalPath, Buffer.from(text));
+      this.#fd = openSync(this.#journalPath, 'a');
+      this.#bytes = Buffer.byteLength(text);
+    } catch (error) {
+      this.#fail(error, 'rewrite');
+    }
   }
 
   #remember(transitions: AlertTransition[]): void {
@@ -169,9 +213,21 @@ export class Journal {
     this.#write({ d: seq });
   }
 
+  /** False while the disk refuses: steps are then kept in memory only, until the guard's rewrite. */
+  get durable(): boolean {
+    return this.#fd !== undefined;
+  }
+
   #write(line: Line): void {
-    const text = `${JSON.stringify(line)}\n`;
-    this.#bytes += writeSync(this.#fd, text);
+    if (this.#fd === undefined) return;
+    const data = Buffer.from(`${JSON.stringify(line)}\n`);
+    try {
+      appendAll(this.#fd, data, this.#bytes);
+    } catch (error) {
+      this.#fail(error, 'append');
+      return;
+    }
+    this.#bytes += data.length;
     this.#syncTimer ??= setTimeout(() => this.sync(), this.#syncIntervalMs).unref();
   }
 
@@ -179,45 +235,71 @@ export class Journal {
   sync(): void {
     clearTimeout(this.#syncTimer);
     this.#syncTimer = undefined;
+    if (this.#fd === undefined) return;
     const started = performance.now();
-    fsyncSync(this.#fd);
+    try {
+      fsyncSync(this.#fd);
+    } catch (error) {
+      this.#fail(error, 'fsync');
+      return;
+    }
     this.#onFsync?.((performance.now() - started) / 1000);
   }
 
   /** Past twice the snapshot too: rewriting a large state for every few MB of journal would cost more than replaying it. */
   needsCompaction(): boolean {
-    return this.#bytes > Math.max(this.#compactBytes, 2 * this.#snapshotBytes);
+    return this.#fd !== undefined && this.#bytes > Math.max(this.#compactBytes, 2 * this.#snapshotBytes);
   }
 
   /** Replaces snapshot + journal with a snapshot of `state`, which must include every journalled change. */
   compact(state: DurableState): void {
-    const snapshot: Snapshot = { v: 1, state, delivered: this.#delivered, recent: this.recent() };
+    if (this.#fd === undefined) return;
+    try {
+      this.#compact(state);
+    } catch (error) {
+      this.#fail(error, 'compaction');
+    }
+  }
+
+  /** The guard's retry: the disk may take writes again, so start over from the engine's whole state. */
+  rewrite(): void {
+    if (!this.#durable) return;
+    this.#compact(this.#durable.state());
+  }
+
+  #compact(state: DurableState): void {
+    const epoch = this.#epoch + 1;
+    const snapshot: Snapshot = { v: 1, state, delivered: this.#delivered, recent: this.recent(), epoch };
     const text = JSON.stringify(snapshot);
-    this.#rewrite(this.#snapshotPath, text);
+    replaceFile(this.#snapshotPath, Buffer.from(text));
+    this.#epoch = epoch;
     this.#snapshotBytes = text.length;
     clearTimeout(this.#syncTimer);
     this.#syncTimer = undefined;
-    closeSync(this.#fd);
-    this.#rewrite(this.#journalPath, '');
+    this.#closeFd();
+    const header = `${JSON.stringify({ e: epoch })}\n`;
+    replaceFile(this.#journalPath, Buffer.from(header));
     this.#fd = openSync(this.#journalPath, 'a');
-    this.#bytes = 0;
+    this.#bytes = header.length;
     this.#recent = this.recent();
   }
 
-  #rewrite(path: string, text: string): void {
-    const tmp = `${path}.tmp`;
-    const fd = openSync(tmp, 'w');
-    writeSync(fd, text);
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(tmp, path);
-    const dir = openSync(this.#dir, 'r');
-    fsyncSync(dir);
-    closeSync(dir);
+  /** The disk refused: report it once, stop writing, and leave the rest to the guard's rewrite. */
+  #fail(error: unknown, what: string): void {
+    clearTimeout(this.#syncTimer);
+    this.#syncTimer = undefined;
+    this.#closeFd();
+    if (!this.#durable) throw diskFault(error, this.#journalPath, `rules journal ${what}`);
+    this.#durable.guard.failed(this, error, this.#journalPath, `rules journal ${what}`);
+  }
+
+  #closeFd(): void {
+    if (this.#fd !== undefined) closeQuietly(this.#fd);
+    this.#fd = undefined;
   }
 
   close(): void {
     this.sync();
-    closeSync(this.#fd);
+    this.#closeFd();
   }
 }

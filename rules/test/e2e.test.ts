@@ -153,7 +153,14 @@ describe('rules end to end (project broker, SSE, webhook, InfluxDB)', () => {
     const health = await fetch(`${rules.url}/healthz`);
     expect([health.status, await health.json()]).toEqual([
       200,
-      { status: 'ok', service: 'rules', checks: [{ name: 'mqtt', ok: true }] },
+      {
+        status: 'ok',
+        service: 'rules',
+        checks: [
+          { name: 'mqtt', ok: true },
+          { name: 'journal', ok: true },
+        ],
+      },
     ]);
     const M = 'cradlewatch_rules_';
     // Reminders keep firing on their own: compare with the state read around the same scrape.

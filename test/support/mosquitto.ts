@@ -11,7 +11,8 @@ export interface RunningMosquitto {
   stop(): Promise<void>;
 }
 
-function reachable(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+export function reachable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     socket.once('connect', () => {

@@ -1,9 +1,10 @@
-import { ftruncateSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /**
- * A local store (spool, dead letters) could not make data durable: a full disk (ENOSPC, EDQUOT), a file
- * system remounted read-only (EROFS), an I/O error (EIO) or its own byte budget. Ingest then holds the
- * acknowledgements of what it could not store, and tries again until the disk is back.
+ * A local store (ingest's spool and dead letters, the rules' journal and outboxes) could not make data
+ * durable: a full disk (ENOSPC, EDQUOT), a file system remounted read-only (EROFS), an I/O error (EIO) or
+ * its own byte budget. The store's owner keeps running and tries again until the disk is back.
  */
 export class DiskFault extends Error {
   constructor(
@@ -56,5 +57,42 @@ export function appendAll(fd: number, data: Uint8Array, goodLength: number): voi
       // starts a new file for the next append.
     }
     throw error;
+  }
+}
+
+/** Closes a descriptor of a disk that may be failing: a close that reports the failure again still releases it. */
+export function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // EIO on close: the descriptor is gone either way.
+  }
+}
+
+/**
+ * Replaces `path` with `data` or leaves it as it was: written to `path.tmp`, fsync'd, renamed over it, and
+ * the directory fsync'd so the rename survives a power cut. A copy half-written to a full disk is removed:
+ * it would hold space the disk has too little of.
+ */
+export function replaceFile(path: string, data: Uint8Array): void {
+  const tmp = `${path}.tmp`;
+  try {
+    const fd = openSync(tmp, 'w');
+    try {
+      appendAll(fd, data, 0);
+      fsyncSync(fd);
+    } finally {
+      closeQuietly(fd);
+    }
+    renameSync(tmp, path);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw error;
+  }
+  const dir = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeQuietly(dir);
   }
 }
