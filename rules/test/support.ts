@@ -1,6 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { EventSource } from 'eventsource';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { AlertTransition } from '../../protocol/alerts.ts';
@@ -23,8 +24,15 @@ export async function startProjectBroker(
   return { url: broker.mqttUrl, close: () => broker.close() };
 }
 
+const madeDirs: string[] = [];
+// Registered on the importing test file: its work dirs go when its tests are done.
+afterAll(() => {
+  for (const dir of madeDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 export function workDir(): { dir: string; fleetFile: string } {
   const dir = mkdtempSync(join(tmpdir(), 'cw-rules-'));
+  madeDirs.push(dir);
   const fleetFile = join(dir, 'fleet.json');
   writeFileSync(fleetFile, JSON.stringify(fleetDoc));
   return { dir, fleetFile };
