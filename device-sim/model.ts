@@ -73,6 +73,8 @@ abstract class Sim {
   downUntil = 0;
   poweredOff = false;
   silentUntil = 0;
+  /** How far this device's clock is off (ms): its readings and presses carry `t + clockOffset`. */
+  clockOffset = 0;
   readonly rng: Prng;
 
   constructor(
@@ -341,7 +343,7 @@ class WearableSim extends Sim {
       // Off the skin the sensor cools towards the room.
       this.skinC = ambient + (this.skinC - ambient) * Math.exp(-this.interval / 120_000);
       return {
-        ts: t,
+        ts: t + this.clockOffset,
         seq: this.seq++,
         posture: 'unknown',
         skinTempC: round(clamp(this.skinC, 20, 45), 2),
@@ -365,7 +367,7 @@ class WearableSim extends Sim {
         : this.rng.range(0.2, 0.8);
     const respRate = asleep ? this.rng.range(24, 34) : this.rng.range(30, 45);
     return {
-      ts: t,
+      ts: t + this.clockOffset,
       seq: this.seq++,
       posture: this.forced ? this.forced.posture : this.posture,
       skinTempC: round(clamp(this.skinC, 20, 45), 2),
@@ -446,7 +448,7 @@ class AlarmSim extends Sim {
   press(t: number, out: Item[]): void {
     if (this.poweredOff) return;
     if (!this.connected) this.connect(t, out);
-    const payload = JSON.stringify({ v: 1, ts: t, seq: this.seq++, event: 'pressed' });
+    const payload = JSON.stringify({ v: 1, ts: t + this.clockOffset, seq: this.seq++, event: 'pressed' });
     out.push({
       t,
       record: this.publish(t, topics.deviceAlarm(this.device.center, this.id), payload, 1, false),
@@ -564,6 +566,7 @@ class World {
       case 'device': {
         const sim = this.byDevice.get(event.device)!;
         if (event.silent !== undefined) sim.silentUntil = t + event.silent;
+        if (event.clockOffsetS !== undefined) sim.clockOffset = event.clockOffsetS * 1000;
         if (event.drop !== undefined) sim.drop(t, event.drop, out);
         if (event.power === 'off') sim.powerOff(t, out);
         if (event.power === 'on' && sim.poweredOff) {

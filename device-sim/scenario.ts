@@ -103,6 +103,8 @@ const deviceEvent = z.strictObject({
   drop: durationSchema.optional(),
   /** Switched off cleanly (retained offline status) or on again. */
   power: z.enum(['off', 'on']).optional(),
+  /** From now on its clock is this many seconds off (readings and presses), inside the accepted ±5 min. */
+  clockOffsetS: z.int().min(-300).max(300).optional(),
 });
 
 export type InfantEvent = z.infer<typeof infantEvent>;

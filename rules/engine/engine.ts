@@ -199,9 +199,9 @@ export class Engine {
   }
 
   acknowledge(id: string, by: string, when = this.#clock()): { result: CommandResult; output: EngineOutput } {
-    // A phone whose clock is ahead cannot acknowledge in the future.
-    const at = Math.min(when, this.#clock());
-    this.#deadlines.advance(at);
+    // Live, a phone whose clock is ahead cannot acknowledge in the future; a replay's stamps are its time.
+    const at = this.#deviceTime === 'trusted' ? when : Math.min(when, this.#clock());
+    this.#deadlines.advance(Math.min(at, this.#clock()));
     const key = this.#alerts.keyOf(id);
     const open = key ? this.#alerts.open(key) : undefined;
     if (!key || !open) return { result: notFound(id), output: this.tick() };

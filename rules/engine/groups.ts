@@ -97,18 +97,24 @@ export class SilenceGroups {
 
   /** A wearable reported: it leaves any group; a group no longer most of its level hands the rest back. */
   resumed(device: string, at: number): void {
+    if (!this.folded(device)) return;
     this.#pending.delete(device);
     const d = this.core.fleet().devices.get(device);
-    if (!d) return;
+    if (d) this.#leave(device, d.center, d.room, at);
+    // Its own silence deadline was dropped while a group stood for it: it is its own again.
+    this.core.schedule({ kind: 'silence', id: device });
+  }
+
+  #leave(device: string, center: string, room: string, at: number): void {
     for (const [rule, id] of [
-      [CENTER, d.center],
-      [ROOM, d.room],
+      [CENTER, center],
+      [ROOM, room],
     ] as const) {
       const key = alertKey(rule, id);
       const open = this.alerts.open(key);
       if (!open?.alert.devices?.includes(device)) continue;
       const rest = open.alert.devices.filter((m) => m !== device);
-      const level = rule === CENTER ? this.#wearables(d.center) : this.#wearables(d.center, d.room);
+      const level = rule === CENTER ? this.#wearables(center) : this.#wearables(center, room);
       if (most(rest.length, level.length)) {
         this.alerts.update(key, open, 'updated', at, { devices: rest, value: rest.length });
         continue;
@@ -116,7 +122,7 @@ export class SilenceGroups {
       this.alerts.close(key, at);
       // Gathered again: one still silent once its peers are back gets its own alert (or a smaller group).
       for (const m of rest) this.#pending.set(m, at);
-      if (rest.length) this.core.schedule({ kind: 'silent-group', id: d.center });
+      if (rest.length) this.core.schedule({ kind: 'silent-group', id: center });
     }
   }
 

@@ -320,7 +320,7 @@ const cases: Case[] = [
   },
 ];
 
-describe('rules (DESIGN.md table), fake clock', () => {
+describe('rules (the rules table of docs/design.md), fake clock', () => {
   it.each(cases)('$name', ({ rule, run, expected }) => {
     const h = new Harness({ rules: RULES_ONLY });
     run(h);

@@ -78,6 +78,22 @@ describe('rules end to end (project broker, SSE, webhook, InfluxDB)', () => {
     await waitFor(() => sse.events.some((e) => e.alert.id === raised.alert.id && e.kind === 'resolved'));
   });
 
+  it('a press from a button whose clock is 10 minutes slow is not refused: raised, stamped on arrival', async () => {
+    const raisedAlarms = () =>
+      sse.events.filter((e) => e.alert.rule === 'one-key-alarm' && e.kind === 'raised');
+    const before = raisedAlarms().length;
+    const sent = Date.now();
+    await devices.press(sent - 10 * 60_000);
+    await waitFor(() => raisedAlarms().length > before, { what: 'the slow button on SSE' });
+    const raised = raisedAlarms().at(-1)!;
+    expect(raised.at).toBeGreaterThanOrEqual(sent);
+    const res = await api(rules.url, `/api/alerts/${raised.alert.id}/resolve`, {
+      method: 'POST',
+      body: '{}',
+    });
+    expect(res.status).toBe(200);
+  });
+
   it('prone for the hold time: one alert, reminders, escalation, ack over HTTP, resolved when the infant turns', async () => {
     await devices.nap('r2', 'started', Date.now());
     await waitFor(() => rules.board.rooms('ca').find((r) => r.room === 'r2')?.napping === true, {

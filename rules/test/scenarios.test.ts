@@ -10,10 +10,11 @@ import { rulesConfigSchema } from '../engine/thresholds.ts';
 const START = Date.UTC(2026, 10, 22, 4, 0, 0);
 
 /**
- * A shipped scenario straight into the engine, on the recording's own time (as a replay runs): every
- * publish the simulator records, and each last will where the simulator drops a connection.
+ * A shipped scenario straight into the engine: every publish the simulator records, and each last will
+ * where the simulator drops a connection. `trusted`: on the recording's own time, as a replay runs;
+ * `measured`: live, each message arriving at its true time whatever its device's clock says.
  */
-function run(name: string): AlertTransition[] {
+function run(name: string, deviceTime: 'trusted' | 'measured' = 'trusted'): AlertTransition[] {
   const scenario = loadScenario(name);
   const { fleet } = generateFleet({
     ...scenario.fleet,
@@ -26,7 +27,7 @@ function run(name: string): AlertTransition[] {
     fleet: new FleetIndex(fleet),
     rules: rulesConfigSchema.parse({}),
     clock: () => now,
-    deviceTime: 'trusted',
+    deviceTime,
   });
   const transitions: AlertTransition[] = [];
   const wills = new Map<string, { topic: string; payload: string }>();
@@ -43,7 +44,9 @@ function run(name: string): AlertTransition[] {
     if (!message || record.fault) continue;
     const parsed = parseMessage(message.topic, Buffer.from(message.payload), { maxSkewMs: null });
     if (!parsed.ok) continue;
-    for (const input of inputsOf(parsed.value)) transitions.push(...engine.handle(input).transitions);
+    for (const input of inputsOf(parsed.value)) {
+      transitions.push(...engine.handle({ ...input, arrivedAt: record.t }).transitions);
+    }
   }
   return transitions;
 }
@@ -79,5 +82,35 @@ describe('shipped scenarios through the engine', () => {
     expect(raisedAfter).toBeGreaterThanOrEqual(4 * 60 + 30);
     expect(raisedAfter).toBeLessThanOrEqual(4 * 60 + 32);
     expect(transitions.filter((t) => t.kind === 'raised' && t.alert.rule !== 'prone-sleep')).toEqual([]);
+  });
+
+  it('clock-offsets, live: the +60 s wearable raises its prone alert 30 s in, the −20 s one nothing for 28 s', () => {
+    const transitions = run('clock-offsets', 'measured');
+    // Side sleep is the infants' own (they are under 6 months); what a clock offset could break is below.
+    const raised = transitions.filter(
+      (t) => t.kind === 'raised' && ['prone-sleep', 'monitoring-lost', 'no-movement'].includes(t.alert.rule),
+    );
+    expect(raised.map((t) => `${t.alert.rule}:${t.alert.subject.id}:${t.alert.severity}`)).toEqual([
+      'prone-sleep:c1-r1-i1:critical',
+    ]);
+    const after = (raised[0]!.at - START) / 1000;
+    expect(after).toBeGreaterThanOrEqual(3 * 60 + 30);
+    expect(after).toBeLessThanOrEqual(3 * 60 + 31);
+  });
+
+  it('gateway-silence: one room alert for the gateway, one centre alert for the uplink, both resolved', () => {
+    const transitions = run('gateway-silence');
+    const silent = transitions.filter(
+      (t) => t.alert.rule.endsWith('-silent') || t.alert.rule === 'monitoring-lost',
+    );
+    const opened = silent.filter((t) => t.kind === 'raised');
+    expect(
+      opened.map(
+        (t) => `${t.alert.rule}:${t.alert.subject.id}:${t.alert.severity}:${t.alert.devices?.length}`,
+      ),
+    ).toEqual(['room-silent:c1-r1:critical:4', 'center-silent:c1:critical:8']);
+    const closed = new Set(silent.filter((t) => t.kind === 'resolved').map((t) => t.alert.id));
+    for (const t of opened) expect(closed.has(t.alert.id)).toBe(true);
+    expect(transitions.filter((t) => t.kind === 'raised' && !silent.includes(t))).toEqual([]);
   });
 });

@@ -115,7 +115,7 @@ function context(alert: AlertFields, fleet: FleetIndex, locale: Locale, withName
 }
 
 /**
- * The alert's `message` in every locale. Name-free: it travels on MQTT and into InfluxDB, where DESIGN.md
+ * The alert's `message` in every locale. Name-free: it travels on MQTT and into InfluxDB, where docs/design.md
  * allows no infant name.
  */
 export function renderMessage(alert: AlertFields, fleet: FleetIndex): Record<Locale, string> {

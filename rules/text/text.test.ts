@@ -11,7 +11,7 @@ const prone = {
 };
 
 describe('alert text', () => {
-  it('renders the DESIGN.md examples in zh-CN and en, without names', () => {
+  it('renders the design examples in zh-CN and en, without names', () => {
     expect(renderMessage(prone, fleet)).toEqual({
       'zh-CN': '2 号睡眠室 A-07 趴睡已 35 秒',
       en: 'Infant A-07 in nap room 2 has been prone for 35 s',
