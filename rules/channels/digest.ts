@@ -6,7 +6,6 @@ export type Outgoing =
   | { type: 'single'; transitions: [AlertTransition] }
   | { type: 'digest'; transitions: AlertTransition[] };
 
-const rank = (t: AlertTransition) => SEVERITIES.indexOf(t.alert.severity);
 const isReminder = (t: AlertTransition) => t.kind === 'renotified';
 
 /** The earliest queued transition of `t`'s alert, so one alert's transitions always go out in order. */
@@ -16,17 +15,14 @@ function firstOf(queue: readonly AlertTransition[], t: AlertTransition): AlertTr
 
 /**
  * Picks the next request for a queue when `budget` more requests may be sent now (at least 1):
- * - everything fits: one transition, most severe alert first;
+ * - everything fits: the oldest transition, so a target sees transitions in their order (seq);
  * - it does not: a critical transition that is not a reminder still goes alone while a request is left
  *   for the digest after it; everything else is coalesced into one digest request, critical first.
  * A digest takes the whole queue (the caller trims it to what the target accepts in one message), so each
  * request moves the queue forward and a target's budget is never exceeded to catch up.
  */
 export function nextOutgoing(queue: readonly AlertTransition[], budget: number): Outgoing {
-  if (queue.length <= budget) {
-    const top = queue.reduce((best, t) => (rank(t) > rank(best) ? t : best), queue[0]!);
-    return { type: 'single', transitions: [firstOf(queue, top)] };
-  }
+  if (queue.length <= budget) return { type: 'single', transitions: [queue[0]!] };
   if (budget >= 2) {
     const urgent = queue.find((t) => t.alert.severity === 'critical' && !isReminder(t));
     if (urgent) return { type: 'single', transitions: [firstOf(queue, urgent)] };

@@ -9,6 +9,7 @@ import { waitFor } from '../../lib/net.ts';
 import { testFleet } from '../http/testing/memory.ts';
 import { renderAlertText } from '../text/index.ts';
 import { sampleTransition } from './channel-contract.ts';
+import { digestGroups, nextOutgoing } from './digest.ts';
 import { channelRegistry } from './metrics.ts';
 import { Outbox } from './outbox.ts';
 import { type ReceiverLimit, type WebhookReceiver, webhookReceiver, seqsIn } from './testing/receiver.ts';
@@ -47,6 +48,47 @@ function storm(alerts: number, remindersEach: number): AlertTransition[] {
   }
   return out;
 }
+
+describe('nextOutgoing (what the next webhook request carries)', () => {
+  const warning = { center: 'ca', severity: 'warning', rule: 'room-hot' } as const;
+  const critical = { center: 'ca', severity: 'critical', rule: 'prone-sleep' } as const;
+  const w = sampleTransition({ id: 'w', kind: 'raised', alert: warning });
+  const wReminder = sampleTransition({ id: 'w', kind: 'renotified', alert: warning });
+  const cReminder = sampleTransition({ id: 'c0', kind: 'renotified', alert: critical });
+  const cRaised = sampleTransition({ id: 'c', kind: 'raised', alert: critical });
+  const cAcked = sampleTransition({ id: 'c', kind: 'acknowledged', alert: critical });
+  const queue = [w, wReminder, cReminder, cRaised, cAcked];
+
+  it('sends the oldest alone while everything fits in the budget', () => {
+    expect(nextOutgoing(queue, 5)).toEqual({ type: 'single', transitions: [w] });
+  });
+
+  it('sends a critical transition that is not a reminder alone while a request is left for the digest', () => {
+    expect(nextOutgoing(queue, 2)).toEqual({ type: 'single', transitions: [cRaised] });
+    // An alert's transitions go in order: a warning that became critical sends its raise first.
+    const uRaised = sampleTransition({ id: 'u', kind: 'raised', alert: warning });
+    const uUpdated = sampleTransition({
+      id: 'u',
+      kind: 'updated',
+      alert: { ...warning, severity: 'critical' },
+    });
+    expect(nextOutgoing([w, uRaised, wReminder, uUpdated], 2)).toEqual({
+      type: 'single',
+      transitions: [uRaised],
+    });
+  });
+
+  it('digests the whole queue when one request is left, critical first in its lines', () => {
+    const out = nextOutgoing(queue, 1);
+    expect(out).toEqual({ type: 'digest', transitions: queue });
+    const groups = digestGroups(out.transitions);
+    expect(groups.map((g) => g.alert.id)).toEqual(['c0', 'c', 'w']);
+    expect(groups.find((g) => g.alert.id === 'w')?.kinds).toEqual([
+      ['raised', 1],
+      ['renotified', 1],
+    ]);
+  });
+});
 
 describe('webhooks within their targets’ rate limits (real local receiver enforcing the limit)', () => {
   const receivers: WebhookReceiver[] = [];

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventSource } from 'eventsource';
@@ -13,6 +13,7 @@ import {
   api,
   Devices,
   SUPERVISOR_TOKEN,
+  spawnRules,
   startMosquitto,
   supervisorTokens,
   workDir,
@@ -40,15 +41,9 @@ describe('delivery across a kill -9 of the rules process (outbox)', () => {
   let down = false;
 
   const start = async () => {
-    child = spawn(process.execPath, ['bin/cradlewatch.mjs', 'rules', '--config', configFile], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, CW_LOG_LEVEL: 'error' },
-    });
-    await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => null))?.ok === true, {
-      what: 'rules /healthz',
-      timeoutMs: 30_000,
-    });
+    child = await spawnRules(configFile, url, 'error');
   };
+
   const kill = async () => {
     const exited = new Promise((resolve) => child!.once('exit', resolve));
     child!.kill('SIGKILL');

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { rulesServiceConfigSchema } from '../config.ts';
 import { Journal } from '../journal/journal.ts';
 import { startRules } from '../service.ts';
 import { Harness, QUIET_MONITORING } from './harness.ts';
-import { Devices, api, startMosquitto, supervisorTokens, workDir } from './support.ts';
+import { Devices, api, spawnRules, startMosquitto, supervisorTokens, workDir } from './support.ts';
 
 const transitionsAt = (hook: WebhookReceiver) =>
   hook.requests.map((r) => r.body as AlertTransition).map((t) => `${t.seq}:${t.kind}:${t.alert.id}`);
@@ -31,14 +31,7 @@ describe('rules service restart (kill -9 of `cradlewatch rules`)', () => {
   let url: string;
 
   const start = async () => {
-    child = spawn(process.execPath, ['bin/cradlewatch.mjs', 'rules', '--config', configFile], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, CW_LOG_LEVEL: 'warn' },
-    });
-    await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => null))?.ok === true, {
-      what: 'rules /healthz',
-      timeoutMs: 20_000,
-    });
+    child = await spawnRules(configFile, url);
   };
 
   beforeAll(async () => {

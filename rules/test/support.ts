@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventSource } from 'eventsource';
@@ -7,6 +8,7 @@ import { topics } from '../../protocol/topics.ts';
 import type { WearableReading } from '../../protocol/payloads.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { testTempDir } from '../../test/support/temp.ts';
+import { waitFor } from '../../lib/net.ts';
 import { brokerConfigSchema, startBroker } from '../../broker/index.ts';
 import { calm, fleet, fleetDoc } from './harness.ts';
 
@@ -88,3 +90,16 @@ export async function api(baseUrl: string, path: string, init: RequestInit = {})
 }
 
 export const supervisorTokens = [{ token: SUPERVISOR_TOKEN, role: 'supervisor', name: 'head-teacher' }];
+
+/** `cradlewatch rules --config <file>` as its own process, resolved once its /healthz at `url` answers. */
+export async function spawnRules(configFile: string, url: string, logLevel = 'warn'): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['bin/cradlewatch.mjs', 'rules', '--config', configFile], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, CW_LOG_LEVEL: logLevel },
+  });
+  await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => null))?.ok === true, {
+    what: 'rules /healthz',
+    timeoutMs: 30_000,
+  });
+  return child;
+}
