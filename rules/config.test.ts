@@ -53,7 +53,10 @@ describe('rules config', () => {
   it.each([
     [{ ...base, partition: '2/2' }, /partition \(env CW_RULES_PARTITION\): expected 0 <= i < n/],
     [{ ...base, partition: 'half' }, /partition \(env CW_RULES_PARTITION\): expected i\/n/],
-    [{ ...base, centers: ['c1'], partition: '0/2' }, /partition \(env CW_RULES_PARTITION\): give centers or partition, not both/],
+    [
+      { ...base, centers: ['c1'], partition: '0/2' },
+      /partition \(env CW_RULES_PARTITION\): give centers or partition, not both/,
+    ],
   ])('refuses a bad centre selection, naming the field (%o)', (overrides, message) => {
     expect(refused(overrides)).toMatch(message);
   });
