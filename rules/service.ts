@@ -412,7 +412,14 @@ export async function startRules(config: RulesServiceConfig, logger: Logger): Pr
   ready = true;
   for (const [topic, payload] of early.splice(0)) receive(topic, payload);
   subscribed = true;
-  await subscribe(partitioned ? owned : ['+']);
+  const subscribeAll = () =>
+    subscribe(partitioned ? owned : ['+']).catch((error: unknown) =>
+      log.warn({ err: error }, 'subscribe failed; repeated on the next connection'),
+    );
+  // A SUBSCRIBE cut off by a connection reset (seen on a broker cluster right after a restart), or a
+  // session the broker lost, is made whole on every reconnect; subscribing again is harmless.
+  for (const c of [client, priority]) c.on('connect', () => void subscribeAll());
+  await subscribeAll();
 
   return {
     url: http.url,
