@@ -72,7 +72,7 @@ describe.skipIf(!process.env.CW_MULTINODE)(
       for (const close of closers) await close();
       await reference?.close();
       await cluster?.stop();
-    });
+    }, 60_000);
 
     it('loses no acknowledged reading and no alert while a broker, an ingest, a rules partition and a front end are killed in turn', async () => {
       const t0 = performance.now();
