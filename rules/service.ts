@@ -507,7 +507,14 @@ export async function startRules(
   ready = true;
   for (const [topic, payload, arrivedAt] of early.splice(0)) receive(topic, payload, arrivedAt);
   subscribed = true;
-  await subscribe(partitioned ? owned : ['+']);
+  const subscribeAll = () =>
+    subscribe(partitioned ? owned : ['+']).catch((error: unknown) =>
+      log.warn({ err: error }, 'subscribe failed; repeated on the next connection'),
+    );
+  // A SUBSCRIBE cut off by a connection reset (seen on a broker cluster right after a restart), or a
+  // session the broker lost, is made whole on every reconnect; subscribing again is harmless.
+  for (const c of [client, priority]) c.on('connect', () => void subscribeAll());
+  await subscribeAll();
 
   return {
     url: http.url,

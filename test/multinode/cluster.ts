@@ -164,7 +164,7 @@ export async function startCluster(options: {
     rulesUrls: rulesPorts.map((p) => `http://127.0.0.1:${p}`),
     async stop() {
       await Promise.all([deviceLb.close(), pageLb.close()]);
-      for (const s of services) await s.stop();
+      await Promise.all(services.map((s) => s.stop()));
       await redis.stop();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -22,9 +22,9 @@ export class ServiceProcess {
   /**
    * Starts the process and waits until it is healthy. A process that exits first is started again, up to
    * `attempts` times, as a supervisor (compose `restart: unless-stopped`, systemd) would: `restarts`
-   * counts those.
+   * counts those, and the test reports them with the recovery time they cost.
    */
-  async start(attempts = 3): Promise<void> {
+  async start(attempts = 8): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.#startOnce();
