@@ -62,7 +62,7 @@ async function alertsOf(url: string): Promise<Alert[]> {
  * `npm test` skips it, because on this machine it failed more often than it passed (docs/scaling.md).
  */
 describe.skipIf(!process.env.CW_MULTINODE)(
-  'a city across nodes (2 brokers on Redis, 2 ingest, 2 rules, 2 front ends; CW_MULTINODE=1)',
+  'a city across nodes (2 brokers on Redis, 2 ingest, 2 rules, 2 front ends) [not run by npm test: unreliable on a shared 2-core machine, see docs/scaling.md; npm run failover runs it]',
   () => {
     let cluster: Cluster | undefined;
     let reference: RunningRules | undefined;
