@@ -4,7 +4,7 @@
  *   npx tsx bench/alarm-latency.ts [--presses 200] [--rate 5000] [--interval-ms 50]
  *
  * The project broker runs in this process, the rules service as its own process (`cradlewatch rules`),
- * telemetry arrives as room-gateway batches of 100 readings (DESIGN.md: city scale comes from batching),
+ * telemetry arrives as room-gateway batches of 100 readings (docs/design.md: city scale comes from batching),
  * and an SSE client on /api/alerts/stream times each press from publish to event. Prints a table.
  */
 import { type ChildProcess, spawn } from 'node:child_process';

@@ -599,7 +599,7 @@ export async function startBroker(
   };
 
   // Overload guard: Aedes acknowledges publishers whatever its subscribers can take, so without it the
-  // backlog grows without bound (DESIGN.md: 1.1 GB at 20k msgs/s). Holding telemetry sockets lets TCP push
+  // backlog grows without bound (docs/design.md: 1.1 GB at 20k msgs/s). Holding telemetry sockets lets TCP push
   // back on devices while alarm buttons and the services keep flowing.
   let held = false;
   const mq = internals.mq;

@@ -16,7 +16,7 @@ import {
   connectPacket,
 } from './test-support.ts';
 
-/** Device status as DESIGN.md promises it: retained, online from connect, offline from the moment of loss. */
+/** Device status as docs/design.md promises it: retained, online from connect, offline from the moment of loss. */
 describe('device status from the broker', () => {
   let fleet: TestFleet;
   let broker: RunningBroker;

@@ -2,7 +2,7 @@ import type * as cog from '@grafana/grafana-foundation-sdk/cog';
 import type * as common from '@grafana/grafana-foundation-sdk/common';
 
 /**
- * The InfluxDB data model of DESIGN.md as types, so a dashboard query naming a measurement, tag or field
+ * The InfluxDB data model of docs/design.md as types, so a dashboard query naming a measurement, tag or field
  * that the pipeline does not write fails `tsc`, not a supervisor's screen. `pipeline` also carries one
  * `invalid_<reason>` counter per refusal reason (see README.md); those are selected by regex.
  */

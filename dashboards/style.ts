@@ -81,7 +81,7 @@ export const thresholds = (...steps: Step[]): ThresholdsConfigBuilder =>
     .mode(ThresholdsMode.Absolute)
     .steps(steps.map(([value, color]) => ({ value, color })));
 
-/** Green inside [low, high], amber outside: the room bands of DESIGN.md's rules. */
+/** Green inside [low, high], amber outside: the room bands of docs/design.md's rules. */
 export const band = (low: number, high: number): ThresholdsConfigBuilder =>
   thresholds([null, COLORS.warning], [low, COLORS.ok], [high, COLORS.warning]);
 

@@ -20,7 +20,7 @@ import { MIN_INTERVAL } from './boards/pipeline.ts';
  *
  * The scenario runs at SPEED× with simulated time ending about when the run ends, so its points land in the
  * last fifteen minutes like a live day's; the rules engine follows device time and ingest's clock-skew check
- * is off, as DESIGN.md requires for a pipeline fed faster than real time.
+ * is off, as docs/design.md requires for a pipeline fed faster than real time.
  */
 export const SEED = {
   center: 'c1',

@@ -21,7 +21,7 @@ export const ingestConfigSchema = z
         reconnectMaxMs: positiveInt.default(30_000),
       })
       .prefault({}),
-    /** DESIGN.md makes v2 the default API; `v1` is for InfluxDB before 1.8. */
+    /** docs/design.md makes v2 the default API; `v1` is for InfluxDB before 1.8. */
     influx: z.preprocess((value) => defaultApiV2(value ?? {}), influxConnectionSchema),
     /**
      * Make the database (v1) or bucket (v2) when writes find it missing, where the credentials allow;

@@ -6,7 +6,7 @@ import type { Device } from '../protocol/fleet.ts';
 import type { Reading } from '../protocol/parse.ts';
 import { readingLine } from './transform.ts';
 
-/** What the library's Point writes for the data model of DESIGN.md: the line readingLine must equal. */
+/** What the library's Point writes for the data model of docs/design.md: the line readingLine must equal. */
 function pointLine(center: string, device: Device, reading: Reading): string {
   const point =
     reading.type === 'wearable'

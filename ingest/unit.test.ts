@@ -71,7 +71,7 @@ describe('transform', () => {
   const fleet = testFleetIndex();
   const bytes = (value: unknown) => Buffer.from(JSON.stringify(value));
 
-  it('writes a wearable reading with the registry tags and the DESIGN.md fields in ms', () => {
+  it('writes a wearable reading with the registry tags and the docs/design.md fields in ms', () => {
     const reading = wearable({ posture: 'prone', battery: 55.6, respRate: 38 });
     const out = transform(deviceTopic('w2'), bytes({ v: 1, ...reading }), fleet, new SeqWindow(8), {
       maxSkewMs: null,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { idSchema } from './ids.ts';
 import { reasonSchema } from './reasons.ts';
 
-/** Hard limits from DESIGN.md; ingest and the broker both enforce them. */
+/** Hard limits from docs/design.md; ingest and the broker both enforce them. */
 export const LIMITS = {
   maxMessageBytes: 16 * 1024,
   maxBatchReadings: 100,

@@ -4,7 +4,7 @@ export const TOPIC_ROOT = 'cw/v1';
 
 export type DeviceChannel = 'telemetry' | 'alarm' | 'status';
 
-/** A topic taken apart. `kind` says which row of the DESIGN.md topic table it is. */
+/** A topic taken apart. `kind` says which row of the docs/design.md topic table it is. */
 export type ParsedTopic =
   | { kind: 'device'; center: string; device: string; channel: DeviceChannel }
   | { kind: 'gateway'; center: string; gateway: string; channel: 'telemetry' | 'status' }

@@ -19,7 +19,7 @@ const refused = (overrides: Record<string, unknown>) => {
 };
 
 describe('rules config', () => {
-  it('takes DESIGN.md defaults and applies per-centre overrides over them', () => {
+  it('takes docs/design.md defaults and applies per-centre overrides over them', () => {
     const config = loadRulesConfig({
       overrides: {
         ...base,

@@ -28,7 +28,7 @@ import {
   target,
 } from '../style.ts';
 
-/** DESIGN.md's rule bands: the room-hot/cold and humidity rules fire outside these. */
+/** docs/design.md's rule bands: the room-hot/cold and humidity rules fire outside these. */
 export const TEMP_BAND = [16, 24] as const;
 export const HUMIDITY_BAND = [30, 60] as const;
 

@@ -17,7 +17,7 @@ import {
   thresholds,
 } from '../style.ts';
 
-/** DESIGN.md's low-battery rule: info below 15 %, cleared at 20 %. */
+/** docs/design.md's low-battery rule: info below 15 %, cleared at 20 %. */
 const BATTERY_LOW = 15;
 const BATTERY_OK = 20;
 

@@ -28,10 +28,10 @@ import {
   thresholds,
 } from '../style.ts';
 
-/** DESIGN.md: the skin-temperature rule compares with the infant's own baseline; +1.0 °C is its threshold. */
+/** docs/design.md: the skin-temperature rule compares with the infant's own baseline; +1.0 °C is its threshold. */
 const SKIN_RISE_C = 1;
 const BASELINE_WINDOW = '15m';
-/** DESIGN.md's no-movement threshold. */
+/** docs/design.md's no-movement threshold. */
 const STILL_MOTION = 0.02;
 
 const infantVariable = new QueryVariableBuilder('infant')

@@ -42,7 +42,7 @@ export function queryDatabase(conn: InfluxConnection): string {
   return conn.api === 'v1' ? conn.database : conn.bucket;
 }
 
-/** DESIGN.md makes v2 the default API: a connection given without `api` is a v2 one. */
+/** docs/design.md makes v2 the default API: a connection given without `api` is a v2 one. */
 export function defaultApiV2(value: unknown): unknown {
   return typeof value === 'object' && value !== null && !('api' in value) ? { ...value, api: 'v2' } : value;
 }

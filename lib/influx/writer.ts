@@ -32,7 +32,7 @@ export function createInfluxClient(conn: InfluxConnection, timeoutMs = 10_000): 
 }
 
 /**
- * A WriteApi in millisecond precision: DESIGN.md's data model is in ms, and 1.x misreads `us`.
+ * A WriteApi in millisecond precision: docs/design.md's data model is in ms, and 1.x misreads `us`.
  * The org/bucket arguments are only placeholders for v1, where the transport supplies db and rp.
  */
 export function createWriteApi(conn: InfluxConnection, options: Partial<WriteOptions> = {}): WriteApi {

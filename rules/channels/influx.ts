@@ -11,7 +11,7 @@ import type { Outbox } from './outbox.ts';
 const MAX_RETRIES = 5;
 
 /**
- * Every transition as a point of the `alert` measurement (DESIGN.md data model), for Grafana annotations
+ * Every transition as a point of the `alert` measurement (docs/design.md data model), for Grafana annotations
  * and the audit trail. The message is the alert's own name-free text: no infant name reaches InfluxDB.
  */
 export function alertPoint(transition: AlertTransition, locale: Locale): Point {
