@@ -11,7 +11,7 @@ export type Storage =
   /** No InfluxDB: ingest spools to disk until one is configured; `conn` is where it will look. */
   | { kind: 'spool'; conn: InfluxConnection; close(): Promise<void> };
 
-/** The order docs/design.md gives: the user's InfluxDB; else a private influxd from PATH under dataDir; else the spool. */
+/** In this order: the user's InfluxDB; else a private influxd from PATH under dataDir; else the spool. */
 export async function chooseStorage(config: UpConfig, log: Logger): Promise<Storage> {
   if (config.influx) {
     if (!(await pingInflux(config.influx, 3_000))) {

@@ -24,7 +24,7 @@ export const INFLUX2_SETUP = {
 };
 
 /**
- * Finds a real InfluxDB for the test run, in the order docs/design.md gives: CW_TEST_INFLUX_URL; a private influxd from PATH;
+ * Finds a real InfluxDB for the test run, in this order: CW_TEST_INFLUX_URL; a private influxd from PATH;
  * InfluxDB 2.7 through testcontainers when a Docker engine answers; otherwise one line on what to install.
  */
 export async function provideInfluxServer(): Promise<{ info: InfluxServerInfo; stop: () => Promise<void> }> {
