@@ -251,7 +251,7 @@ describe('webhooks (real local receivers)', () => {
 });
 
 describe('InfluxDB alert history (real InfluxDB)', () => {
-  it('writes every transition with the data model's tags and fields and no infant name', async () => {
+  it('writes every transition with the data model tags and fields and no infant name', async () => {
     const conn = await freshInflux();
     const config = channelsConfigSchema.parse({ mqtt: { enabled: false }, history: { locale: 'zh-CN' } });
     const [history] = createChannels(config, {
