@@ -14,6 +14,8 @@ interface BrokerFlags {
   httpPort?: string;
   allowAnonymous?: boolean;
   redis?: string;
+  dataDir?: string;
+  aclFile?: string;
 }
 
 export function registerBrokerCommand(program: Command): void {
@@ -28,6 +30,8 @@ export function registerBrokerCommand(program: Command): void {
     .option('--ws-port <port>', 'MQTT over WebSocket at /mqtt')
     .option('--http-port <port>', '/healthz and /metrics')
     .option('--redis <url>', 'Redis for shared persistence and pub/sub (cluster of brokers)')
+    .option('--acl-file <file>', "operator ACL (mosquitto acl_file syntax) applied after the registry's")
+    .option('--data-dir <dir>', 'keep sessions and retained messages on disk there (private redis-server)')
     .option('--allow-anonymous', 'development only: no authentication, every topic open')
     .action(async (flags: BrokerFlags) => {
       const config = loadBrokerConfig({
@@ -40,6 +44,8 @@ export function registerBrokerCommand(program: Command): void {
           wsPort: flags.wsPort,
           httpPort: flags.httpPort,
           redis: flags.redis,
+          dataDir: flags.dataDir,
+          aclFile: flags.aclFile,
           allowAnonymous: flags.allowAnonymous,
         },
       });
