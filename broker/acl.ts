@@ -23,8 +23,9 @@ function centerOf(parts: string[], allowed: string | undefined): string | null {
 }
 
 export function canPublish(who: Principal, topic: string): boolean {
+  // MQTT reserves only what the broker itself uses ($SYS) [MQTT-4.7.2-1]; other $ topics are open anonymously.
+  if (who.type === 'anonymous') return !topic.startsWith('$SYS');
   if (topic.startsWith('$')) return false;
-  if (who.type === 'anonymous') return true;
   const parts = split(topic);
   if (parts.length === 0) return false;
   if (who.type === 'device') {

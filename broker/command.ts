@@ -16,6 +16,8 @@ interface BrokerFlags {
   allowAnonymous?: boolean;
   redis?: string;
   printConfig?: boolean;
+  dataDir?: string;
+  aclFile?: string;
 }
 
 export function registerBrokerCommand(program: Command): void {
@@ -30,6 +32,8 @@ export function registerBrokerCommand(program: Command): void {
     .option('--ws-port <port>', 'MQTT over WebSocket at /mqtt')
     .option('--http-port <port>', '/healthz and /metrics')
     .option('--redis <url>', 'Redis for shared persistence and pub/sub (cluster of brokers)')
+    .option('--acl-file <file>', "operator ACL (mosquitto acl_file syntax) applied after the registry's")
+    .option('--data-dir <dir>', 'keep sessions and retained messages on disk there (private redis-server)')
     .option('--allow-anonymous', 'development only: no authentication, every topic open')
     .option('--print-config', 'print the merged config (secrets masked) and exit')
     .action(async (flags: BrokerFlags) => {

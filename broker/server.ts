@@ -17,6 +17,7 @@ import type { FleetIndex } from '../protocol/fleet.ts';
 import { parseTopic, topics } from '../protocol/topics.ts';
 import { type Principal, canPublish, canSubscribe } from './acl.ts';
 import { AccountConnections, AddressGate, Qos2Budget } from './account-limits.ts';
+import { OperatorAcl } from './acl-file.ts';
 import { Authenticator, FailureThrottle } from './auth.ts';
 import {
   MemorySessionOwners,
@@ -26,6 +27,7 @@ import {
   ownerKey,
 } from './identity.ts';
 import type { BrokerConfig } from './config.ts';
+import { startLocalRedis } from './local-redis.ts';
 import { IndexedMemoryPersistence } from './outgoing-persistence.ts';
 import { type BrokerMetrics, type BrokerStats, createBrokerMetrics, readStats } from './metrics.ts';
 import { GuardedConnection, TokenBucket } from './packet-guard.ts';
@@ -126,15 +128,17 @@ interface RedisBackends {
   owners: SessionOwners;
 }
 
-async function redisBackends(url: string): Promise<RedisBackends> {
+function redisOptions(url: string): RedisOptions {
   const parsed = new URL(url);
-  const options = {
+  return {
     host: parsed.hostname,
     port: Number(parsed.port || 6379),
     ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
     db: Number(parsed.pathname.slice(1) || 0),
   };
-  await checkRedis(url, options);
+}
+
+async function redisBackends(options: RedisOptions): Promise<RedisBackends> {
   // The package's main export wraps the async persistence in a callback shim that Aedes 1.x refuses.
   const RedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (
     o: object,
@@ -236,6 +240,29 @@ export async function startBroker(
   );
   const qos2 = new Qos2Budget(config.limits.qos2HeldPerAccount, (total) => metrics.qos2Held.set(total));
   const sessions = new WeakMap<Client, Session>();
+  // The registry's ACL, then the operator's file (allow grants, deny takes away).
+  const operatorAcl = config.aclFile ? OperatorAcl.load(config.aclFile) : undefined;
+  const subject = (principal: Principal, clientId: string) => ({
+    username:
+      principal.type === 'device'
+        ? principal.id
+        : principal.type === 'service'
+          ? principal.username
+          : undefined,
+    clientId,
+  });
+  const mayWrite = (principal: Principal, clientId: string, topic: string) => {
+    const registry = canPublish(principal, topic);
+    return operatorAcl
+      ? operatorAcl.decide(subject(principal, clientId), topic, 'write', registry)
+      : registry;
+  };
+  const mayRead = (principal: Principal, clientId: string, filter: string) => {
+    const registry = canSubscribe(principal, filter);
+    return operatorAcl
+      ? operatorAcl.decide(subject(principal, clientId), filter, 'read', registry)
+      : registry;
+  };
   const connections = new Set<GuardedConnection>();
   // Only subscribers' sockets build a backlog (a device is sent nothing but acknowledgements), and only
   // telemetry publishers are held: both kept as sets, because the guard runs ten times a second and, under
@@ -247,8 +274,15 @@ export async function startBroker(
   /** The last connection that logged in under each client id: older ones were taken over. */
   const latestLogin = new Map<string, Client>();
 
-  const { owners = new MemorySessionOwners(), ...backends }: Partial<RedisBackends> = config.redis
-    ? await redisBackends(config.redis)
+  // Durable sessions: a shared Redis (cluster), or a private redis-server in dataDir (one broker).
+  const local = config.dataDir ? await startLocalRedis(config.dataDir, log) : undefined;
+  let redis: RedisOptions | undefined;
+  if (config.redis) {
+    redis = redisOptions(config.redis);
+    await checkRedis(config.redis, redis);
+  } else if (local) redis = { path: local.socket };
+  const { owners = new MemorySessionOwners(), ...backends }: Partial<RedisBackends> = redis
+    ? await redisBackends(redis)
     : {};
   // A Redis outage while running is logged and retried by the clients, never a crash.
   let redisError: string | undefined;
@@ -387,7 +421,7 @@ export async function startBroker(
             retain: true,
             dup: false,
           } as PublishPacket;
-          if (own && !canPublish(principal, own.topic)) {
+          if (own && !mayWrite(principal, client.id, own.topic)) {
             // Refused now rather than at the loss, so the broker's status will takes its place (and, in a
             // cluster, is the will a surviving node finds).
             metrics.aclRefusals.inc({ action: 'will' });
@@ -499,7 +533,7 @@ export async function startBroker(
       );
       return callback(new Error('publish rate limit exceeded'));
     }
-    if (!canPublish(session.principal, packet.topic)) {
+    if (!mayWrite(session.principal, client.id, packet.topic)) {
       metrics.aclRefusals.inc({ action: 'publish' });
       log.warn(
         { clientId: client.id, topic: packet.topic.slice(0, 200) },
@@ -522,7 +556,8 @@ export async function startBroker(
 
   aedes.authorizeSubscribe = (client, subscription, callback) => {
     const session = sessions.get(client);
-    if (session && canSubscribe(session.principal, subscription.topic)) return callback(null, subscription);
+    if (session && mayRead(session.principal, client.id, subscription.topic))
+      return callback(null, subscription);
     metrics.aclRefusals.inc({ action: 'subscribe' });
     log.warn({ clientId: client.id, topic: subscription.topic.slice(0, 200) }, 'subscription refused by ACL');
     // SUBACK 0x80 for this filter; the connection stays.
@@ -533,7 +568,7 @@ export async function startBroker(
     const session = sessions.get(client);
     // Read rights checked per message, not only per subscription: a queue filled under another identity,
     // or a subscription made before a registry change, must not deliver what this principal may not read.
-    if (session && canSubscribe(session.principal, packet.topic)) return packet;
+    if (session && mayRead(session.principal, client.id, packet.topic)) return packet;
     metrics.forwardRefusals.inc();
     return null;
   };
@@ -711,6 +746,7 @@ export async function startBroker(
     const { mq: redisMq } = backends;
     if (redisMq) await new Promise<void>((resolve) => redisMq.close(resolve));
     await owners.close();
+    await local?.stop();
   };
   return running;
 }

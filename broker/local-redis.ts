@@ -1,0 +1,84 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import type { Logger } from '../lib/logger.ts';
+import { waitFor } from '../lib/net.ts';
+import { ConfigError } from '../protocol/config.ts';
+
+export interface LocalRedis {
+  /** The unix socket the broker's Redis clients use. */
+  socket: string;
+  stop(): Promise<void>;
+}
+
+async function answers(socket: string): Promise<boolean> {
+  if (!existsSync(socket)) return false;
+  const probe = new Redis({
+    path: socket,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/**
+ * A private redis-server holding the broker's sessions and retained messages in `dir` (append-only file,
+ * fsync every second), reached on a unix socket there. A broker killed with -9 leaves it running, so the
+ * next broker on the same directory adopts it instead of starting a second server on the same files.
+ */
+export async function startLocalRedis(dir: string, log: Logger): Promise<LocalRedis> {
+  const home = resolve(dir);
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const socket = join(home, 'redis.sock');
+  const stop = async () => {
+    const client = new Redis({ path: socket, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => {});
+    // SHUTDOWN writes the append-only file out and exits; its connection then drops, which is the answer.
+    await client.shutdown().catch(() => {});
+    client.disconnect();
+  };
+  if (await answers(socket)) {
+    log.warn({ dir: home }, 'adopting the broker store left running by a previous broker');
+    return { socket, stop };
+  }
+  const child = spawn(
+    'redis-server',
+    [
+      ...['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700', '--dir', home],
+      ...['--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''],
+    ],
+    // Its own process group: a terminal's Ctrl-C reaches the broker, which shuts it down after the last write.
+    { stdio: 'ignore', detached: true },
+  );
+  const failed = new Promise<Error>((resolve_) => {
+    child.once('error', (error) => resolve_(error));
+    child.once('exit', (code) => resolve_(new Error(`redis-server exited ${code}`)));
+  });
+  child.unref();
+  const ready = waitFor(() => answers(socket), {
+    timeoutMs: 15_000,
+    intervalMs: 50,
+    what: 'the broker store',
+  });
+  const outcome = await Promise.race([ready.then(() => null), failed]);
+  if (outcome) {
+    const missing = (outcome as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new ConfigError(
+      missing
+        ? 'dataDir: durable sessions need redis-server (Debian package redis-server); install it, or drop dataDir to keep sessions in memory'
+        : `dataDir: could not start redis-server in ${home}: ${outcome.message}`,
+    );
+  }
+  log.info({ dir: home }, 'broker store started');
+  return { socket, stop };
+}
