@@ -224,7 +224,10 @@ export class WebhookChannel implements AlertChannel {
     this.name = `webhook:${config.name}`;
     this.minSeverity = SEVERITIES.indexOf(config.minSeverity);
     const limit = rateLimitOf(config);
-    this.limiter = limit && new SlidingWindow(limit.messages, limit.windowS * 1000, outbox?.recentSends());
+    // The last process wrote each request down as it started (so one in flight at a kill -9 still counts);
+    // its answer came back, and the target counted it, no later than the request's timeout after that.
+    const before = outbox?.recentSends().map((at) => at + config.timeoutMs);
+    this.limiter = limit && new SlidingWindow(limit.messages, limit.windowS * 1000, before);
     this.backoff = new Backoff(config.backoffMs, config.maxBackoffMs);
     const replay = outbox?.pending() ?? [];
     if (replay.length > 0) {
@@ -349,14 +352,17 @@ export class WebhookChannel implements AlertChannel {
     this.queue.splice(0, this.queue.length, ...kept);
   }
 
-  /** One request; recorded against the rate budget when it ended, however it ended. */
+  /**
+   * One request; written to the outbox before it goes (a kill -9 while it is in flight must not hand the
+   * next process a fresh budget: the target has counted it) and recorded against this process's budget when
+   * it ended, however it ended.
+   */
   private async post(body: string): Promise<void> {
+    this.outbox?.recordSend(Date.now());
     try {
       await this.attempt(body);
     } finally {
-      const at = Date.now();
-      this.limiter?.record(at);
-      this.outbox?.recordSend(at);
+      this.limiter?.record(Date.now());
     }
   }
 
