@@ -1,10 +1,9 @@
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { verifyPassword } from '../lib/credentials.ts';
-import { ConfigError } from '../protocol/config.ts';
+import { ConfigError, readConfigFile } from '../protocol/config.ts';
 import type { Device, FleetIndex } from '../protocol/fleet.ts';
 import { describeZodError } from '../protocol/reasons.ts';
 import { TOPIC_ROOT } from '../protocol/topics.ts';
@@ -42,15 +41,7 @@ const accountsFileSchema = z.strictObject({ accounts: z.array(exportAccountSchem
 
 /** `accounts: [{ username, password, role, center? }]` (YAML or JSON). */
 export function readExportAccounts(file: string): ExportAccount[] {
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new ConfigError(
-      `cannot read accounts ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-    );
-  }
-  const parsed = accountsFileSchema.safeParse(raw);
+  const parsed = accountsFileSchema.safeParse(readConfigFile(file));
   if (!parsed.success)
     throw new ConfigError(`accounts ${file} are invalid: ${describeZodError(parsed.error)}`);
   return parsed.data.accounts;
