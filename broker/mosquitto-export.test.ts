@@ -8,6 +8,7 @@ import { stringify } from 'yaml';
 import { writeFleetFiles, generateFleet } from '../device-sim/fleet-gen.ts';
 import { readFleet } from '../lib/fleet-file.ts';
 import { waitFor } from '../lib/net.ts';
+import { FleetIndex } from '../protocol/fleet.ts';
 import { topics } from '../protocol/topics.ts';
 import { type RunningMosquitto, startMosquitto } from '../test/support/mosquitto.ts';
 import { testTempDir } from '../test/support/temp.ts';
@@ -18,6 +19,8 @@ import {
   readExportAccounts,
   writeMosquittoExport,
 } from './mosquitto-export.ts';
+import { canPublish, canSubscribe, type Principal } from './acl.ts';
+import { OperatorAcl } from './acl-file.ts';
 
 const dir = testTempDir('cw-mosq-export-');
 const BIN = join(import.meta.dirname, '..', 'bin', 'cradlewatch.mjs');
@@ -135,6 +138,69 @@ describe('broker export on a real mosquitto with auth on', () => {
     // Every delivery, through any of the three filters, is of c1's alert.
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.filter((m) => m.payload !== 'alert-c1')).toEqual([]);
+  });
+});
+
+describe('acl_file', () => {
+  it("grants on every topic of the layout exactly what the registry's ACL grants", async () => {
+    // With gateways too; their wearables have no password and cannot log in anywhere.
+    const withGateways = generateFleet({
+      centers: 2,
+      roomsPerCenter: 1,
+      infantsPerRoom: 1,
+      gateways: true,
+      seed: 17,
+      hashCost: 1024,
+      referenceMonth: '2026-12',
+    });
+    const fleet = new FleetIndex(withGateways.fleet);
+    const supervisor: ExportAccount = { username: 'super', password: 's', role: 'supervisor' };
+    const simulator: ExportAccount = { username: 'sim', password: 's', role: 'simulator' };
+    const all = [...accounts, supervisor, simulator];
+    const exported = await buildMosquittoExport(fleet, withGateways.credentials, all);
+    const acl = OperatorAcl.parse(exported.aclFile);
+    const principals: [string, Principal][] = [
+      ...withGateways.fleet.devices
+        .filter((d) => d.passwordHash !== undefined)
+        .map((d): [string, Principal] => [
+          d.id,
+          { type: 'device', id: d.id, center: d.center, kind: d.kind },
+        ]),
+      ...all.map((a): [string, Principal] => [
+        a.username,
+        { type: 'service', username: a.username, role: a.role, center: a.center },
+      ]),
+    ];
+    expect(exported.included.sort()).toEqual(principals.map(([name]) => name).sort());
+    const layout = ['c1', 'c2'].flatMap((c) => [
+      ...withGateways.fleet.devices.flatMap((d) => [
+        topics.deviceTelemetry(c, d.id),
+        topics.deviceAlarm(c, d.id),
+        topics.deviceStatus(c, d.id),
+        topics.gatewayTelemetry(c, d.id),
+        topics.gatewayStatus(c, d.id),
+        topics.deadletter(c, d.id),
+      ]),
+      ...withGateways.fleet.rooms.map((r) => topics.nap(c, r.id)),
+      topics.alert(c, 'a1'),
+      topics.alertAck(c, 'a1'),
+      topics.alertResolve(c, 'a1'),
+      topics.alertTransition(c, 'a1'),
+    ]);
+    const differences: string[] = [];
+    let granted = 0;
+    for (const [username, who] of principals) {
+      for (const topic of layout) {
+        const subject = { username, clientId: username };
+        const [write, read] = [canPublish(who, topic), canSubscribe(who, topic)];
+        granted += Number(write) + Number(read);
+        if (acl.decide(subject, topic, 'write', false) !== write)
+          differences.push(`${username} write ${topic}`);
+        if (acl.decide(subject, topic, 'read', false) !== read) differences.push(`${username} read ${topic}`);
+      }
+    }
+    expect(differences).toEqual([]);
+    expect(granted).toBeGreaterThan(0);
   });
 });
 
