@@ -212,6 +212,20 @@ describe('accounts file', () => {
   });
 });
 
+describe('accounts', () => {
+  it('refuses a username given twice or already a device', async () => {
+    const fleet = readFleet(fleetFile);
+    const twice = [accounts[0]!, { ...accounts[0]!, role: 'rules' as const }];
+    await expect(buildMosquittoExport(fleet, generated.credentials, twice)).rejects.toThrow(
+      /ingest is named twice/,
+    );
+    const device = [{ username: 'rs-c1-r1', password: 'p', role: 'supervisor' as const }];
+    await expect(buildMosquittoExport(fleet, generated.credentials, device)).rejects.toThrow(
+      /rs-c1-r1 is named twice/,
+    );
+  });
+});
+
 describe('cradlewatch broker export', () => {
   it('leaves out devices without a matching clear password and names them on stderr', async () => {
     const credentials = { ...generated.credentials };

@@ -140,9 +140,14 @@ export async function buildMosquittoExport(
     return { username: device.id, password, topics: deviceTopics(device) };
   });
   for (const entry of await Promise.all(checks)) if (entry) entries.push(entry);
+  const names = new Set<string>();
   for (const account of accounts) {
-    if (fleet.devices.has(account.username))
-      throw new ConfigError(`account ${account.username} has the name of a registry device`);
+    // mosquitto would take one of two same-named entries silently; which one is nobody's decision.
+    if (fleet.devices.has(account.username) || names.has(account.username))
+      throw new ConfigError(
+        `account ${account.username} is named twice (accounts and registry share one namespace)`,
+      );
+    names.add(account.username);
     entries.push({ username: account.username, password: account.password, topics: accountTopics(account) });
   }
   const passwordFile = entries.map((e) => `${e.username}:${mosquittoHash(e.password)}\n`).join('');
