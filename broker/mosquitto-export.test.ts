@@ -7,6 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { writeFleetFiles, generateFleet } from '../device-sim/fleet-gen.ts';
 import { readFleet } from '../lib/fleet-file.ts';
+import { silentLogger } from '../lib/logger.ts';
+import { runSimulation } from '../device-sim/run.ts';
+import { type Ingest, startIngest } from '../ingest/service.ts';
+import { testConfig } from '../ingest/test/fixtures.ts';
+import { countPoints, freshInflux } from '../test/support/influx.ts';
 import { waitFor } from '../lib/net.ts';
 import { FleetIndex } from '../protocol/fleet.ts';
 import { topics } from '../protocol/topics.ts';
@@ -138,6 +143,47 @@ describe('broker export on a real mosquitto with auth on', () => {
     // Every delivery, through any of the three filters, is of c1's alert.
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.filter((m) => m.payload !== 'alert-c1')).toEqual([]);
+  });
+});
+
+describe('the simulator and ingest on the exported mosquitto', () => {
+  let broker: RunningMosquitto;
+  let ingest: Ingest | undefined;
+
+  afterAll(async () => {
+    await ingest?.close();
+    await broker?.stop();
+  });
+
+  it('stores every reading the devices had acknowledged, each device under its own login', async () => {
+    const exported = await buildMosquittoExport(readFleet(fleetFile), generated.credentials, accounts);
+    broker = await startMosquitto('unlimited', writeMosquittoExport(exported, join(dir, 'pipeline')));
+    const influx = await freshInflux();
+    const config = testConfig(influx, broker.url, { maxClockSkewMs: 'off' });
+    ingest = await startIngest(
+      { ...config, mqtt: { ...config.mqtt, username: 'ingest', password: 'ingest-secret' } },
+      silentLogger,
+      { fleet: new FleetIndex(generated.fleet) },
+    );
+    await waitFor(() => ingest!.centers().length > 0, { what: 'ingest subscribed' });
+    const summary = await runSimulation({
+      fleet: generated.fleet,
+      credentials: generated.credentials,
+      startTime: Date.parse('2026-12-01T10:00:00Z'),
+      durationMs: 60_000,
+      speed: 'max',
+      url: broker.url,
+    }).done;
+    expect(summary.refusedConnects).toBe(0);
+    expect(summary.errors).toBe(0);
+    expect(summary.readingsAcked).toBeGreaterThan(0);
+    const stored = async () =>
+      (await countPoints(influx, 'wearable', 'seq')) + (await countPoints(influx, 'room_env', 'temp'));
+    await waitFor(async () => (await stored()) >= summary.readingsAcked, {
+      what: `${summary.readingsAcked} points`,
+    });
+    await ingest.flush();
+    expect(await stored()).toBe(summary.readingsAcked);
   });
 });
 
