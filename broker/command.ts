@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
+import { readCredentials } from '../device-sim/index.ts';
+import { readFleet } from '../lib/fleet-file.ts';
 import { exitOnSignals } from '../lib/lifecycle.ts';
 import { createLogger } from '../lib/logger.ts';
-import { printableConfig } from '../protocol/config.ts';
+import { ConfigError, printableConfig } from '../protocol/config.ts';
 import { loadBrokerConfig } from './config.ts';
+import { buildMosquittoExport, readExportAccounts, writeMosquittoExport } from './mosquitto-export.ts';
 import { startBroker } from './server.ts';
 
 interface BrokerFlags {
@@ -21,8 +24,10 @@ interface BrokerFlags {
 }
 
 export function registerBrokerCommand(program: Command): void {
-  program
-    .command('broker')
+  // Positional options: `broker export --fleet …` belongs to export, not to the broker's own --fleet.
+  const broker = program.command('broker').enablePositionalOptions();
+  registerExportCommand(broker);
+  broker
     .description('MQTT broker (Aedes) with per-device authentication and topic ACLs')
     .option('-c, --config <file>', 'YAML/JSON config (service accounts, limits, TLS)')
     .option('--fleet <file>', 'fleet registry (fleet.yaml); env CW_FLEET_FILE')
@@ -55,5 +60,47 @@ export function registerBrokerCommand(program: Command): void {
         }),
       );
       exitOnSignals(() => broker.close(), log, 5_000);
+    });
+}
+
+interface ExportFlags {
+  format: string;
+  fleet: string;
+  credentials: string;
+  accounts?: string;
+  out: string;
+}
+
+/** `broker export`: the registry's logins and ACL for a broker that cannot read our scrypt registry. */
+function registerExportCommand(broker: Command): void {
+  broker
+    .command('export')
+    .description(
+      "write the registry's logins and ACL for another broker (mosquitto: password_file, acl_file)",
+    )
+    .requiredOption('--format <format>', 'mosquitto')
+    .requiredOption('--fleet <file>', 'fleet registry (fleet.yaml)')
+    .requiredOption(
+      '--credentials <file>',
+      'clear device passwords (fleet.credentials.yaml from `sim fleet`)',
+    )
+    .option(
+      '--accounts <file>',
+      'service and staff accounts: accounts: [{username, password, role, center?}]',
+    )
+    .requiredOption('--out <dir>', 'directory for password_file and acl_file')
+    .action(async (flags: ExportFlags) => {
+      if (flags.format !== 'mosquitto')
+        throw new ConfigError(`invalid --format ${JSON.stringify(flags.format)}: expected mosquitto`);
+      const result = await buildMosquittoExport(
+        readFleet(flags.fleet),
+        readCredentials(flags.credentials),
+        flags.accounts ? readExportAccounts(flags.accounts) : [],
+      );
+      const files = writeMosquittoExport(result, flags.out);
+      for (const { username, reason } of result.leftOut) console.error(`left out ${username}: ${reason}`);
+      console.log(
+        `wrote ${files.passwordFile} and ${files.aclFile}: ${result.included.length} logins, ${result.leftOut.length} left out`,
+      );
     });
 }

@@ -8,7 +8,10 @@ export function buildProgram(): Command {
     .description('Telemetry pipeline for infant rooms: broker, ingest, rules, simulator and dashboards')
     .version('0.1.0')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // Options after a command name belong to that command, so `broker export --fleet` reaches export rather
+    // than the broker's own --fleet.
+    .enablePositionalOptions();
   for (const register of COMMANDS) register(program);
   registerInfluxCommand(program);
   // Commander's own errors (unknown command or flag, missing argument) exit 2 like other Unix tools; every

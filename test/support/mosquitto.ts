@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chownSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,12 +23,38 @@ export function reachable(port: number): Promise<boolean> {
   });
 }
 
+/** A password_file and acl_file (as `broker export --format mosquitto` writes them) to start with. */
+export interface MosquittoAuth {
+  passwordFile: string;
+  aclFile: string;
+}
+
 /**
- * Debian's mosquitto on a free loopback port with a generated config: anonymous clients on 127.0.0.1, no
- * persistence file. `unlimited` (the default) lifts the in-flight and queue limits so a persistent session
- * keeps every QoS 1 message while ingest is down; `stock` keeps mosquitto's defaults (20 in flight).
+ * Started as root, mosquitto drops to its `mosquitto` user before it reads password and ACL files, so it
+ * gets copies it owns in its own directory.
  */
-export async function startMosquitto(limits: 'unlimited' | 'stock' = 'unlimited'): Promise<RunningMosquitto> {
+function authLines(dir: string, auth: MosquittoAuth): string[] {
+  const copies = { passwordFile: join(dir, 'password_file'), aclFile: join(dir, 'acl_file') };
+  copyFileSync(auth.passwordFile, copies.passwordFile);
+  copyFileSync(auth.aclFile, copies.aclFile);
+  if (process.getuid?.() === 0) {
+    const id = (flag: string) => Number(execFileSync('id', [flag, 'mosquitto'], { encoding: 'utf8' }));
+    const [uid, gid] = [id('-u'), id('-g')];
+    for (const path of [dir, copies.passwordFile, copies.aclFile]) chownSync(path, uid, gid);
+  }
+  return ['allow_anonymous false', `password_file ${copies.passwordFile}`, `acl_file ${copies.aclFile}`];
+}
+
+/**
+ * Debian's mosquitto on a free loopback port with a generated config: anonymous clients on 127.0.0.1 (or,
+ * given `auth`, only the logins and ACL of those files), no persistence file. `unlimited` (the default) lifts
+ * the in-flight and queue limits so a persistent session keeps every QoS 1 message while ingest is down;
+ * `stock` keeps mosquitto's defaults (20 in flight).
+ */
+export async function startMosquitto(
+  limits: 'unlimited' | 'stock' = 'unlimited',
+  auth?: MosquittoAuth,
+): Promise<RunningMosquitto> {
   const binary = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((b) => existsSync(b)) ?? 'mosquitto';
   const dir = mkdtempSync(join(tmpdir(), 'cw-mosquitto-'));
   const port = await freePort();
@@ -37,7 +63,7 @@ export async function startMosquitto(limits: 'unlimited' | 'stock' = 'unlimited'
     config,
     [
       `listener ${port} 127.0.0.1`,
-      'allow_anonymous true',
+      ...(auth ? authLines(dir, auth) : ['allow_anonymous true']),
       'persistence false',
       ...(limits === 'unlimited' ? ['max_inflight_messages 0', 'max_queued_messages 0'] : []),
       'log_dest none',
