@@ -67,6 +67,8 @@ export class Pipeline {
   #influxUp = true;
   #storeFault: StoreFault | undefined;
   #spoolFault: DiskFault | undefined;
+  /** When the spool last took a batch (performance.now()). */
+  #spoolTookAt = 0;
   #deadLetterFault: DiskFault | undefined;
   #closed = false;
   readonly #abort = new AbortController();
@@ -207,18 +209,22 @@ export class Pipeline {
           this.#setInfluxUp(false, error);
         }
       }
+      const attempted = performance.now();
       try {
         await this.o.spool.write(batch.lines);
+        this.#spoolTookAt = performance.now();
         this.#setSpoolFault(undefined);
         this.o.metrics.spooled(batch.lines.length);
         this.#wakeDrain?.();
         return;
       } catch (error) {
-        this.#setSpoolFault(
-          error instanceof SpoolFullError
-            ? new DiskFault(this.o.spool.dir, 'budget', error.message)
-            : (error as DiskFault),
-        );
+        // A write begun before the spool took another batch says nothing of the disk now.
+        if (attempted > this.#spoolTookAt)
+          this.#setSpoolFault(
+            error instanceof SpoolFullError
+              ? new DiskFault(this.o.spool.dir, 'budget', error.message)
+              : (error as DiskFault),
+          );
         await sleep(backoff.next(), this.#abort.signal);
         if (this.#closed)
           throw new Error('closed while InfluxDB is down and the spool cannot take the batch');

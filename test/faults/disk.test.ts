@@ -82,9 +82,13 @@ describe.skipIf(!isRoot)(
       [rig, influxd, disk] = [undefined, undefined, undefined];
     });
 
-    /** InfluxDB away (nothing on its port yet), so every batch must go to the spool on the small disk. */
+    /**
+     * InfluxDB away (nothing on its port yet), so every batch must go to the spool on the small disk. 8 MiB:
+     * once freed, the disk must hold what the load spools until the test looks (a 1 MiB one filled up again
+     * and rightly reported ENOSPC once more).
+     */
     async function spoolRig(): Promise<{ influx: InfluxConnection; port: number }> {
-      disk = new SmallDisk(1024 * 1024);
+      disk = new SmallDisk(8 * 1024 * 1024);
       const port = await freePort();
       const influx: InfluxConnection = { api: 'v1', url: `http://127.0.0.1:${port}`, database: uniqueName() };
       rig = await startRig(influx, { spool: { dir: join(disk.dir, 'spool'), maxBytes: 64 * 1024 * 1024 } });
