@@ -128,8 +128,9 @@ describe('QoS 1 across broker losses (Redis cluster)', () => {
     );
     const back = await open(broker.mqtt, SERVICE_USERS.rules, id, false);
     const got = receiver(back);
-    await waitFor(() => got.seen.size >= acked.size, { timeoutMs: 30_000, what: 'the whole queue' });
+    // Generous: on a loaded CI machine the first 2,500 deliveries of one reconnect take tens of seconds.
+    await waitFor(() => got.seen.size >= acked.size, { timeoutMs: 80_000, what: 'the whole queue' });
     expect([...acked].filter((n) => !got.seen.has(n))).toEqual([]);
     expect(acked.size).toBeGreaterThanOrEqual(2_500);
-  }, 60_000);
+  }, 120_000);
 });
