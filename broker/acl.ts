@@ -1,5 +1,5 @@
 import type { DeviceKind } from '../protocol/fleet.ts';
-import { TOPIC_ROOT } from '../protocol/topics.ts';
+import { BROKER_LEVEL, TOPIC_ROOT } from '../protocol/topics.ts';
 import type { ServiceAccount } from './config.ts';
 
 /** Who a connection is, once authenticated; the ACL decides from this alone. */
@@ -23,10 +23,13 @@ function centerOf(parts: string[], allowed: string | undefined): string | null {
 }
 
 export function canPublish(who: Principal, topic: string): boolean {
+  const parts = split(topic);
+  // What the broker says of itself is believed by the rules (a hold pauses whole-centre silence): no client
+  // may say it, not even anonymously.
+  if (parts[0] === BROKER_LEVEL) return false;
   // MQTT reserves only what the broker itself uses ($SYS) [MQTT-4.7.2-1]; other $ topics are open anonymously.
   if (who.type === 'anonymous') return !topic.startsWith('$SYS');
   if (topic.startsWith('$')) return false;
-  const parts = split(topic);
   if (parts.length === 0) return false;
   if (who.type === 'device') {
     const [center, section, id, channel, ...rest] = parts;

@@ -169,6 +169,8 @@ export class FleetIndex {
 
 /** The registry half of validation: who published must exist, sit in the topic's centre and be of a kind that may say this. */
 export function checkPublisher(message: Message, fleet: FleetIndex): ParseResult<Message> {
+  // The broker's own word: no client can publish it (broker/acl.ts).
+  if (message.kind === 'broker-hold') return { ok: true, value: message };
   const publisher =
     message.kind === 'telemetry' || message.kind === 'status'
       ? message.source.id

@@ -3,6 +3,7 @@ import {
   LIMITS,
   ackSchema,
   alarmEventSchema,
+  brokerHoldSchema,
   napSessionSchema,
   roomBatchItemSchema,
   roomMessageSchema,
@@ -11,6 +12,7 @@ import {
   wearableMessageSchema,
   type AlarmEvent,
   type AlertAck,
+  type BrokerHold,
   type DeviceStatus,
   type NapSession,
   type RoomReading,
@@ -51,7 +53,8 @@ export type Message =
     }
   | { kind: 'nap'; center: string; room: string; nap: NapSession }
   | { kind: 'alert-ack'; center: string; alertId: string; ack: AlertAck }
-  | { kind: 'alert-resolve'; center: string; alertId: string; ack: AlertAck };
+  | { kind: 'alert-resolve'; center: string; alertId: string; ack: AlertAck }
+  | { kind: 'broker-hold'; broker: string; hold: BrokerHold };
 
 export interface ParseOptions {
   /** Server time in ms; defaults to Date.now(). */
@@ -248,6 +251,11 @@ export function parseMessage(
       const nap = validate(napSessionSchema, value);
       if (!nap.ok) return nap;
       return { ok: true, value: { kind: 'nap', center: where.center, room: where.room, nap: nap.value } };
+    }
+    case 'broker-hold': {
+      const hold = validate(brokerHoldSchema, value);
+      if (!hold.ok) return hold;
+      return { ok: true, value: { kind: 'broker-hold', broker: where.broker, hold: hold.value } };
     }
     case 'alert-ack':
     case 'alert-resolve': {

@@ -65,6 +65,18 @@ export const statusSchema = z.object({
 });
 export type DeviceStatus = z.infer<typeof statusSchema>;
 
+/**
+ * A broker holding telemetry publishers so its subscribers can catch up (`held`), repeated each second
+ * while it does, and once more when it reads them again. Published by the broker itself, never a client.
+ */
+export const brokerHoldSchema = z.object({
+  v: version,
+  ts: timestampSchema,
+  held: z.boolean(),
+  backlogBytes: z.int().nonnegative(),
+});
+export type BrokerHold = z.infer<typeof brokerHoldSchema>;
+
 export const napSessionSchema = z.object({
   v: version,
   ts: timestampSchema,

@@ -145,5 +145,14 @@ describe('topics', () => {
     expect(matches(filters.alerts('c1'), topics.alert('c1', 'a1'))).toBe(true);
     expect(matches(filters.alerts(), topics.alertAck('c1', 'a1'))).toBe(false);
     expect(matches(filters.alertAcks(), topics.alertAck('c1', 'a1'))).toBe(true);
+    expect(matches(filters.brokerHolds, topics.brokerHold('b-1'))).toBe(true);
+    expect(filters.telemetry().some((f) => matches(f, topics.brokerHold('b-1')))).toBe(false);
+  });
+
+  it("a broker's hold parses as the broker's, never as a centre's topic", () => {
+    expect(parseTopic(topics.brokerHold('b-1'))).toEqual({ kind: 'broker-hold', broker: 'b-1' });
+    expect(parseTopic('cw/v1/$broker/b-1/hold/x')).toBeNull();
+    expect(parseTopic('cw/v1/$broker/B 1/hold')).toBeNull();
+    expect(() => topics.brokerHold('$x')).toThrow(RangeError);
   });
 });

@@ -2,6 +2,12 @@ import { isCenterId, isId } from './ids.ts';
 
 export const TOPIC_ROOT = 'cw/v1';
 
+/**
+ * The level under which a broker says what it does itself. `$` is outside the id alphabet, so no centre
+ * can be named like it, and only the broker publishes there (broker/acl.ts refuses every client).
+ */
+export const BROKER_LEVEL = '$broker';
+
 export type DeviceChannel = 'telemetry' | 'alarm' | 'status';
 
 /** A topic taken apart. `kind` says which row of the docs/design.md topic table it is. */
@@ -13,7 +19,8 @@ export type ParsedTopic =
   | { kind: 'alert-ack'; center: string; alertId: string }
   | { kind: 'alert-resolve'; center: string; alertId: string }
   | { kind: 'alert-transition'; center: string; alertId: string }
-  | { kind: 'deadletter'; center: string; device: string };
+  | { kind: 'deadletter'; center: string; device: string }
+  | { kind: 'broker-hold'; broker: string };
 
 function assertIds(center: string, ...ids: string[]): void {
   for (const id of [center, ...ids]) {
@@ -66,6 +73,11 @@ export const topics = {
     assertIds(center, alertId);
     return `${TOPIC_ROOT}/${center}/alerts/${alertId}/transition`;
   },
+  brokerHold(broker: string): string {
+    if (!isId(broker))
+      throw new RangeError(`invalid broker id ${JSON.stringify(broker)}: expected [a-z0-9-]{1,64}`);
+    return `${TOPIC_ROOT}/${BROKER_LEVEL}/${broker}/hold`;
+  },
   deadletter(center: string, device: string): string {
     assertIds(center, device);
     return `${TOPIC_ROOT}/deadletter/${center}/${device}`;
@@ -89,6 +101,7 @@ export const filters = {
   alertAcks: (center = '+') => `${TOPIC_ROOT}/${center}/alerts/+/ack`,
   alertResolves: (center = '+') => `${TOPIC_ROOT}/${center}/alerts/+/resolve`,
   alertTransitions: (center = '+') => `${TOPIC_ROOT}/${center}/alerts/+/transition`,
+  brokerHolds: `${TOPIC_ROOT}/${BROKER_LEVEL}/+/hold`,
 } as const;
 
 /** Takes a topic apart; null for anything outside the layout (wrong root, bad id, unknown channel). */
@@ -96,6 +109,12 @@ export function parseTopic(topic: string): ParsedTopic | null {
   const parts = topic.split('/');
   if (parts[0] !== 'cw' || parts[1] !== 'v1') return null;
   const rest = parts.slice(2);
+  if (rest[0] === BROKER_LEVEL) {
+    const [, broker, what] = rest;
+    return rest.length === 3 && broker && isId(broker) && what === 'hold'
+      ? { kind: 'broker-hold', broker }
+      : null;
+  }
   if (rest[0] === 'deadletter') {
     const [, center, device] = rest;
     if (rest.length !== 3 || !center || !device || !isCenterId(center) || !isId(device)) return null;

@@ -173,12 +173,16 @@ export async function startRules(
   // Without a selection the wildcard also covers centres added to the registry later.
   const subscriptions = (centers: string[]) => ({
     telemetry: centers.flatMap((c) => [...filters.telemetry(c), filters.status(c)]),
-    priority: centers.flatMap((c) => [
-      filters.alarms(c),
-      filters.nap(c),
-      filters.alertAcks(c),
-      filters.alertResolves(c),
-    ]),
+    // A broker's hold is every partition's concern: it pauses whole-centre silence for all centres.
+    priority: [
+      filters.brokerHolds,
+      ...centers.flatMap((c) => [
+        filters.alarms(c),
+        filters.nap(c),
+        filters.alertAcks(c),
+        filters.alertResolves(c),
+      ]),
+    ],
   });
   /** Resolves once both sessions are subscribed; through broker losses, however long that takes. */
   const subscribe = async (centers: string[]) => {
@@ -368,6 +372,9 @@ export async function startRules(
           message.nap.ts,
           arrivedAt,
         );
+        return;
+      case 'broker-hold':
+        step(engine.brokerHold(message.broker, message.hold.held));
         return;
       case 'alert-ack':
       case 'alert-resolve': {

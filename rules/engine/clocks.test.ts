@@ -217,3 +217,71 @@ describe('silence judged against input progress', () => {
     ]);
   });
 });
+
+describe('a broker holding telemetry is the pipeline stalling, not every centre going silent', () => {
+  const DEVICES = ['w-07', 'w-08', 'w-09', 'w-b1'];
+  const silent = (h: Harness) =>
+    h.transitions
+      .filter((t) => t.alert.rule.endsWith('-silent') || t.alert.rule === 'monitoring-lost')
+      .map((t) => `${t.kind}:${t.alert.rule}@${(t.at - T0) / S}`);
+
+  /** Readings each second up to 20 s; then the broker holds, saying so each second until `heldUntil`. */
+  function held(heldUntil: number, released: boolean) {
+    const h = new Harness({ rules: { defaults: { lifecycle: HOLDS_ONLY.defaults.lifecycle } } });
+    for (let t = T0; t <= T0 + 20 * S; t += S) for (const device of DEVICES) h.wearable(device, t);
+    for (let t = T0 + 20 * S; t <= heldUntil; t += S) {
+      h.at(t);
+      h.engine.brokerHold('broker-1', true);
+    }
+    if (released) {
+      // While held, the board already says the data is delayed: by the time the hold has lasted.
+      h.at(heldUntil);
+      expect(h.engine.dataDelayedS('ca')).toBe((heldUntil - T0 - 20 * S) / S || undefined);
+      h.engine.brokerHold('broker-1', false);
+    }
+    return h;
+  }
+
+  it('held for 60 s, then the backlog drains: no centre, room or wearable is called silent', () => {
+    const h = held(T0 + 80 * S, true);
+    // The held readings arrive after the release, 40 a second, with fresh ones behind them.
+    let now = T0 + 80 * S;
+    for (let ts = T0 + 21 * S; ts <= T0 + 150 * S; ts += S) {
+      for (const device of DEVICES) {
+        now = Math.max(ts, now + 25);
+        h.at(now);
+        h.send({
+          type: 'reading',
+          center: 'ca',
+          reading: { type: 'wearable', device, reading: { ...calm, ts, seq: ts / S } },
+        });
+      }
+    }
+    h.at(T0 + 170 * S);
+    expect(now).toBeGreaterThan(T0 + 90 * S);
+    expect(silent(h)).toEqual([]);
+    // The delay itself is said once, to supervisors, and clears once caught up.
+    expect(h.of('monitoring-degraded')).toEqual(['raised:warning@80.025', 'resolved:warning@96.125']);
+  });
+
+  it('a broker that stops saying it holds stalls nothing after its lease: the silent centre is then raised', () => {
+    const h = held(T0 + 40 * S, false);
+    // Stalled from 20 s to the lease's end (40 s + 3 s), then 30 s of silence: decided at 73 s. The alert
+    // keeps the wearables' own deadline (50 s) and the 2 s of gathering as its time.
+    let decided: number | undefined;
+    for (let t = T0 + 41 * S; t <= T0 + 90 * S && decided === undefined; t += 100) {
+      h.at(t);
+      if (silent(h).length > 0) decided = t;
+    }
+    expect(decided).toBe(T0 + 73 * S);
+    expect(silent(h)).toEqual(['raised:center-silent@52']);
+  });
+
+  it('a centre silent while the broker reads everyone is raised on time, as without any hold', () => {
+    const h = held(T0 + 20 * S, true);
+    h.at(T0 + 51_900);
+    expect(silent(h)).toEqual([]);
+    h.at(T0 + 52 * S);
+    expect(silent(h)).toEqual(['raised:center-silent@52']);
+  });
+});

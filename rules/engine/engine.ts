@@ -228,6 +228,17 @@ export class Engine {
     return { result: { ok: true, alert }, output: this.tick() };
   }
 
+  /**
+   * A broker announced that it holds telemetry publishers, or reads them again (`held` false): stamped on
+   * arrival like a press, since the broker's own clock is not the engine's.
+   */
+  brokerHold(broker: string, held: boolean): EngineOutput {
+    const at = this.#clock();
+    this.#deadlines.advance(at);
+    this.#monitoring.brokerHold(broker, held, at);
+    return this.tick();
+  }
+
   confirmCheck(center: string, checkId: string, by: string, at = this.#clock()): NapCheckRecord | undefined {
     const record = this.#store.state.checks[checkId];
     if (!record || record.center !== center) return undefined;

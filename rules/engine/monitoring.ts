@@ -75,7 +75,18 @@ export class Monitoring {
   centerSilentDue(center: string): number | undefined {
     if (!this.progress.waits(center)) return undefined;
     const silence = ms(this.core.thresholds(center).monitoringLost.silenceS);
-    return this.progress.silentAt(center, silence);
+    return this.progress.silentAt(center, silence, this.core.clock());
+  }
+
+  /**
+   * A broker holds telemetry publishers (or reads them again): the time it holds does not count towards a
+   * centre's whole silence. Its end can bring the centres' timers forward again.
+   */
+  brokerHold(broker: string, held: boolean, at: number): void {
+    this.progress.hold(broker, held, at);
+    if (held) return;
+    for (const center of this.progress.waitingCenters())
+      this.core.schedule({ kind: 'center-silence', id: center });
   }
 
   fireCenterSilent(center: string): void {
@@ -99,16 +110,19 @@ export class Monitoring {
     this.conditions.judge(key, { rule: DEGRADED, center, subject: { kind: 'center', id: center } }, arrival, {
       levels: [{ severity: 'warning', holdMs: 0, active: lag > limit }],
       clear: lag <= limit / 2,
-      clearHoldMs: 0,
+      // A backlog drains in bursts: caught up for a whole threshold before saying so, or the banner flaps.
+      clearHoldMs: limit,
       value: Math.round(lag / 1000),
     });
   }
 
   /** Seconds the centre's data is delayed by, while that is past the degraded threshold. */
   delayedS(center: string): number | undefined {
-    const lag = this.#lag.get(center);
+    // While a broker holds telemetry nothing arrives to measure a delay by: it is at least the hold's age.
+    const now = this.core.clock();
+    const lag = Math.max(this.#lag.get(center) ?? 0, now - (this.progress.stalledSince(now) ?? now));
     const limit = ms(this.core.thresholds(center).monitoringLost.degradedLagS);
-    return lag !== undefined && lag > limit ? Math.round(lag / 1000) : undefined;
+    return lag > limit ? Math.round(lag / 1000) : undefined;
   }
 
   /** A last will: gathered like a silence, so a gateway's wills arriving together are one alert. */

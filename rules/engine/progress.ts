@@ -1,14 +1,38 @@
+import { DeadlineHeap } from './heap.ts';
+
+/**
+ * How long a hold the broker announced stays in force without a fresh announcement: a broker that dies
+ * while holding must not blind whole-centre silence for ever. The broker repeats its hold every second.
+ */
+export const HOLD_LEASE_MS = 3_000;
+
+/** Stalls that ended this long before the latest one are forgotten: every silence period is far shorter. */
+const STALL_MEMORY_MS = 3_600_000;
+
+interface Waiting {
+  /** The deadline each waiting wearable waits to see passed; the heap may hold older, stale entries. */
+  readonly deadlines: Map<string, number>;
+  readonly heap: DeadlineHeap;
+}
+
 /**
  * What the pipeline has delivered, per centre: the watermark (the latest engine time of a reading received
  * from the centre) and when the last one arrived. Silence is judged against it, so a reading that is late
  * because a queue is behind is late, not lost: a wearable is silent at its deadline only once its peers'
  * readings have carried the watermark past that deadline, or once nothing at all has come from the centre
  * for a silence period (then there is no peer left to wait for).
+ *
+ * "Nothing has come" counts only time the pipeline could deliver: while a broker holds telemetry
+ * publishers to let its subscribers catch up, every centre goes quiet at once, and that is the pipeline's
+ * stall (raised as monitoring-degraded), not each centre's uplink failing.
  */
 export class InputProgress {
   readonly #centers = new Map<string, { watermark: number; arrival: number }>();
-  /** Wearables whose silence deadline has passed on the clock but not yet under the watermark. */
-  readonly #waiting = new Map<string, Set<string>>();
+  readonly #waiting = new Map<string, Waiting>();
+  /** Closed stalls, in time order and disjoint. */
+  readonly #stalls: { start: number; end: number }[] = [];
+  /** Brokers holding telemetry now: since when, and the last time they said so. */
+  readonly #holds = new Map<string, { since: number; last: number }>();
 
   /** `start`: when this process began listening, the arrival of a centre that has sent nothing yet. */
   constructor(private start: number) {}
@@ -18,50 +42,133 @@ export class InputProgress {
     this.start = start;
   }
 
-  /** A reading from `center` placed at `at`, received at `arrival`; returns the wearables to look at again. */
+  /**
+   * A reading from `center` placed at `at`, received at `arrival`; returns the wearables whose deadline
+   * the watermark has now passed. Only those: a busy centre with many waiting wearables would otherwise
+   * look at every one of them again for every reading.
+   */
   advance(center: string, at: number, arrival: number): string[] {
     const current = this.#centers.get(center);
-    this.#centers.set(center, {
-      watermark: Math.max(current?.watermark ?? at, at),
-      arrival: Math.max(current?.arrival ?? arrival, arrival),
-    });
-    return this.release(center);
+    const watermark = Math.max(current?.watermark ?? at, at);
+    this.#centers.set(center, { watermark, arrival: Math.max(current?.arrival ?? arrival, arrival) });
+    const waiting = this.#waiting.get(center);
+    if (!waiting) return [];
+    const passed: string[] = [];
+    for (let top = waiting.heap.peek(); top && top.at <= watermark; top = waiting.heap.peek()) {
+      waiting.heap.pop();
+      if (waiting.deadlines.get(top.key) !== top.at) continue;
+      waiting.deadlines.delete(top.key);
+      passed.push(top.key);
+    }
+    if (waiting.deadlines.size === 0) this.#waiting.delete(center);
+    return passed;
   }
 
   watermark(center: string): number | undefined {
     return this.#centers.get(center)?.watermark;
   }
 
-  /** When the centre counts as silent as a whole: `silenceMs` after its last arrival. */
-  silentAt(center: string, silenceMs: number): number {
-    return (this.#centers.get(center)?.arrival ?? this.start) + silenceMs;
+  /** A broker announced it holds telemetry (`held`) or reads it again, at `at`. */
+  hold(broker: string, held: boolean, at: number): void {
+    const current = this.#holds.get(broker);
+    if (held) {
+      this.#holds.set(broker, { since: current?.since ?? at, last: at });
+      return;
+    }
+    if (current) {
+      this.#holds.delete(broker);
+      this.#closeStall(current.since, at);
+    }
+  }
+
+  /** Whether a stall is in force at `now`: a centre's whole silence waits for it to end. */
+  stalledUntil(now: number): number | undefined {
+    let until: number | undefined;
+    for (const [broker, hold] of this.#holds) {
+      const end = hold.last + HOLD_LEASE_MS;
+      if (end <= now) {
+        // The broker stopped saying so: the stall ended when its lease did.
+        this.#holds.delete(broker);
+        this.#closeStall(hold.since, end);
+      } else until = Math.max(until ?? end, end);
+    }
+    return until;
+  }
+
+  #closeStall(start: number, end: number): void {
+    const stalls = this.#stalls;
+    // Stalls close in time order, so a new one only ever joins or follows the last (two brokers' holds
+    // may overlap: then the joined stall starts at the earlier).
+    const last = stalls.at(-1);
+    if (last && start <= last.end) {
+      last.start = Math.min(last.start, start);
+      last.end = Math.max(last.end, end);
+    } else stalls.push({ start, end });
+    while (stalls.length > 1 && stalls[0]!.end < end - STALL_MEMORY_MS) stalls.shift();
+  }
+
+  /**
+   * When the centre counts as silent as a whole: once `silenceMs` of time the pipeline could deliver have
+   * passed since its last arrival. While a stall is in force the answer is after its lease; a broker that
+   * keeps holding moves it on, and the timer is looked at again then.
+   */
+  silentAt(center: string, silenceMs: number, now: number): number {
+    let t = this.#centers.get(center)?.arrival ?? this.start;
+    let remaining = silenceMs;
+    const stalled = this.stalledUntil(now);
+    const open = stalled === undefined ? [] : [{ start: this.stalledSince(now)!, end: stalled }];
+    for (const stall of [...this.#stalls, ...open]) {
+      if (stall.end <= t) continue;
+      if (stall.start > t) {
+        if (stall.start - t >= remaining) return t + remaining;
+        remaining -= stall.start - t;
+      }
+      t = stall.end;
+    }
+    return t + remaining;
+  }
+
+  /** Since when a stall in force at `now` has lasted. */
+  stalledSince(now: number): number | undefined {
+    if (this.stalledUntil(now) === undefined) return undefined;
+    let since = now;
+    for (const hold of this.#holds.values()) since = Math.min(since, hold.since);
+    return since;
   }
 
   /** Whether a silence deadline of `center` may fire at `now`; if not, the device waits for progress. */
   admits(center: string, device: string, deadline: number, now: number, silenceMs: number): boolean {
     const watermark = this.#centers.get(center)?.watermark;
-    if ((watermark !== undefined && watermark >= deadline) || now >= this.silentAt(center, silenceMs)) {
+    if ((watermark !== undefined && watermark >= deadline) || now >= this.silentAt(center, silenceMs, now)) {
       return true;
     }
     let waiting = this.#waiting.get(center);
     if (!waiting) {
-      waiting = new Set();
+      waiting = { deadlines: new Map(), heap: new DeadlineHeap() };
       this.#waiting.set(center, waiting);
     }
-    waiting.add(device);
+    if (waiting.deadlines.get(device) !== deadline) {
+      waiting.deadlines.set(device, deadline);
+      waiting.heap.push(deadline, device);
+    }
     return false;
   }
 
-  /** The devices waiting in `center`, handed back to be scheduled again (they re-enter if still waiting). */
+  /** Every device waiting in `center`, handed back to be scheduled again (they re-enter if still waiting). */
   release(center: string): string[] {
     const waiting = this.#waiting.get(center);
-    if (!waiting?.size) return [];
+    if (!waiting) return [];
     this.#waiting.delete(center);
-    return [...waiting];
+    return [...waiting.deadlines.keys()];
   }
 
   /** Whether a device of `center` waits for progress: only then does the whole-centre silence need a timer. */
   waits(center: string): boolean {
-    return (this.#waiting.get(center)?.size ?? 0) > 0;
+    return this.#waiting.has(center);
+  }
+
+  /** The centres with a waiting wearable: when a stall ends, their whole-centre timers move. */
+  waitingCenters(): string[] {
+    return [...this.#waiting.keys()];
   }
 }

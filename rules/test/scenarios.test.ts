@@ -65,6 +65,7 @@ function inputsOf(message: Message): EngineInput[] {
       return [{ type: 'nap', center: message.center, room: message.room, nap: message.nap }];
     case 'alert-ack':
     case 'alert-resolve':
+    case 'broker-hold':
       return [];
   }
 }
