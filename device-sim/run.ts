@@ -28,6 +28,8 @@ export interface SimSummary {
   errors: number;
   refusedConnects: number;
   faults: Partial<Record<FaultKind, number>>;
+  /** Devices whose connection the simulator dropped without a goodbye: the ground truth of real losses. */
+  devicesDropped: number;
   simulatedMs: number;
   wallMs: number;
   /** Acknowledged readings per wall second. */
@@ -126,6 +128,7 @@ function execute(
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
   const faults: Partial<Record<FaultKind, number>> = {};
+  const dropped = new Set<string>();
   let count = 0;
   let firstT: number | undefined;
   let lastT = 0;
@@ -147,6 +150,7 @@ function execute(
     firstT ??= r.t;
     lastT = r.t;
     if (r.fault) faults[r.fault] = (faults[r.fault] ?? 0) + 1;
+    if (r.op === 'drop') dropped.add(r.client);
     await writer?.write(r);
   };
   const emptyStats: SenderStats = {
@@ -186,6 +190,7 @@ function execute(
       errors: s.errors,
       refusedConnects: s.refusedConnects,
       faults,
+      devicesDropped: dropped.size,
       simulatedMs: firstT === undefined ? 0 : lastT - firstT,
       wallMs: Math.round(wallMs),
       readingsPerSecond: Math.round((readings * 1000) / wallMs),
