@@ -8,13 +8,18 @@ import { stringify } from 'yaml';
 import { writeFleetFiles, generateFleet } from '../device-sim/fleet-gen.ts';
 import { readFleet } from '../lib/fleet-file.ts';
 import { silentLogger } from '../lib/logger.ts';
-import { runSimulation } from '../device-sim/run.ts';
+import { runSimulation, type SimSummary } from '../device-sim/run.ts';
+import { parseScenario } from '../device-sim/scenario.ts';
+import { rulesServiceConfigSchema } from '../rules/config.ts';
+import { type RunningRules, startRules } from '../rules/service.ts';
+import type { InfluxConnection } from '../lib/influx/connection.ts';
 import { type Ingest, startIngest } from '../ingest/service.ts';
 import { testConfig } from '../ingest/test/fixtures.ts';
 import { countPoints, freshInflux } from '../test/support/influx.ts';
 import { waitFor } from '../lib/net.ts';
 import { FleetIndex } from '../protocol/fleet.ts';
-import { topics } from '../protocol/topics.ts';
+import { filters, parseTopic, topics } from '../protocol/topics.ts';
+import type { Alert } from '../protocol/payloads.ts';
 import { type RunningMosquitto, startMosquitto } from '../test/support/mosquitto.ts';
 import { testTempDir } from '../test/support/temp.ts';
 import {
@@ -30,7 +35,7 @@ import { OperatorAcl } from './acl-file.ts';
 const dir = testTempDir('cw-mosq-export-');
 const BIN = join(import.meta.dirname, '..', 'bin', 'cradlewatch.mjs');
 
-// Two centres of one room each: rs-c1-r1, ab-c1-r1, w-c1-r1-i1 and the same in c2.
+// Two centres of one room each: rs-c1-r1, ab-c1-r1 (its alarm button), w-c1-r1-i1 and the same in c2.
 const generated = generateFleet({
   centers: 2,
   roomsPerCenter: 1,
@@ -44,11 +49,13 @@ const accounts: ExportAccount[] = [
   { username: 'ingest', password: 'ingest-secret', role: 'ingest' },
   { username: 'rules', password: 'rules-secret', role: 'rules' },
   { username: 'carer-c1', password: 'carer-secret', role: 'caregiver', center: 'c1' },
+  { username: 'carer-c2', password: 'carer-secret', role: 'caregiver', center: 'c2' },
 ];
 const fleetFile = join(dir, 'fleet.yaml');
 writeFleetFiles(generated, fleetFile, join(dir, 'fleet.credentials.yaml'));
 
 const clients: MqttClient[] = [];
+const pw = (id: string) => generated.credentials[id]!;
 
 function login(url: string, username: string, password: string): Promise<MqttClient> {
   return mqtt
@@ -80,7 +87,6 @@ describe('password_file hashes', () => {
 
 describe('broker export on a real mosquitto with auth on', () => {
   let broker: RunningMosquitto;
-  const pw = (id: string) => generated.credentials[id]!;
 
   beforeAll(async () => {
     const exported = await buildMosquittoExport(readFleet(fleetFile), generated.credentials, accounts);
@@ -90,7 +96,7 @@ describe('broker export on a real mosquitto with auth on', () => {
   });
 
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.endAsync(true)));
+    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
     await broker?.stop();
   });
 
@@ -146,19 +152,27 @@ describe('broker export on a real mosquitto with auth on', () => {
   });
 });
 
-describe('the simulator and ingest on the exported mosquitto', () => {
+describe('the simulator, ingest and rules on the exported mosquitto', () => {
   let broker: RunningMosquitto;
   let ingest: Ingest | undefined;
+  let rules: RunningRules | undefined;
+  let influx: InfluxConnection;
+  let summary: SimSummary;
+  /** Each centre's caregiver, and what it received through every filter it tried. */
+  const staff = {} as Record<'c1' | 'c2', { client: MqttClient; seen: { topic: string; payload: string }[] }>;
+  const alarmOf = (button: string) =>
+    rules!.alerts.list().find((a) => a.rule === 'one-key-alarm' && a.subject.id === button);
+  /** The caregiver's copies of a button's alarm, from its retained alert topic. */
+  const seenAlarms = (center: 'c1' | 'c2', button: string): Alert[] =>
+    staff[center].seen
+      .filter((m) => parseTopic(m.topic)?.kind === 'alert' && m.payload !== '')
+      .map((m) => JSON.parse(m.payload) as Alert)
+      .filter((a) => a.rule === 'one-key-alarm' && a.subject.id === button);
 
-  afterAll(async () => {
-    await ingest?.close();
-    await broker?.stop();
-  });
-
-  it('stores every reading the devices had acknowledged, each device under its own login', async () => {
+  beforeAll(async () => {
     const exported = await buildMosquittoExport(readFleet(fleetFile), generated.credentials, accounts);
     broker = await startMosquitto('unlimited', writeMosquittoExport(exported, join(dir, 'pipeline')));
-    const influx = await freshInflux();
+    influx = await freshInflux();
     const config = testConfig(influx, broker.url, { maxClockSkewMs: 'off' });
     ingest = await startIngest(
       { ...config, mqtt: { ...config.mqtt, username: 'ingest', password: 'ingest-secret' } },
@@ -166,14 +180,62 @@ describe('the simulator and ingest on the exported mosquitto', () => {
       { fleet: new FleetIndex(generated.fleet) },
     );
     await waitFor(() => ingest!.centers().length > 0, { what: 'ingest subscribed' });
-    const summary = await runSimulation({
+    // mosquitto grants every SUBSCRIBE and checks read rights per message, so a read line the rules lack
+    // shows only as input that never arrives: each of its inputs is checked below. Reminders and silence
+    // are pushed out of the test's way, so each press is exactly one notification.
+    rules = await startRules(
+      rulesServiceConfigSchema.parse({
+        mqtt: { url: broker.url, clientId: 'rules', username: 'rules', password: 'rules-secret' },
+        fleetFile,
+        journalDir: join(dir, 'rules-journal'),
+        maxClockSkewMs: 'off',
+        rules: {
+          defaults: {
+            monitoringLost: { silenceS: 3600 },
+            lifecycle: { reminderS: { critical: 3600 }, escalateS: { critical: 3600 } },
+          },
+        },
+        http: { port: 0 },
+        channels: { history: { enabled: false } },
+      }),
+      silentLogger,
+    );
+    for (const center of ['c1', 'c2'] as const) {
+      const client = await login(broker.url, `carer-${center}`, 'carer-secret');
+      staff[center] = { client, seen: collect(client) };
+      const other = center === 'c1' ? 'c2' : 'c1';
+      await client.subscribeAsync(
+        [filters.alerts(center), filters.alerts(), filters.alerts(other), filters.alertTransitions()],
+        { qos: 1 },
+      );
+      await client.subscribeAsync([filters.nap(center), filters.nap(other)], { qos: 1 });
+    }
+    summary = await runSimulation({
       fleet: generated.fleet,
       credentials: generated.credentials,
+      scenario: parseScenario({
+        name: 'mosquitto-presses',
+        description: 'One press of the alarm button in each centre.',
+        duration: '1m',
+        events: [
+          { at: '20s', alarm: 'c1-r1' },
+          { at: '40s', alarm: 'c2-r1' },
+        ],
+      }),
       startTime: Date.parse('2026-12-01T10:00:00Z'),
-      durationMs: 60_000,
       speed: 'max',
       url: broker.url,
     }).done;
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.endAsync(true)));
+    await rules?.close();
+    await ingest?.close();
+    await broker?.stop();
+  });
+
+  it('stores every reading the devices had acknowledged, each device under its own login; the rules read them', async () => {
     expect(summary.refusedConnects).toBe(0);
     expect(summary.errors).toBe(0);
     expect(summary.readingsAcked).toBeGreaterThan(0);
@@ -182,8 +244,80 @@ describe('the simulator and ingest on the exported mosquitto', () => {
     await waitFor(async () => (await stored()) >= summary.readingsAcked, {
       what: `${summary.readingsAcked} points`,
     });
-    await ingest.flush();
+    await ingest!.flush();
     expect(await stored()).toBe(summary.readingsAcked);
+    // The room sensor's and the wearable's readings are on c1's board.
+    const [room] = rules!.board.rooms('c1');
+    expect(room?.tempC).toBeDefined();
+    expect(room?.infants[0]?.lastReadingAt).toBeDefined();
+  });
+
+  it("a button's press is a one-key alarm on its centre's alert topic; its caregiver acknowledges it", async () => {
+    await waitFor(() => seenAlarms('c1', 'ab-c1-r1').length > 0, { what: "c1's alarm at its caregiver" });
+    await waitFor(() => seenAlarms('c2', 'ab-c2-r1').length > 0, { what: "c2's alarm at its caregiver" });
+    const raised = seenAlarms('c1', 'ab-c1-r1')[0]!;
+    expect(raised).toMatchObject({ center: 'c1', room: 'c1-r1', severity: 'critical', state: 'raised' });
+    expect(staff.c1.seen.map((m) => m.topic)).toContain(topics.alert('c1', raised.id));
+
+    const ack = JSON.stringify({ by: 'carer-c1', ts: Date.now() });
+    await staff.c1.client.publishAsync(topics.alertAck('c1', raised.id), ack, { qos: 1 });
+    await waitFor(() => seenAlarms('c1', 'ab-c1-r1').some((a) => a.state === 'acknowledged'), {
+      what: 'the acknowledgement back from the rules',
+    });
+    expect(alarmOf('ab-c1-r1')).toMatchObject({ state: 'acknowledged', acknowledgedBy: 'carer-c1' });
+  });
+
+  it("a caregiver's nap start reaches the rules; the rules' nap end reaches the caregiver", async () => {
+    const nap = JSON.stringify({ v: 1, ts: Date.now(), state: 'started', by: 'carer-c1' });
+    await staff.c1.client.publishAsync(topics.nap('c1', 'c1-r1'), nap, { qos: 1, retain: true });
+    const napping = () => rules!.board.rooms('c1').find((r) => r.room === 'c1-r1')?.napping;
+    await waitFor(() => napping() === true, { what: 'the nap at the rules' });
+    await rules!.board.setNap('c1', 'c1-r1', 'ended', 'head-teacher');
+    expect(napping()).toBe(false);
+    await waitFor(
+      () =>
+        staff.c1.seen.some(
+          (m) => m.topic === topics.nap('c1', 'c1-r1') && JSON.parse(m.payload).by === 'head-teacher',
+        ),
+      { what: "the rules' nap end at the caregiver" },
+    );
+  });
+
+  it("a device publishing an alarm on another device's topic raises nothing; no caregiver sees another centre", async () => {
+    const before = alarmOf('ab-c1-r1')!;
+    expect(before.notifications).toBe(1);
+    // A wearable of the button's centre and the button of the other centre press as ab-c1-r1, each on a
+    // connection of its own (mosquitto acknowledges and drops a refused publish). Distinct timestamps: the
+    // rules would not take one press for a redelivery of another.
+    const spoofers = ['w-c1-r1-i1', 'ab-c2-r1'];
+    for (const [i, id] of spoofers.entries()) {
+      const spoofer = await login(broker.url, id, pw(id));
+      const press = JSON.stringify({ v: 1, ts: Date.now() + i, seq: 900 + i, event: 'pressed' });
+      await spoofer.publishAsync(topics.deviceAlarm('c1', 'ab-c1-r1'), press, { qos: 1 });
+      await spoofer.endAsync();
+    }
+    // Then ab-c2-r1 presses as itself. The rules read all presses on one session, in the order mosquitto
+    // took them, so once this press is handled a spoofed one would have been too: it would have re-opened
+    // ab-c1-r1's acknowledged alarm.
+    const button = await login(broker.url, 'ab-c2-r1', pw('ab-c2-r1'));
+    const press = JSON.stringify({ v: 1, ts: Date.now() + spoofers.length, seq: 1, event: 'pressed' });
+    await button.publishAsync(topics.deviceAlarm('c2', 'ab-c2-r1'), press, { qos: 1 });
+    await waitFor(() => seenAlarms('c2', 'ab-c2-r1').some((a) => a.notifications === 2), {
+      what: "the second press of ab-c2-r1 at c2's caregiver",
+    });
+    expect(alarmOf('ab-c1-r1')).toEqual(before);
+    expect(
+      rules!.alerts
+        .list()
+        .filter((a) => a.rule === 'one-key-alarm')
+        .map((a) => a.subject.id)
+        .sort(),
+    ).toEqual(['ab-c1-r1', 'ab-c2-r1']);
+    // c1's alarm and nap went out before c2's second press: had c2's caregiver been able to read them, they
+    // would be here.
+    const centres = (center: 'c1' | 'c2') => new Set(staff[center].seen.map((m) => m.topic.split('/')[2]));
+    expect(centres('c2')).toEqual(new Set(['c2']));
+    expect(centres('c1')).toEqual(new Set(['c1']));
   });
 });
 
@@ -289,13 +423,13 @@ describe('cradlewatch broker export', () => {
     ]);
     expect(stderr).toContain('left out ab-c2-r1: password-mismatch');
     expect(stderr).toContain('left out rs-c2-r1: no-password');
-    expect(stdout).toContain('7 logins, 2 left out');
+    expect(stdout).toContain('8 logins, 2 left out');
     const users = readFileSync(join(out, 'password_file'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => l.split(':')[0]);
     expect(users.sort()).toEqual(
-      ['ab-c1-r1', 'carer-c1', 'ingest', 'rs-c1-r1', 'rules', 'w-c1-r1-i1', 'w-c2-r1-i1'].sort(),
+      ['ab-c1-r1', 'carer-c1', 'carer-c2', 'ingest', 'rs-c1-r1', 'rules', 'w-c1-r1-i1', 'w-c2-r1-i1'].sort(),
     );
     expect(readFileSync(join(out, 'acl_file'), 'utf8')).not.toContain('user rs-c2-r1');
     expect(statSync(join(out, 'password_file')).mode & 0o777).toBe(0o600);
