@@ -32,6 +32,7 @@ import { IndexedMemoryPersistence } from './outgoing-persistence.ts';
 import { type BrokerMetrics, type BrokerStats, createBrokerMetrics, readStats } from './metrics.ts';
 import { GuardedConnection, TokenBucket } from './packet-guard.ts';
 import { offlineStatusFrom, statusPayload } from './device-status.ts';
+import { type EmitterLoad, OverloadGuard } from './overload-guard.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -264,12 +265,6 @@ export async function startBroker(
       : registry;
   };
   const connections = new Set<GuardedConnection>();
-  // Only subscribers' sockets build a backlog (a device is sent nothing but acknowledgements), and only
-  // telemetry publishers are held: both kept as sets, because the guard runs ten times a second and, under
-  // load, switches often. Finding the telemetry publishers among 12,000 clients at every switch was a tenth
-  // of the broker's CPU with 10,000 wearables connected (bench connections, CPU profile).
-  const subscribers = new Set<GuardedConnection>();
-  const telemetryPublishers = new Set<GuardedConnection>();
   const connectionOf = new WeakMap<Client, GuardedConnection>();
   /** The last connection that logged in under each client id: older ones were taken over. */
   const latestLogin = new Map<string, Client>();
@@ -301,8 +296,6 @@ export async function startBroker(
     heartbeatInterval: 60_000,
   });
 
-  // Aedes keeps its emitter's queue internal; the overload guard reads it.
-  const internals = aedes as unknown as { mq: { _messageQueue?: unknown[]; current?: number } };
   const addressOf = (client: Client) =>
     (client.conn as unknown as { remoteAddress?: string }).remoteAddress ?? 'unknown';
 
@@ -624,54 +617,35 @@ export async function startBroker(
       (qos) => messagesOut[qos]?.inc(),
     );
     connections.add(connection);
-    connection.on('close', () => {
-      connections.delete(connection);
-      subscribers.delete(connection);
-      telemetryPublishers.delete(connection);
-    });
+    connection.on('close', () => connections.delete(connection));
     const client = aedes.handle(connection as unknown as Socket);
     connectionOf.set(client, connection);
   };
 
-  // Overload guard: Aedes acknowledges publishers whatever its subscribers can take, so without it the
-  // backlog grows without bound (docs/design.md: 1.1 GB at 20k msgs/s). Holding telemetry sockets lets TCP push
-  // back on devices while alarm buttons and the services keep flowing.
-  let held = false;
-  const mq = internals.mq;
-  aedes.on('subscribe', (_subscriptions, client) => {
-    const connection = connectionOf.get(client);
-    if (connection && !connection.destroyed) subscribers.add(connection);
+  // Aedes keeps its emitter's queue internal; the overload guard reads it.
+  const guard = new OverloadGuard((aedes as unknown as { mq: EmitterLoad }).mq, {
+    highBytes: config.limits.backlogHighBytes,
+    lowBytes: config.limits.backlogLowBytes,
+    concurrency: EMITTER_CONCURRENCY,
   });
-  const guard = setInterval(() => {
-    let backlog = 0;
-    for (const c of subscribers) backlog += c.backlogBytes;
-    // A queued message is counted at 1 KiB, a batch's order of size.
-    backlog += (mq._messageQueue?.length ?? 0) * 1024;
-    metrics.backlogBytes.set(backlog);
-    // Deliveries wait for a slow subscriber's drain, and the emitter runs at most EMITTER_CONCURRENCY at
-    // once, first come first served: once full, an alarm would queue behind telemetry. Holding telemetry
-    // at 80 % keeps the rest free for alarms and services.
-    const busy = (mq.current ?? 0) + (mq._messageQueue?.length ?? 0);
-    const shouldHold = held
-      ? backlog > config.limits.backlogLowBytes || busy > EMITTER_CONCURRENCY / 2
-      : backlog > config.limits.backlogHighBytes || busy > EMITTER_CONCURRENCY * 0.8;
-    if (shouldHold === held) return;
-    held = shouldHold;
+  guard.onMeasure(({ backlog }) => metrics.backlogBytes.set(backlog));
+  guard.onChange((held, load) => {
     metrics.telemetryHeld.set(held ? 1 : 0);
     if (held) {
       metrics.holds.inc();
-      log.warn({ backlog, busy }, 'overload: holding telemetry publishers until subscribers catch up');
-    } else log.info({ backlog, busy }, 'overload cleared: reading telemetry again');
-    for (const connection of telemetryPublishers) connection.hold(held);
-  }, 100);
-  guard.unref();
-  // A telemetry device connecting while held starts held.
+      log.warn(load, 'overload: holding telemetry publishers until subscribers catch up');
+    } else log.info(load, 'overload cleared: reading telemetry again');
+  });
+  guard.start();
+  aedes.on('subscribe', (_subscriptions, client) => {
+    const connection = connectionOf.get(client);
+    if (connection) guard.watchSubscriber(connection);
+  });
   aedes.on('clientReady', (client) => {
     const session = sessions.get(client);
     const connection = connectionOf.get(client);
-    if (!session || !connection || connection.destroyed || !isTelemetryPublisher(session.principal)) return;
-    telemetryPublishers.add(connection);
-    if (held) connection.hold(true);
+    if (session && connection && isTelemetryPublisher(session.principal))
+      guard.watchTelemetryPublisher(connection);
   });
 
   const servers: (Server | HttpServer)[] = [];
@@ -692,7 +666,7 @@ export async function startBroker(
           : {}),
       },
     },
-    stats: () => readStats(metrics, held),
+    stats: () => readStats(metrics, guard.held),
     close: async () => {},
   };
   if (config.tls) {
@@ -734,7 +708,7 @@ export async function startBroker(
   );
 
   running.close = async () => {
-    clearInterval(guard);
+    guard.stop();
     watcher?.close();
     for (const server of servers) server.close();
     wss?.close();
