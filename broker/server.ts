@@ -1,40 +1,27 @@
-import type { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { type Server as HttpServer, createServer as createHttpServer } from 'node:http';
-import { createRequire } from 'node:module';
 import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
-import { type Duplex, Readable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { Redis, type RedisOptions } from 'ioredis';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { FleetWatcher } from '../lib/fleet-file.ts';
 import type { Logger } from '../lib/logger.ts';
 import { type OpsSource, registerOpsRoutes, unless } from '../lib/ops/index.ts';
-import { ConfigError } from '../protocol/config.ts';
 import type { FleetIndex } from '../protocol/fleet.ts';
 import { parseTopic, topics } from '../protocol/topics.ts';
 import { type Principal, canPublish, canSubscribe } from './acl.ts';
 import { AccountConnections, AddressGate, Qos2Budget } from './account-limits.ts';
 import { OperatorAcl } from './acl-file.ts';
 import { Authenticator, FailureThrottle } from './auth.ts';
-import {
-  MemorySessionOwners,
-  RedisSessionOwners,
-  type SessionOwners,
-  clientIdRefusal,
-  ownerKey,
-} from './identity.ts';
+import { clientIdRefusal, ownerKey } from './identity.ts';
 import type { BrokerConfig } from './config.ts';
-import { startLocalRedis } from './local-redis.ts';
-import { IndexedMemoryPersistence } from './outgoing-persistence.ts';
+import { openSessionStore } from './session-store.ts';
 import { type BrokerMetrics, type BrokerStats, createBrokerMetrics, readStats } from './metrics.ts';
 import { GuardedConnection, TokenBucket } from './packet-guard.ts';
 import { offlineStatusFrom, statusPayload } from './device-status.ts';
 import { type EmitterLoad, OverloadGuard } from './overload-guard.ts';
-
-const require = createRequire(import.meta.url);
 
 /** Deliveries in flight at once inside Aedes' emitter. */
 const EMITTER_CONCURRENCY = 1_000;
@@ -81,114 +68,6 @@ function accountOf(principal: Principal): string {
 /** Devices that only stream readings: the first traffic to hold when the broker runs out of room. */
 function isTelemetryPublisher(principal: Principal): boolean {
   return principal.type === 'device' && principal.kind !== 'alarm';
-}
-
-/** aedes-persistence-redis' default page: it reads the first 1,001 entries of a session's queue. */
-const REDIS_SESSION_PAGE = 1_000;
-
-/**
- * A returning persistent session's whole queue. The package reads one page from the head of the queue per
- * reconnect, so a session that fell more than ~1,000 messages behind got the rest only at later reconnects
- * (6,024 readings stuck in the fault sweep). Entries leave the head as the client acknowledges them, so the
- * head is read again until a page comes back short; a page of only already-sent entries waits for
- * acknowledgements (this bounds what is in flight to one page). Entries queued after the session returned
- * are also delivered live, so a few may be sent twice: at least once, as QoS 1 promises.
- */
-async function* allOutgoing(
-  client: { closed?: boolean },
-  page: (client: unknown) => AsyncIterable<unknown>,
-): AsyncGenerator<unknown> {
-  const sent = new Set<string>();
-  for (;;) {
-    let seen = 0;
-    let fresh = 0;
-    for await (const packet of page(client)) {
-      seen += 1;
-      const { brokerId, brokerCounter } = packet as { brokerId: string; brokerCounter: number };
-      const key = `${brokerId}:${brokerCounter}`;
-      if (sent.has(key)) continue;
-      sent.add(key);
-      fresh += 1;
-      yield packet;
-    }
-    if (seen <= REDIS_SESSION_PAGE || client.closed) return;
-    if (fresh === 0) await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** The generator-returning methods of aedes-persistence-redis' async persistence. */
-interface StreamSources {
-  createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown>;
-  outgoingStream(client: unknown): AsyncIterable<unknown>;
-  streamWill(brokers: unknown): AsyncIterable<unknown>;
-}
-
-interface RedisBackends {
-  persistence: StreamSources;
-  mq: { state: EventEmitter; close(callback: () => void): void };
-  owners: SessionOwners;
-}
-
-function redisOptions(url: string): RedisOptions {
-  const parsed = new URL(url);
-  return {
-    host: parsed.hostname,
-    port: Number(parsed.port || 6379),
-    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
-    db: Number(parsed.pathname.slice(1) || 0),
-  };
-}
-
-async function redisBackends(options: RedisOptions): Promise<RedisBackends> {
-  // The package's main export wraps the async persistence in a callback shim that Aedes 1.x refuses.
-  const RedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (
-    o: object,
-  ) => StreamSources;
-  // Its streams are async generators, but Aedes 1.2 pipes retained messages with `.pipe` (a SUBSCRIBE
-  // crashed the broker): these overrides hand Aedes Node streams, as its in-memory persistence does.
-  class StreamingRedisPersistence extends RedisPersistence {
-    override createRetainedStreamCombi(patterns: string[]) {
-      return Readable.from(super.createRetainedStreamCombi(patterns));
-    }
-    override outgoingStream(client: { closed?: boolean }) {
-      return Readable.from(allOutgoing(client, (c) => super.outgoingStream(c)));
-    }
-    override streamWill(brokers: unknown) {
-      return Readable.from(super.streamWill(brokers));
-    }
-  }
-  const mqemitterRedis = require('mqemitter-redis');
-  return {
-    persistence: new StreamingRedisPersistence(options),
-    mq: mqemitterRedis(options),
-    owners: new RedisSessionOwners(new Redis(options)),
-  };
-}
-
-/**
- * Both Redis backends retry for ever and the emitter throws its connection errors as an unhandled 'error':
- * an unreachable Redis at start would crash with a stack trace, or wait for ever. One probe gives a clear
- * refusal instead.
- */
-async function checkRedis(url: string, options: RedisOptions): Promise<void> {
-  const probe = new Redis({
-    ...options,
-    lazyConnect: true,
-    connectTimeout: 3_000,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    await probe.ping();
-  } catch (error) {
-    const where = new URL(url);
-    where.password = '';
-    throw new ConfigError(`cannot reach Redis at ${where.href}: ${(error as Error).message}`);
-  } finally {
-    probe.disconnect();
-  }
 }
 
 function listen(server: Server | HttpServer, port: number, host: string): Promise<number> {
@@ -269,27 +148,10 @@ export async function startBroker(
   /** The last connection that logged in under each client id: older ones were taken over. */
   const latestLogin = new Map<string, Client>();
 
-  // Durable sessions: a shared Redis (cluster), or a private redis-server in dataDir (one broker).
-  const local = config.dataDir ? await startLocalRedis(config.dataDir, log) : undefined;
-  let redis: RedisOptions | undefined;
-  if (config.redis) {
-    redis = redisOptions(config.redis);
-    await checkRedis(config.redis, redis);
-  } else if (local) redis = { path: local.socket };
-  const { owners = new MemorySessionOwners(), ...backends }: Partial<RedisBackends> = redis
-    ? await redisBackends(redis)
-    : {};
-  // A Redis outage while running is logged and retried by the clients, never a crash.
-  let redisError: string | undefined;
-  backends.mq?.state.on('error', (error: Error) => {
-    redisError = error.message;
-    log.error({ err: error.message }, 'Redis pub/sub unavailable; retrying');
-  });
-  for (const connected of ['pubConnect', 'subConnect'])
-    backends.mq?.state.on(connected, () => (redisError = undefined));
+  const store = await openSessionStore(config, log);
+  const { owners } = store;
   const aedes = await Aedes.createBroker({
-    persistence: new IndexedMemoryPersistence(),
-    ...backends,
+    ...store.backends,
     concurrency: EMITTER_CONCURRENCY,
     maxInflightInbound: config.limits.qos2InflightPerClient,
     drainTimeout: 30_000,
@@ -661,9 +523,7 @@ export async function startBroker(
       registries: [metrics.registry],
       checks: {
         mqtt: () => unless(!aedes.closed, 'the broker is closing'),
-        ...(config.redis
-          ? { redis: () => unless(redisError === undefined, `Redis unreachable: ${redisError}`) }
-          : {}),
+        ...store.checks,
       },
     },
     stats: () => readStats(metrics, guard.held),
@@ -717,10 +577,7 @@ export async function startBroker(
     for (const c of connections) c.destroy();
     await Promise.all(servers.map((s) => closeServer(s)));
     await app?.close();
-    const { mq: redisMq } = backends;
-    if (redisMq) await new Promise<void>((resolve) => redisMq.close(resolve));
-    await owners.close();
-    await local?.stop();
+    await store.close();
   };
   return running;
 }
