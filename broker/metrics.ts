@@ -109,6 +109,11 @@ export function createBrokerMetrics() {
 }
 export type BrokerMetrics = ReturnType<typeof createBrokerMetrics>;
 
+/** A by-QoS counter's children for QoS 0, 1 and 2, bound once: a labelled inc() hashes its labels each time. */
+export function perQos(counter: Counter<'qos'>) {
+  return [0, 1, 2].map((qos) => counter.labels(String(qos)));
+}
+
 export interface BrokerStats {
   clients: number;
   messagesIn: number;

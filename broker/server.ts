@@ -1,11 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { type Server as HttpServer, createServer as createHttpServer } from 'node:http';
-import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
-import type { Duplex } from 'node:stream';
-import { createServer as createTlsServer } from 'node:tls';
+import type { AddressInfo } from 'node:net';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { WebSocketServer, createWebSocketStream } from 'ws';
 import { FleetWatcher } from '../lib/fleet-file.ts';
 import type { Logger } from '../lib/logger.ts';
 import { type OpsSource, registerOpsRoutes, unless } from '../lib/ops/index.ts';
@@ -18,8 +13,10 @@ import { Authenticator, FailureThrottle } from './auth.ts';
 import { clientIdRefusal, ownerKey } from './identity.ts';
 import type { BrokerConfig } from './config.ts';
 import { openSessionStore } from './session-store.ts';
-import { type BrokerMetrics, type BrokerStats, createBrokerMetrics, readStats } from './metrics.ts';
-import { GuardedConnection, TokenBucket } from './packet-guard.ts';
+import { type BrokerMetrics, type BrokerStats, createBrokerMetrics, perQos, readStats } from './metrics.ts';
+import { ClientConnections } from './client-connections.ts';
+import { openListeners } from './listeners.ts';
+import { TokenBucket } from './packet-guard.ts';
 import { offlineStatusFrom, statusPayload } from './device-status.ts';
 import { type EmitterLoad, OverloadGuard } from './overload-guard.ts';
 
@@ -70,20 +67,6 @@ function isTelemetryPublisher(principal: Principal): boolean {
   return principal.type === 'device' && principal.kind !== 'alarm';
 }
 
-function listen(server: Server | HttpServer, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-function closeServer(server: Server | HttpServer): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
 /**
  * The cradlewatch broker: Aedes with registry-backed authentication, per-device topic ACLs, packet-size,
  * rate and connection limits, an overload guard that holds telemetry before alarms, device status on
@@ -104,9 +87,7 @@ export async function startBroker(
     log.warn('ANONYMOUS MODE: no authentication, every topic open to every client. For development only.');
   }
   const metrics = createBrokerMetrics();
-  // Bound once: a labelled inc() hashes its labels on every message.
-  const messagesIn = [0, 1, 2].map((qos) => metrics.messagesIn.labels(String(qos)));
-  const messagesOut = [0, 1, 2].map((qos) => metrics.messagesOut.labels(String(qos)));
+  const messagesIn = perQos(metrics.messagesIn);
   const auth = new Authenticator(fleet, config.accounts);
   const throttle = new FailureThrottle(
     config.limits.authFailuresBeforeDelay,
@@ -143,8 +124,6 @@ export async function startBroker(
       ? operatorAcl.decide(subject(principal, clientId), filter, 'read', registry)
       : registry;
   };
-  const connections = new Set<GuardedConnection>();
-  const connectionOf = new WeakMap<Client, GuardedConnection>();
   /** The last connection that logged in under each client id: older ones were taken over. */
   const latestLogin = new Map<string, Client>();
 
@@ -157,6 +136,7 @@ export async function startBroker(
     drainTimeout: 30_000,
     heartbeatInterval: 60_000,
   });
+  const connections = new ClientConnections(aedes, config.limits.maxPacketBytes, metrics, log);
 
   const addressOf = (client: Client) =>
     (client.conn as unknown as { remoteAddress?: string }).remoteAddress ?? 'unknown';
@@ -232,8 +212,8 @@ export async function startBroker(
           log.warn({ clientId: client.id, account, address, limit }, 'login refused: account limit');
           return callback(Object.assign(new Error(`account ${limit} limit`), { returnCode: 3 }), false);
         }
-        const connection = connectionOf.get(client);
-        if (!connection || connection.destroyed) accountConnections.closed(account, client);
+        const connection = connections.live(client);
+        if (!connection) accountConnections.closed(account, client);
         else
           connection.once('close', () => {
             accountConnections.closed(account, client);
@@ -465,25 +445,6 @@ export async function startBroker(
     log.debug({ clientId: client.id, err: error.message }, 'connection error'),
   );
 
-  const handle = (socket: Duplex & { remoteAddress?: string; remotePort?: number }) => {
-    const connection = new GuardedConnection(
-      socket,
-      config.limits.maxPacketBytes,
-      (declared) => {
-        metrics.limitDisconnects.inc({ limit: 'packet-size' });
-        log.warn(
-          { address: socket.remoteAddress, bytes: declared, max: config.limits.maxPacketBytes },
-          'client disconnected: packet too large',
-        );
-      },
-      (qos) => messagesOut[qos]?.inc(),
-    );
-    connections.add(connection);
-    connection.on('close', () => connections.delete(connection));
-    const client = aedes.handle(connection as unknown as Socket);
-    connectionOf.set(client, connection);
-  };
-
   // Aedes keeps its emitter's queue internal; the overload guard reads it.
   const guard = new OverloadGuard((aedes as unknown as { mq: EmitterLoad }).mq, {
     highBytes: config.limits.backlogHighBytes,
@@ -500,22 +461,21 @@ export async function startBroker(
   });
   guard.start();
   aedes.on('subscribe', (_subscriptions, client) => {
-    const connection = connectionOf.get(client);
+    const connection = connections.live(client);
     if (connection) guard.watchSubscriber(connection);
   });
   aedes.on('clientReady', (client) => {
     const session = sessions.get(client);
-    const connection = connectionOf.get(client);
+    const connection = connections.live(client);
     if (session && connection && isTelemetryPublisher(session.principal))
       guard.watchTelemetryPublisher(connection);
   });
 
-  const servers: (Server | HttpServer)[] = [];
-  const tcp = createServer({ noDelay: true }, handle);
-  servers.push(tcp);
-  const mqttPort = await listen(tcp, config.port, config.host);
+  const listeners = await openListeners(config, connections.accept);
   const running: RunningBroker = {
-    mqttUrl: `mqtt://${config.host}:${mqttPort}`,
+    mqttUrl: listeners.mqttUrl,
+    ...(listeners.tlsUrl ? { tlsUrl: listeners.tlsUrl } : {}),
+    ...(listeners.wsUrl ? { wsUrl: listeners.wsUrl } : {}),
     aedes,
     metrics,
     ops: {
@@ -529,26 +489,6 @@ export async function startBroker(
     stats: () => readStats(metrics, guard.held),
     close: async () => {},
   };
-  if (config.tls) {
-    const tls = createTlsServer(
-      { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) },
-      handle,
-    );
-    servers.push(tls);
-    running.tlsUrl = `mqtts://${config.host}:${await listen(tls, config.tlsPort, config.host)}`;
-  }
-  let wss: WebSocketServer | undefined;
-  if (config.wsPort !== undefined) {
-    const httpServer = createHttpServer();
-    wss = new WebSocketServer({ server: httpServer, path: '/mqtt' });
-    wss.on('connection', (ws, req) => {
-      const stream = createWebSocketStream(ws) as Duplex & { remoteAddress?: string };
-      stream.remoteAddress = req.socket.remoteAddress;
-      handle(stream);
-    });
-    servers.push(httpServer);
-    running.wsUrl = `ws://${config.host}:${await listen(httpServer, config.wsPort, config.host)}/mqtt`;
-  }
   let app: FastifyInstance | undefined;
   if (config.httpPort !== undefined) {
     app = Fastify({ logger: false });
@@ -570,12 +510,11 @@ export async function startBroker(
   running.close = async () => {
     guard.stop();
     watcher?.close();
-    for (const server of servers) server.close();
-    wss?.close();
+    const listenersClosed = listeners.close();
     // Closing Aedes disconnects its clients (their wills are not sent: the broker is leaving, not them).
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    for (const c of connections) c.destroy();
-    await Promise.all(servers.map((s) => closeServer(s)));
+    connections.destroyAll();
+    await listenersClosed;
     await app?.close();
     await store.close();
   };
