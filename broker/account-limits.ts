@@ -1,4 +1,11 @@
+import type { Principal } from './acl.ts';
 import { TokenBucket } from './packet-guard.ts';
+
+/** The account a limit counts against: a device id or a username. */
+export function accountOf(principal: Principal): string {
+  if (principal.type === 'device') return principal.id;
+  return principal.type === 'service' ? principal.username : 'anonymous';
+}
 
 /**
  * Connections per account: how many are open and how fast new ones come. An account is a device id or a

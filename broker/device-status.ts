@@ -1,4 +1,6 @@
+import type { PublishPacket } from 'aedes';
 import { statusSchema } from '../protocol/payloads.ts';
+import { parseTopic } from '../protocol/topics.ts';
 
 export function statusPayload(state: 'online' | 'offline'): Buffer {
   return Buffer.from(JSON.stringify({ v: 1, ts: Date.now(), state }));
@@ -18,4 +20,15 @@ export function offlineStatusFrom(will: Buffer): Buffer {
   if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) return statusPayload('offline');
   const status = statusSchema.safeParse({ ...fields, v: 1, ts: Date.now(), state: 'offline' });
   return status.success ? Buffer.from(JSON.stringify(status.data)) : statusPayload('offline');
+}
+
+/**
+ * A will is composed at connect time; the status it announces is the moment of loss, with the fields (fw,
+ * battery) the device put in it.
+ */
+export function refreshStatusWill(packet: PublishPacket): void {
+  const where = parseTopic(packet.topic);
+  if (where && (where.kind === 'device' || where.kind === 'gateway') && where.channel === 'status') {
+    packet.payload = offlineStatusFrom(packet.payload as Buffer);
+  }
 }

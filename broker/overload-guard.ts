@@ -1,4 +1,10 @@
+import type { Principal } from './acl.ts';
 import type { GuardedConnection } from './packet-guard.ts';
+
+/** Devices that only stream readings: the first traffic to hold when the broker runs out of room. */
+export function isTelemetryPublisher(principal: Principal): boolean {
+  return principal.type === 'device' && principal.kind !== 'alarm';
+}
 
 /** Aedes' emitter as the guard reads it: Aedes keeps its queue and in-flight count internal. */
 export interface EmitterLoad {
