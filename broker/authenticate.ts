@@ -135,9 +135,9 @@ export function installAuthentication(aedes: Aedes, deps: AuthenticateDeps): voi
         bucket: new TokenBucket(limits.publishRate, limits.publishBurst),
       });
     };
-    login().then(
-      () => callback(null, true),
-      (error: unknown) => {
+    login()
+      .then(() => callback(null, true))
+      .catch((error: unknown) => {
         if (error instanceof Refusal) return callback(error, false);
         if (error instanceof AddressBusy) {
           metrics.loginRefusals.inc();
@@ -149,7 +149,6 @@ export function installAuthentication(aedes: Aedes, deps: AuthenticateDeps): voi
         }
         log.error({ err: error, clientId: client.id }, 'authentication failed unexpectedly');
         callback(new Refusal('server unavailable', 3), false);
-      },
-    );
+      });
   };
 }

@@ -24,9 +24,6 @@ export interface AuthorizeDeps {
 export function installAuthorization(aedes: Aedes, deps: AuthorizeDeps): void {
   const { sessions, access, qos2, metrics, log } = deps;
   const messagesIn = perQos(metrics.messagesIn);
-  // Retained messages (device status) keep Aedes' order: routed before the PUBACK, devices' birth statuses
-  // went missing for ingest (dashboards/queries.test.ts, 9 of 22 status points), and a status is restated
-  // by the next one and by the broker's own announcement of a loss anyway.
   const publishFirst = publishBeforeAck(aedes);
 
   aedes.authorizePublish = (client, packet, callback) => {
@@ -61,6 +58,9 @@ export function installAuthorization(aedes: Aedes, deps: AuthorizeDeps): void {
     }
     messagesIn[packet.qos]?.inc();
     metrics.bytesIn.inc(packet.payload.length);
+    // Retained messages (device status) keep Aedes' order: routed before the PUBACK, devices' birth statuses
+    // went missing for ingest (dashboards/queries.test.ts, 9 of 22 status points), and a status is restated
+    // by the next one and by the broker's own announcement of a loss anyway.
     if (packet.qos !== 1 || isWill || packet.retain) return callback(null);
     publishFirst(packet, client, callback);
   };
