@@ -26,6 +26,11 @@ const positiveInt = z.coerce.number().int().positive();
 export const brokerConfigSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
+    /**
+     * This broker's name where it speaks of itself (`cw/v1/$broker/{id}/hold`); brokers sharing one Redis
+     * need different ones. Absent = derived from the host name and MQTT port.
+     */
+    id: idSchema.optional(),
     /** MQTT over TCP; 0 picks a free port. */
     port: portSchema.default(1883),
     /** MQTT over TLS, only when tls.cert and tls.key are set. */

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../lib/logger.ts';
 import { waitFor } from '../lib/net.ts';
-import { topics } from '../protocol/topics.ts';
+import { brokerHoldSchema } from '../protocol/payloads.ts';
+import { filters, parseTopic, topics } from '../protocol/topics.ts';
 import { brokerConfigSchema } from './config.ts';
 import { type RunningBroker, startBroker } from './server.ts';
 import {
@@ -58,6 +59,13 @@ describe('overload guard', () => {
     const rules = await connect(broker.mqttUrl, credentials(fleet, SERVICE_USERS.rules));
     const alarms = collect(rules);
     await rules.subscribeAsync('cw/v1/+/devices/+/alarm', { qos: 1 });
+    // The rules' priority session hears the broker say it holds, so a quiet fleet is not taken for a silent one.
+    const priority = await connect(
+      broker.mqttUrl,
+      credentials(fleet, SERVICE_USERS.rules, `${SERVICE_USERS.rules}-priority`),
+    );
+    const holds = collect(priority);
+    await priority.subscribeAsync(filters.brokerHolds, { qos: 1 });
 
     // Every telemetry publisher of the fleet floods small readings, as a crowd of wearables would.
     const publishers = await Promise.all(
@@ -118,7 +126,21 @@ describe('overload guard', () => {
       timeoutMs: 15_000,
     });
     expect(sent).toBeGreaterThan(0);
-    await Promise.all([...publishers.map((p) => p.client.endAsync()), alarm.endAsync(), rules.endAsync()]);
+    await waitFor(() => holds.messages.some((m) => !JSON.parse(m.payload).held), {
+      what: 'the release announced',
+      timeoutMs: 5_000,
+    });
+    const said = holds.messages.map((m) => brokerHoldSchema.parse(JSON.parse(m.payload)));
+    expect(said[0]).toMatchObject({ held: true });
+    expect(said.at(-1)).toMatchObject({ held: false });
+    expect(new Set(holds.messages.map((m) => m.topic)).size).toBe(1);
+    expect(parseTopic(holds.messages[0]!.topic)).toMatchObject({ kind: 'broker-hold' });
+    await Promise.all([
+      ...publishers.map((p) => p.client.endAsync()),
+      alarm.endAsync(),
+      rules.endAsync(),
+      priority.endAsync(),
+    ]);
     stalled.socket.destroy();
   });
 });

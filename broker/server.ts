@@ -12,6 +12,7 @@ import { ClientSessions } from './client-sessions.ts';
 import type { BrokerConfig } from './config.ts';
 import { openListeners } from './listeners.ts';
 import { type BrokerMetrics, type BrokerStats, createBrokerMetrics, readStats } from './metrics.ts';
+import { announceHolds, defaultBrokerId } from './hold-announcer.ts';
 import { type EmitterLoad, OverloadGuard, isTelemetryPublisher } from './overload-guard.ts';
 import { Qos2Limits } from './qos2-limits.ts';
 import { SessionOwnership } from './session-ownership.ts';
@@ -141,6 +142,8 @@ export async function startBroker(
   });
 
   const listeners = await openListeners(config, connections.accept);
+  const brokerId = config.id ?? defaultBrokerId(Number(new URL(listeners.mqttUrl).port));
+  const stopAnnouncing = announceHolds(aedes, guard, brokerId);
   const running: RunningBroker = {
     mqttUrl: listeners.mqttUrl,
     ...(listeners.tlsUrl ? { tlsUrl: listeners.tlsUrl } : {}),
@@ -169,12 +172,14 @@ export async function startBroker(
       ws: running.wsUrl,
       http: running.httpUrl,
       redis: Boolean(config.redis),
+      brokerId,
     },
     'broker listening',
   );
 
   running.close = async () => {
     guard.stop();
+    stopAnnouncing();
     watcher?.close();
     const listenersClosed = listeners.close();
     // Closing Aedes disconnects its clients (their wills are not sent: the broker is leaving, not them).
