@@ -182,7 +182,7 @@ interface Services {
 
 /** `node bin/cradlewatch.mjs <args>` with its output kept for the error that explains a failed start. */
 function spawnCradlewatch(args: string[], nodeArgs: string[], env: Record<string, string> = {}) {
-  const child = spawn('node', [...nodeArgs, 'bin/cradlewatch.mjs', ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, 'bin/cradlewatch.mjs', ...args], {
     cwd: root,
     env: { ...process.env, CW_LOG_LEVEL: 'error', CW_LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
