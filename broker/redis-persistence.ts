@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ConfigError } from '../protocol/config.ts';
 import { RedisSessionOwners } from './identity.ts';
+import { SubscriptionWrites } from './subscription-writes.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -40,11 +41,13 @@ async function* allOutgoing(
   }
 }
 
-/** The generator-returning methods of aedes-persistence-redis' async persistence. */
+/** The methods of aedes-persistence-redis' async persistence the broker adapts. */
 interface StreamSources {
   createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown>;
   outgoingStream(client: unknown): AsyncIterable<unknown>;
   streamWill(brokers: unknown): AsyncIterable<unknown>;
+  addSubscriptions(client: object, subs: { topic: string }[]): Promise<unknown>;
+  removeSubscriptions(client: object, topics: string[]): Promise<unknown>;
 }
 
 export interface RedisBackends {
@@ -80,6 +83,15 @@ export function redisBackends(options: RedisOptions): RedisBackends {
     }
     override streamWill(brokers: unknown) {
       return Readable.from(super.streamWill(brokers));
+    }
+    readonly #writes = new SubscriptionWrites();
+    override addSubscriptions(client: object, subs: { topic: string }[]) {
+      const write = () => super.addSubscriptions(client, subs);
+      return this.#writes.run(client, `add:${subs[0]?.topic}`, subs, write);
+    }
+    override removeSubscriptions(client: object, topics: string[]) {
+      const write = () => super.removeSubscriptions(client, topics);
+      return this.#writes.run(client, `remove:${topics[0]}`, topics, write);
     }
   }
   const mqemitterRedis = require('mqemitter-redis');
