@@ -74,6 +74,8 @@ export interface ScenarioResult {
    * (monitoring-lost, room-silent, center-silent) for a run that dropped and silenced nothing is false.
    */
   groundTruth: { devicesDropped: number; faults: SimSummary['faults'] };
+  /** Times the broker held telemetry publishers, and the hold announcements the rules heard. */
+  overload: { brokerHolds: number; rulesHeardHeld: number };
   processes: ProcessUsage[];
   /** The stock parts in the same run: a plain writer into the same influxd, a bare Aedes. */
   ceilings: { influxPointsPerS: number; bareBrokerReadingsPerS: number };
@@ -177,6 +179,9 @@ interface Services {
   pageUrl: string;
   /** Where ingest's /metrics answers: its own port, or the page's under `cradlewatch up`. */
   ingestUrl: string;
+  /** Where the broker's and the rules' /metrics answer (one URL under `cradlewatch up`). */
+  brokerUrl: string;
+  rulesUrl: string;
   stop(): Promise<void>;
 }
 
@@ -237,6 +242,8 @@ async function startOneProcess(
     mqttUrl: /MQTT broker\s+(\S+)/.exec(output)![1]!,
     pageUrl: /Caregiver page\s+(\S+)/.exec(output)![1]!,
     ingestUrl: /Metrics\s+(\S+)\/metrics/.exec(output)![1]!,
+    brokerUrl: /Metrics\s+(\S+)\/metrics/.exec(output)![1]!,
+    rulesUrl: /Metrics\s+(\S+)\/metrics/.exec(output)![1]!,
     stop: up.stop,
   };
 }
@@ -273,9 +280,11 @@ async function startSplit(
     for (const s of started.reverse()) await s.stop();
   };
   try {
+    const brokerPort = await freePort();
     const broker = service('broker', {
       host: '127.0.0.1',
       port: 0,
+      httpPort: brokerPort,
       fleetFile,
       accounts: [ingestAccount.account, rulesAccount.account],
     });
@@ -319,6 +328,8 @@ async function startSplit(
       mqttUrl,
       pageUrl,
       ingestUrl,
+      brokerUrl: `http://127.0.0.1:${brokerPort}`,
+      rulesUrl: pageUrl,
       stop,
     };
   } catch (error) {
@@ -571,6 +582,12 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
       await new Promise((r) => setTimeout(r, 500));
     }
     const processes = sample();
+    const overload = {
+      brokerHolds: await scrapeMetric(services.brokerUrl, 'cradlewatch_broker_overload_holds_total'),
+      rulesHeardHeld: await scrapeMetric(services.rulesUrl, 'cradlewatch_rules_broker_holds_heard_total', {
+        held: 'true',
+      }),
+    };
     const sorted = latencies?.slice().sort((a, b) => a - b);
     return {
       scenario: name,
@@ -594,6 +611,7 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
       ...(drainS !== undefined ? { drainS: Math.round(drainS * 10) / 10 } : {}),
       alertTransitions: await alertTransitions(conn),
       groundTruth: { devicesDropped: summary.devicesDropped, faults: summary.faults },
+      overload,
       processes,
       ceilings,
     };
@@ -608,8 +626,8 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
 
 export function renderTable(results: ScenarioResult[]): string {
   const rows = [
-    '| scenario (services) | offered readings/s | connections | achieved readings/s | sent | written | lost | alarm→SSE p50/p99/max ms | spool drain s | alert transitions | devices dropped by the simulator | InfluxDB ceiling pts/s | bare Aedes ceiling readings/s | CPU % / peak RSS MB per process |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| scenario (services) | offered readings/s | connections | achieved readings/s | sent | written | lost | alarm→SSE p50/p99/max ms | spool drain s | alert transitions | devices dropped by the simulator | broker holds / hold announcements heard by the rules | InfluxDB ceiling pts/s | bare Aedes ceiling readings/s | CPU % / peak RSS MB per process |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     const latency = r.latencyMs
@@ -621,7 +639,7 @@ export function renderTable(results: ScenarioResult[]): string {
         .join(', ') || '0';
     const processes = r.processes.map((p) => `${p.process}: ${p.cpuPercent} % / ${p.peakRssMb}`).join('; ');
     rows.push(
-      `| ${r.scenario} (${r.topology}) | ${r.offeredPerS} | ${r.connections} | ${r.achievedPerS} | ${r.readingsSent} | ${r.readingsWritten} | ${r.lost} | ${latency} | ${r.drainS ?? '–'} | ${transitions} | ${r.groundTruth.devicesDropped} | ${r.ceilings.influxPointsPerS} | ${r.ceilings.bareBrokerReadingsPerS} | ${processes} |`,
+      `| ${r.scenario} (${r.topology}) | ${r.offeredPerS} | ${r.connections} | ${r.achievedPerS} | ${r.readingsSent} | ${r.readingsWritten} | ${r.lost} | ${latency} | ${r.drainS ?? '–'} | ${transitions} | ${r.groundTruth.devicesDropped} | ${r.overload.brokerHolds} / ${r.overload.rulesHeardHeld} | ${r.ceilings.influxPointsPerS} | ${r.ceilings.bareBrokerReadingsPerS} | ${processes} |`,
     );
   }
   return rows.join('\n');

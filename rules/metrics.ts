@@ -49,8 +49,17 @@ export function createRulesMetrics(openAlerts: () => readonly Alert[]) {
     'arrival_lag_seconds',
     'Device timestamp of an input to its arrival at the rules service, by input kind',
   );
+  const brokerHolds = new Counter({
+    name: `${M}broker_holds_heard_total`,
+    help: 'Announcements heard from brokers holding telemetry (each second of a hold) or reading it again, by held',
+    labelNames: ['held'] as const,
+    registers,
+  });
   return {
     registry: registers[0]!,
+    brokerHold(held: boolean): void {
+      brokerHolds.inc({ held: String(held) });
+    },
     transitions(list: readonly AlertTransition[]): void {
       for (const t of list) transitions.inc({ rule: t.alert.rule, kind: t.kind });
     },

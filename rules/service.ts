@@ -374,6 +374,7 @@ export async function startRules(
         );
         return;
       case 'broker-hold':
+        metrics.brokerHold(message.hold.held);
         step(engine.brokerHold(message.broker, message.hold.held));
         return;
       case 'alert-ack':
