@@ -3,8 +3,9 @@ import type { Alert } from '../protocol/payloads.ts';
 import { filters, topics } from '../protocol/topics.ts';
 import { FleetWatcher } from '../lib/fleet-file.ts';
 import type { Logger } from '../lib/logger.ts';
-import { connectBroker, subscribeEach } from '../lib/mqtt-connect.ts';
-import { type OpsSource, unless } from '../lib/ops/index.ts';
+import { connectBroker } from '../lib/mqtt-connect.ts';
+import { Subscriptions } from '../lib/mqtt-subscribe.ts';
+import type { OpsSource } from '../lib/ops/index.ts';
 import { channelRegistry } from '../rules/channels/index.ts';
 import type { BoardService, RoomBoard } from '../rules/contracts.ts';
 import { startHttp } from '../rules/http/index.ts';
@@ -44,12 +45,14 @@ export async function startFrontend(config: FrontendConfig, log: Logger): Promis
     keepalive: config.mqtt.keepaliveS,
     protocolVersion: 4,
     reconnectPeriod: 1_000,
-    resubscribe: true,
+    // Subscriptions (below) subscribes again on every connection, and hears of its failures.
+    resubscribe: false,
     ...(config.mqtt.username ? { username: config.mqtt.username } : {}),
     ...(config.mqtt.password ? { password: config.mqtt.password } : {}),
   });
   client.on('message', (topic, payload) => view.receive(topic, payload));
   client.on('error', (error) => log.warn({ err: error }, 'mqtt error'));
+  const subscriptions = new Subscriptions(client, log);
   try {
     await new Promise<void>((resolve, reject) => {
       client.once('connect', () => resolve());
@@ -58,7 +61,7 @@ export async function startFrontend(config: FrontendConfig, log: Logger): Promis
           reject(new Error(`cannot connect to MQTT ${config.mqtt.url}: ${error.message}`));
       });
     });
-    await subscribeEach(client, [filters.alerts(), filters.alertTransitions(), filters.nap()], { qos: 1 });
+    await subscriptions.add([filters.alerts(), filters.alertTransitions(), filters.nap()]);
   } catch (error) {
     client.end(true);
     fleetWatcher.close();
@@ -182,7 +185,7 @@ export async function startFrontend(config: FrontendConfig, log: Logger): Promis
     const ops: OpsSource = {
       service: 'frontend',
       registries: [channelRegistry],
-      checks: { mqtt: () => unless(client.connected, `not connected to the broker at ${config.mqtt.url}`) },
+      checks: { mqtt: () => subscriptions.health(config.mqtt.url) },
     };
     http = await startHttp(config.http, { alerts, board, fleet, log, ops: [ops] });
   } catch (error) {

@@ -1,7 +1,8 @@
 import type { IClientOptions, IPublishPacket, MqttClient, Packet } from 'mqtt';
 import type { Logger } from '../lib/logger.ts';
 import { Backoff } from '../lib/backoff.ts';
-import { connectBroker, subscribeEach } from '../lib/mqtt-connect.ts';
+import { connectBroker } from '../lib/mqtt-connect.ts';
+import { Subscriptions } from '../lib/mqtt-subscribe.ts';
 
 /** One received QoS 1 message whose PUBACK waits until its batch is durable. */
 export interface AckToken {
@@ -115,9 +116,9 @@ export interface IngestMqttOptions {
 
 export interface IngestMqtt {
   client: MqttClient;
-  readonly connected: boolean;
+  /** Starts with `options.subscriptions`; subscribes again on every connection. */
+  subscriptions: Subscriptions;
   readonly pendingAcks: number;
-  subscribe(filters: string[]): Promise<void>;
   publish(topic: string, payload: string): void;
   close(): Promise<void>;
 }
@@ -130,7 +131,6 @@ export interface IngestMqtt {
 export function connectIngestMqtt(options: IngestMqttOptions, log: Logger): IngestMqtt {
   const gate = new AckGate();
   const backoff = new Backoff(options.reconnectMinMs, options.reconnectMaxMs);
-  const subscriptions = new Set(options.subscriptions);
   let closing = false;
   let timer: NodeJS.Timeout | undefined;
   const clientOptions: IClientOptions = {
@@ -153,17 +153,6 @@ export function connectIngestMqtt(options: IngestMqttOptions, log: Logger): Inge
       typeof publish.payload === 'string' ? Buffer.from(publish.payload) : Buffer.from(publish.payload);
     options.onMessage(publish.topic, payload, ack, () => callback());
   };
-  const subscribeAll = (filters: Iterable<string>) =>
-    new Promise<void>((resolve, reject) => {
-      const list = [...filters];
-      if (list.length === 0 || !client.connected) return resolve();
-      subscribeEach(client, list, { qos: 1 }).then((granted) => {
-        const refused = granted.filter((g) => g.qos === 128);
-        if (refused.length > 0)
-          return reject(new Error(`broker refused subscriptions: ${refused.map((g) => g.topic).join(', ')}`));
-        resolve();
-      }, reject);
-    });
   client.on('connect', (connack) => {
     backoff.reset();
     options.onConnect?.();
@@ -171,9 +160,10 @@ export function connectIngestMqtt(options: IngestMqttOptions, log: Logger): Inge
       { url: options.url, clientId: options.clientId, sessionPresent: connack.sessionPresent },
       'connected to broker',
     );
-    // Subscribing again on a present session is harmless and covers a broker that lost its state.
-    subscribeAll(subscriptions).catch((error) => log.error({ err: error }, 'subscribe failed'));
   });
+  // Subscribes again on every connection: harmless on a present session, and covers a broker that lost its state.
+  const subscriptions = new Subscriptions(client, log);
+  void subscriptions.add(options.subscriptions);
   client.on('close', () => {
     gate.disconnected();
     if (closing || timer) return;
@@ -187,16 +177,9 @@ export function connectIngestMqtt(options: IngestMqttOptions, log: Logger): Inge
   client.on('error', (error) => log.warn({ err: error }, 'mqtt error'));
   return {
     client,
-    get connected() {
-      return client.connected;
-    },
+    subscriptions,
     get pendingAcks() {
       return gate.pending;
-    },
-    async subscribe(filters) {
-      const fresh = filters.filter((f) => !subscriptions.has(f));
-      for (const f of fresh) subscriptions.add(f);
-      await subscribeAll(fresh);
     },
     publish(topic, payload) {
       // Our own output must never cost the session: every message held for its PUBACK would be

@@ -156,11 +156,7 @@ export async function startIngest(
     const wanted = selectCenters(next, config);
     const added = wanted.filter((c) => !centers.includes(c));
     centers = [...new Set([...centers, ...wanted])];
-    if (added.length > 0) {
-      mqttClient!
-        .subscribe(subscriptionsFor(added))
-        .catch((error) => log.error({ err: error }, 'subscribe failed'));
-    }
+    if (added.length > 0) void mqttClient!.subscriptions.add(subscriptionsFor(added));
   });
 
   const pipelinePoint = () => {
@@ -193,7 +189,7 @@ export async function startIngest(
         const store = pipeline.storeFault;
         return store ? { ok: false, reason: store.reason } : passing;
       },
-      mqtt: () => unless(mqttClient?.connected === true, `not connected to the broker at ${config.mqtt.url}`),
+      mqtt: () => mqttClient!.subscriptions.health(config.mqtt.url),
       spool: () => {
         const disk = pipeline.spoolFault;
         return disk ? { ok: false, reason: disk.reason } : passing;

@@ -1,4 +1,4 @@
-import mqtt, { type IClientOptions, type ISubscriptionGrant, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 
 type Protocol = NonNullable<NonNullable<IClientOptions['servers']>[number]['protocol']>;
 
@@ -24,18 +24,4 @@ export function brokerUrls(url: string): string[] {
     .split(',')
     .map((u) => u.trim())
     .filter(Boolean);
-}
-
-/**
- * One SUBSCRIBE per filter. With the Redis persistence (broker cluster mode) a persistent session's
- * SUBSCRIBE of several filters was never answered (SUBACK missing with 2 filters, present with 1, on
- * aedes-persistence-redis 12): one filter each is answered at once.
- */
-export async function subscribeEach(
-  client: MqttClient,
-  filters: string[],
-  options: { qos: 0 | 1 | 2 },
-): Promise<ISubscriptionGrant[]> {
-  const granted = await Promise.all(filters.map((f) => client.subscribeAsync(f, options)));
-  return granted.flat();
 }

@@ -13,7 +13,7 @@ import { createWriteApi } from '../lib/influx/writer.ts';
 import { connectBroker } from '../lib/mqtt-connect.ts';
 import { Subscriptions } from '../lib/mqtt-subscribe.ts';
 import { componentLogger, type Logger } from '../lib/logger.ts';
-import { type OpsSource, unless } from '../lib/ops/index.ts';
+import { type OpsSource, passing } from '../lib/ops/index.ts';
 import { createChannels } from './channels/index.ts';
 import type { BoardService, NapCheckRecord, RoomBoard } from './contracts.ts';
 import type { RulesServiceConfig } from './config.ts';
@@ -476,18 +476,14 @@ export async function startRules(
       registries: [metrics.registry, channelRegistry],
       checks: {
         mqtt: () => {
-          if (!client.connected || !priority.connected) {
-            const down = client.connected ? 'priority' : 'telemetry';
-            return {
-              ok: false,
-              reason: `not connected to the broker at ${config.mqtt.url} (${down} session)`,
-            };
+          for (const [session, subs] of [
+            ['telemetry', telemetrySubs],
+            ['priority', prioritySubs],
+          ] as const) {
+            const outcome = subs.health(config.mqtt.url);
+            if (!outcome.ok) return { ok: false, reason: `${outcome.reason} (${session} session)` };
           }
-          const deaf = telemetrySubs.ready ? 'priority' : 'telemetry';
-          return unless(
-            telemetrySubs.ready && prioritySubs.ready,
-            `connected to ${config.mqtt.url} but not subscribed yet (${deaf} session)`,
-          );
+          return passing;
         },
         journal: () => disk.check(),
       },

@@ -15,7 +15,7 @@ import { channelContract, type Observed } from './channel-contract.ts';
 import { InfluxHistoryChannel } from './influx.ts';
 import { MqttAlertChannel } from './mqtt.ts';
 import { SseHub } from './sse.ts';
-import { tcpProxy } from './testing/proxy.ts';
+import { tcpProxy } from '../../test/support/tcp-proxy.ts';
 import { webhookReceiver } from './testing/receiver.ts';
 import { WebhookChannel, webhookSchema } from './webhook.ts';
 

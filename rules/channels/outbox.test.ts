@@ -8,7 +8,7 @@ import { freshInflux } from '../../test/support/influx.ts';
 import { sampleTransition } from './channel-contract.ts';
 import { InfluxHistoryChannel } from './influx.ts';
 import { Outbox } from './outbox.ts';
-import { tcpProxy } from './testing/proxy.ts';
+import { tcpProxy } from '../../test/support/tcp-proxy.ts';
 
 describe('Outbox (a channel’s durable delivery queue)', () => {
   const dirs: string[] = [];

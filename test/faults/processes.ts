@@ -1,6 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { type Socket, connect, createServer } from 'node:net';
-import { freePort, waitFor } from '../../lib/net.ts';
+import { waitFor } from '../../lib/net.ts';
 import { reachable } from '../support/mosquitto.ts';
 
 /** One JSON log line of a service. */
@@ -81,72 +80,4 @@ export async function brokerProcess(port: number, fleetFile: string, redis?: str
     { what: `broker on ${port}`, timeoutMs: 30_000 },
   );
   return broker;
-}
-
-export interface MqttRelay {
-  port: number;
-  /** While true, SUBSCRIBE packets from clients are swallowed: the broker never sees them, so never answers. */
-  holdSubscribes: boolean;
-  /** SUBSCRIBE packets swallowed so far. */
-  held: number;
-  close(): Promise<void>;
-}
-
-/**
- * A loopback TCP relay in front of a broker that can swallow SUBSCRIBE packets, so "a subscription in flight
- * when the broker dies" is certain instead of a race. A client's connection ends with the broker's.
- */
-export async function mqttRelay(targetPort: number): Promise<MqttRelay> {
-  const sockets = new Set<Socket>();
-  const track = (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
-  };
-  const server = createServer((inbound) => {
-    track(inbound);
-    const outbound = connect(targetPort, '127.0.0.1');
-    track(outbound);
-    outbound.pipe(inbound);
-    inbound.on('close', () => outbound.destroy());
-    outbound.on('close', () => inbound.destroy());
-    let pending = Buffer.alloc(0);
-    inbound.on('data', (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      for (;;) {
-        const packet = nextPacket(pending);
-        if (!packet) return;
-        pending = pending.subarray(packet.length);
-        // Packet type 8 is SUBSCRIBE.
-        if (relay.holdSubscribes && packet[0]! >> 4 === 8) relay.held++;
-        else outbound.write(packet);
-      }
-    });
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  const relay: MqttRelay = {
-    port,
-    holdSubscribes: false,
-    held: 0,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-  return relay;
-}
-
-/** The first whole MQTT packet of `data` (fixed header byte, remaining length varint, body), if there is one. */
-function nextPacket(data: Buffer): Buffer | undefined {
-  let length = 0;
-  let at = 1;
-  for (let shift = 0; ; shift += 7) {
-    const byte = data[at++];
-    if (byte === undefined) return undefined;
-    length += (byte & 0x7f) * 2 ** shift;
-    if ((byte & 0x80) === 0) break;
-  }
-  return data.length >= at + length ? data.subarray(0, at + length) : undefined;
 }

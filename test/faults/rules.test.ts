@@ -6,7 +6,8 @@ import { freePort, waitFor } from '../../lib/net.ts';
 import type { Alert } from '../../protocol/payloads.ts';
 import { Devices, api, sseClient, supervisorTokens, workDir } from '../../rules/test/support.ts';
 import { startRedis } from '../../broker/test-support.ts';
-import { Service, brokerProcess, mqttRelay } from './processes.ts';
+import { Service, brokerProcess } from './processes.ts';
+import { mqttProxy } from '../support/tcp-proxy.ts';
 import { SmallDisk, isRoot } from './tmpfs.ts';
 
 interface Check {
@@ -218,7 +219,7 @@ describe('rules across a broker kill -9 (#15.3)', { timeout: 120_000 }, () => {
     const port = await freePort();
     let broker = await brokerProcess(port, fleetFile);
     services.push(broker);
-    const relay = await mqttRelay(port);
+    const relay = await mqttProxy(port);
     relay.holdSubscribes = true;
     try {
       const rig = await rulesProcess(`mqtt://127.0.0.1:${relay.port}`, join(dir, 'journal'));
@@ -247,7 +248,7 @@ describe('rules across a broker kill -9 (#15.3)', { timeout: 120_000 }, () => {
         `1 press acknowledged, 1 on SSE, subscribed ${seconds.toFixed(1)} s after the broker was back, rules alive`,
       );
     } finally {
-      await relay.close();
+      await relay.cut();
     }
   });
 
