@@ -3,7 +3,7 @@ import type { Alert } from '../protocol/payloads.ts';
 import { filters, topics } from '../protocol/topics.ts';
 import { FleetWatcher } from '../lib/fleet-file.ts';
 import type { Logger } from '../lib/logger.ts';
-import { connectBroker } from '../lib/mqtt-connect.ts';
+import { connectSession } from '../lib/mqtt-connect.ts';
 import { Subscriptions } from '../lib/mqtt-subscribe.ts';
 import type { OpsSource } from '../lib/ops/index.ts';
 import { channelRegistry } from '../rules/channels/index.ts';
@@ -39,17 +39,7 @@ export async function startFrontend(config: FrontendConfig, log: Logger): Promis
 
   // A persistent session: across a broker failover the cluster queues the transitions for it, so the
   // streams it serves have no gap. Its id must be its own (config.ts); a restart picks the session up.
-  const client = connectBroker(config.mqtt.url, {
-    clientId: config.mqtt.clientId,
-    clean: false,
-    keepalive: config.mqtt.keepaliveS,
-    protocolVersion: 4,
-    reconnectPeriod: 1_000,
-    // Subscriptions (below) subscribes again on every connection, and hears of its failures.
-    resubscribe: false,
-    ...(config.mqtt.username ? { username: config.mqtt.username } : {}),
-    ...(config.mqtt.password ? { password: config.mqtt.password } : {}),
-  });
+  const client = connectSession(config.mqtt);
   client.on('message', (topic, payload) => view.receive(topic, payload));
   client.on('error', (error) => log.warn({ err: error }, 'mqtt error'));
   const subscriptions = new Subscriptions(client, log);

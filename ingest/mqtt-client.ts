@@ -1,7 +1,7 @@
-import type { IClientOptions, IPublishPacket, MqttClient, Packet } from 'mqtt';
+import type { IPublishPacket, MqttClient, Packet } from 'mqtt';
 import type { Logger } from '../lib/logger.ts';
 import { Backoff } from '../lib/backoff.ts';
-import { connectBroker } from '../lib/mqtt-connect.ts';
+import { connectSession } from '../lib/mqtt-connect.ts';
 import { Subscriptions } from '../lib/mqtt-subscribe.ts';
 
 /** One received QoS 1 message whose PUBACK waits until its batch is durable. */
@@ -133,18 +133,7 @@ export function connectIngestMqtt(options: IngestMqttOptions, log: Logger): Inge
   const backoff = new Backoff(options.reconnectMinMs, options.reconnectMaxMs);
   let closing = false;
   let timer: NodeJS.Timeout | undefined;
-  const clientOptions: IClientOptions = {
-    protocolVersion: 4,
-    clientId: options.clientId,
-    clean: false,
-    keepalive: options.keepaliveS,
-    reconnectPeriod: 0,
-    connectTimeout: 10_000,
-    resubscribe: false,
-    ...(options.username ? { username: options.username } : {}),
-    ...(options.password ? { password: options.password } : {}),
-  };
-  const client = connectBroker(options.url, clientOptions);
+  const client = connectSession(options, { reconnectPeriod: 0, connectTimeout: 10_000 });
   gate.install(client);
   client.handleMessage = (packet: Packet, callback: (error?: Error) => void) => {
     const publish = packet as IPublishPacket;

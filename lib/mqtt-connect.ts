@@ -25,3 +25,30 @@ export function brokerUrls(url: string): string[] {
     .map((u) => u.trim())
     .filter(Boolean);
 }
+
+export interface SessionConfig {
+  url: string;
+  clientId: string;
+  username?: string | undefined;
+  password?: string | undefined;
+  keepaliveS: number;
+}
+
+/**
+ * A service's persistent session (clean=false, MQTT 3.1.1, fixed client id), so the broker queues its QoS 1
+ * messages while it is away. mqtt.js's own resubscription is off: lib/mqtt-subscribe.ts subscribes again on
+ * every connection, and hears of its failures.
+ */
+export function connectSession(session: SessionConfig, options: IClientOptions = {}): MqttClient {
+  return connectBroker(session.url, {
+    clientId: session.clientId,
+    clean: false,
+    keepalive: session.keepaliveS,
+    protocolVersion: 4,
+    reconnectPeriod: 1_000,
+    resubscribe: false,
+    ...(session.username ? { username: session.username } : {}),
+    ...(session.password ? { password: session.password } : {}),
+    ...options,
+  });
+}

@@ -10,7 +10,7 @@ import type { Alert } from '../protocol/payloads.ts';
 import { filters, parseTopic, topics } from '../protocol/topics.ts';
 import { FleetWatcher } from '../lib/fleet-file.ts';
 import { createWriteApi } from '../lib/influx/writer.ts';
-import { connectBroker } from '../lib/mqtt-connect.ts';
+import { connectSession } from '../lib/mqtt-connect.ts';
 import { Subscriptions } from '../lib/mqtt-subscribe.ts';
 import { componentLogger, type Logger } from '../lib/logger.ts';
 import { type OpsSource, passing } from '../lib/ops/index.ts';
@@ -123,17 +123,7 @@ export async function startRules(
   let ready = false;
   const early: [topic: string, payload: Buffer, arrivedAt: number][] = [];
   const session = (clientId: string): MqttClient => {
-    const c = connectBroker(config.mqtt.url, {
-      clientId,
-      clean: false,
-      keepalive: config.mqtt.keepaliveS,
-      protocolVersion: 4,
-      reconnectPeriod: 1_000,
-      // Subscriptions (below) subscribes again on every connection, and hears of its failures.
-      resubscribe: false,
-      ...(config.mqtt.username ? { username: config.mqtt.username } : {}),
-      ...(config.mqtt.password ? { password: config.mqtt.password } : {}),
-    });
+    const c = connectSession({ ...config.mqtt, clientId });
     c.on('message', (topic, payload) => {
       if (ready) receive(topic, payload, Date.now());
       else early.push([topic, payload, Date.now()]);
