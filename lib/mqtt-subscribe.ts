@@ -51,10 +51,10 @@ export class Subscriptions {
   }
 
   /**
-   * One SUBSCRIBE per filter: the project's broker on Redis persistence never answers a SUBSCRIBE of several
-   * filters from a persistent session (SUBACK missing with 2 filters, present with 1, on
-   * aedes-persistence-redis 12; test/faults/README.md), and one filter per packet costs a few more packets
-   * per connection only.
+   * One SUBSCRIBE per filter: the project's broker on Redis persistence did not answer a SUBSCRIBE of several
+   * filters from a persistent session (aedes-persistence-redis 12; fixed in broker/subscription-writes.ts,
+   * but a cluster not yet upgraded still has it), and one filter per packet costs a few more packets per
+   * connection only.
    */
   #send(filters: string[]): void {
     for (const filter of filters) {
