@@ -148,6 +148,10 @@ export class FleetIndex {
   /** The wearable assigned to each infant. */
   readonly wearableOfInfant: Map<string, Device>;
 
+  /** Wearables in use (assigned to an infant), by centre and by room: what silence is counted against. */
+  readonly #inUseByCenter = new Map<string, string[]>();
+  readonly #inUseByRoom = new Map<string, string[]>();
+
   constructor(readonly fleet: Fleet) {
     this.centers = new Map(fleet.centers.map((c) => [c.id, c]));
     this.rooms = new Map(fleet.rooms.map((r) => [r.id, r]));
@@ -156,6 +160,16 @@ export class FleetIndex {
     this.wearableOfInfant = new Map(
       fleet.devices.filter((d) => d.kind === 'wearable' && d.infant).map((d) => [d.infant!, d]),
     );
+    for (const d of this.wearableOfInfant.values()) {
+      push(this.#inUseByCenter, d.center, d.id);
+      if (d.room) push(this.#inUseByRoom, d.room, d.id);
+    }
+  }
+
+  /** The wearables in use in a centre, or in one room of it. */
+  wearablesInUse(center: string, room?: string): readonly string[] {
+    const ids = room === undefined ? this.#inUseByCenter.get(center) : this.#inUseByRoom.get(room);
+    return ids ?? [];
   }
 
   roomsOf(center: string): Room[] {
@@ -165,6 +179,12 @@ export class FleetIndex {
   infantsOf(room: string): Infant[] {
     return this.fleet.infants.filter((i) => i.room === room);
   }
+}
+
+function push(map: Map<string, string[]>, key: string, value: string): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
 
 /** The registry half of validation: who published must exist, sit in the topic's centre and be of a kind that may say this. */

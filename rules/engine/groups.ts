@@ -15,8 +15,10 @@ const SINGLE = 'monitoring-lost';
  * members still silent come back one alert each.
  */
 export class SilenceGroups {
-  /** Silent wearables waiting for their centre's decision, with the time each went silent. */
-  readonly #pending = new Map<string, number>();
+  /** Per centre, silent wearables waiting for its decision, with the time each went silent. */
+  readonly #pending = new Map<string, Map<string, number>>();
+  /** A group alert's members as a set: asked for every reading of a folded wearable. */
+  readonly #members = new WeakMap<readonly string[], Set<string>>();
 
   constructor(
     private readonly core: Core,
@@ -25,10 +27,8 @@ export class SilenceGroups {
     private readonly single: (device: string, at: number) => void,
   ) {}
 
-  #wearables(center: string, room?: string): string[] {
-    return [...this.core.fleet().devices.values()]
-      .filter((d) => d.kind === 'wearable' && d.infant && d.center === center && (!room || d.room === room))
-      .map((d) => d.id);
+  #wearables(center: string, room?: string): readonly string[] {
+    return this.core.fleet().wearablesInUse(center, room);
   }
 
   #groupKeys(device: string): string[] {
@@ -36,39 +36,60 @@ export class SilenceGroups {
     return d ? [alertKey(CENTER, d.center), ...(d.room ? [alertKey(ROOM, d.room)] : [])] : [];
   }
 
+  #isMember(key: string, device: string): boolean {
+    const devices = this.alerts.open(key)?.alert.devices;
+    if (!devices) return false;
+    let members = this.#members.get(devices);
+    if (!members) {
+      members = new Set(devices);
+      this.#members.set(devices, members);
+    }
+    return members.has(device);
+  }
+
+  #pendingIn(center: string | undefined): Map<string, number> | undefined {
+    return center === undefined ? undefined : this.#pending.get(center);
+  }
+
   /** The open group alert that stands for this wearable, if any: its own silence is decided there. */
   folded(device: string): boolean {
-    if (this.#pending.has(device)) return true;
-    return this.#groupKeys(device).some((key) => this.alerts.open(key)?.alert.devices?.includes(device));
+    if (this.#pendingIn(this.core.fleet().devices.get(device)?.center)?.has(device)) return true;
+    return this.#groupKeys(device).some((key) => this.#isMember(key, device));
   }
 
   silent(device: string, at: number): void {
     const d = this.core.fleet().devices.get(device);
     if (!d || this.folded(device)) return;
-    this.#pending.set(device, at);
-    this.core.schedule({ kind: 'silent-group', id: d.center });
+    this.#gather(d.center, device, at);
+  }
+
+  #gather(center: string, device: string, at: number): void {
+    let pending = this.#pending.get(center);
+    if (!pending) {
+      pending = new Map();
+      this.#pending.set(center, pending);
+    }
+    pending.set(device, at);
+    this.core.schedule({ kind: 'silent-group', id: center });
   }
 
   due(center: string): number | undefined {
-    let first: number | undefined;
-    for (const [device, at] of this.#pending) {
-      if (this.core.fleet().devices.get(device)?.center !== center) continue;
-      if (first === undefined || at < first) first = at;
-    }
-    return first === undefined
-      ? undefined
-      : first + ms(this.core.thresholds(center).monitoringLost.groupGatherS);
+    const pending = this.#pending.get(center);
+    if (!pending?.size) return undefined;
+    let first = Number.POSITIVE_INFINITY;
+    for (const at of pending.values()) first = Math.min(first, at);
+    return first + ms(this.core.thresholds(center).monitoringLost.groupGatherS);
   }
 
   fire(center: string, at: number): void {
     const fleet = this.core.fleet();
-    const since = new Map([...this.#pending].filter(([d]) => fleet.devices.get(d)?.center === center));
+    const since = this.#pending.get(center) ?? new Map<string, number>();
+    this.#pending.delete(center);
     const pending = [...since.keys()];
-    for (const d of pending) this.#pending.delete(d);
     const isSilent = (device: string) => {
       const infant = fleet.devices.get(device)?.infant;
       return (
-        pending.includes(device) ||
+        since.has(device) ||
         (infant !== undefined && this.alerts.open(alertKey(SINGLE, infant)) !== undefined) ||
         this.folded(device)
       );
@@ -98,9 +119,11 @@ export class SilenceGroups {
   /** A wearable reported: it leaves any group; a group no longer most of its level hands the rest back. */
   resumed(device: string, at: number): void {
     if (!this.folded(device)) return;
-    this.#pending.delete(device);
     const d = this.core.fleet().devices.get(device);
-    if (d) this.#leave(device, d.center, d.room, at);
+    if (d) {
+      this.#pending.get(d.center)?.delete(device);
+      this.#leave(device, d.center, d.room, at);
+    }
     // Its own silence deadline was dropped while a group stood for it: it is its own again.
     this.core.schedule({ kind: 'silence', id: device });
   }
@@ -112,7 +135,7 @@ export class SilenceGroups {
     ] as const) {
       const key = alertKey(rule, id);
       const open = this.alerts.open(key);
-      if (!open?.alert.devices?.includes(device)) continue;
+      if (!open?.alert.devices || !this.#isMember(key, device)) continue;
       const rest = open.alert.devices.filter((m) => m !== device);
       const level = rule === CENTER ? this.#wearables(center) : this.#wearables(center, room);
       if (most(rest.length, level.length)) {
@@ -121,8 +144,7 @@ export class SilenceGroups {
       }
       this.alerts.close(key, at);
       // Gathered again: one still silent once its peers are back gets its own alert (or a smaller group).
-      for (const m of rest) this.#pending.set(m, at);
-      if (rest.length) this.core.schedule({ kind: 'silent-group', id: center });
+      for (const m of rest) this.#gather(center, m, at);
     }
   }
 
