@@ -329,7 +329,11 @@ export async function startRules(
             stats.invalid++;
             continue;
           }
-          input({ type: 'reading', center: message.center, reading }, reading.reading.ts, arrivedAt);
+          input(
+            { type: 'reading', center: message.center, reading, via: message.source.id },
+            reading.reading.ts,
+            arrivedAt,
+          );
         }
         return;
       }

@@ -3,14 +3,14 @@ import { DeadlineHeap } from './heap.ts';
 /**
  * What can fall due, each with the id it is about: a condition's hold or clear (`condition`, an alert key),
  * an open alert's reminder, escalation or bump (`alert`), a wearable's silence (`silence`, a device), a
- * centre silent as a whole (`center-silence`), the silent wearables of a centre gathered into one cause
+ * source silent (`source-silence`: a gateway's or a wearable's own connection), the silent wearables of a centre gathered into one cause
  * (`silent-group`), a room's nap schedule (`schedule`) and nap checks (`check`).
  */
 export type DeadlineKind =
   | 'condition'
   | 'alert'
   | 'silence'
-  | 'center-silence'
+  | 'source-silence'
   | 'silent-group'
   | 'schedule'
   | 'check';
@@ -23,7 +23,7 @@ export interface Deadline {
 const CODE: Record<DeadlineKind, string> = {
   alert: 'a',
   condition: 'c',
-  'center-silence': 'g',
+  'source-silence': 'g',
   'silent-group': 'h',
   check: 'k',
   silence: 'm',

@@ -26,12 +26,14 @@ import type { RulesConfig, Thresholds } from './thresholds.ts';
 export { alertId, type EngineOutput, type NapChange } from './core.ts';
 
 /** `arrivedAt`: the engine time the input was received at (default: the engine clock when it is handled). */
-export type EngineInput = (
-  | { type: 'reading'; center: string; reading: Reading }
-  | { type: 'status'; center: string; device: string; status: DeviceStatus }
-  | { type: 'alarm'; center: string; device: string; event: AlarmEvent }
-  | { type: 'nap'; center: string; room: string; nap: NapSession }
-) & { arrivedAt?: number };
+export type EngineInput =
+  /** `via`: the gateway that relayed it; absent when the device published it itself. */
+  (
+    | { type: 'reading'; center: string; reading: Reading; via?: string }
+    | { type: 'status'; center: string; device: string; status: DeviceStatus }
+    | { type: 'alarm'; center: string; device: string; event: AlarmEvent }
+    | { type: 'nap'; center: string; room: string; nap: NapSession }
+  ) & { arrivedAt?: number };
 
 export interface EngineOptions {
   fleet: FleetIndex;
@@ -136,7 +138,13 @@ export class Engine {
         )
           this.#out.stale++;
         // After the reading itself: a wearable's own reading is no peer's progress past its deadline.
-        this.#monitoring.advanced(input.center, ts, arrival);
+        this.#monitoring.advanced(
+          input.center,
+          input.reading.device,
+          input.via ?? input.reading.device,
+          ts,
+          arrival,
+        );
         break;
       case 'status':
         if (!this.#readings.onStatus(input.device, input.status)) this.#out.stale++;
@@ -328,8 +336,8 @@ export class Engine {
         return this.#alerts.due(d.id)?.at;
       case 'silence':
         return this.#monitoring.silenceDue(d.id);
-      case 'center-silence':
-        return this.#monitoring.centerSilentDue(d.id);
+      case 'source-silence':
+        return this.#monitoring.sourceSilentDue(d.id);
       case 'silent-group':
         return this.#monitoring.groups.due(d.id);
       case 'schedule':
@@ -350,8 +358,8 @@ export class Engine {
       case 'silence':
         this.#monitoring.fireSilence(d.id, at);
         break;
-      case 'center-silence':
-        this.#monitoring.fireCenterSilent(d.id);
+      case 'source-silence':
+        this.#monitoring.fireSourceSilent(d.id);
         break;
       case 'silent-group':
         this.#monitoring.groups.fire(d.id, at);

@@ -17,6 +17,8 @@ const SINGLE = 'monitoring-lost';
 export class SilenceGroups {
   /** Per centre, silent wearables waiting for its decision, with the time each went silent. */
   readonly #pending = new Map<string, Map<string, number>>();
+  /** Per centre with pending silences, when the gathering began. */
+  readonly #gathering = new Map<string, number>();
   /** A group alert's members as a set: asked for every reading of a folded wearable. */
   readonly #members = new WeakMap<readonly string[], Set<string>>();
 
@@ -68,23 +70,27 @@ export class SilenceGroups {
     if (!pending) {
       pending = new Map();
       this.#pending.set(center, pending);
+      // Found late (after a stall, say), wearables that went silent together are found one source at a
+      // time: gathered from when that began, not from the stamp, they are still judged together.
+      const now = this.core.clock();
+      const late = now - at > ms(this.core.thresholds(center).monitoringLost.groupGatherS);
+      this.#gathering.set(center, late ? now : at);
     }
     pending.set(device, at);
     this.core.schedule({ kind: 'silent-group', id: center });
   }
 
   due(center: string): number | undefined {
-    const pending = this.#pending.get(center);
-    if (!pending?.size) return undefined;
-    let first = Number.POSITIVE_INFINITY;
-    for (const at of pending.values()) first = Math.min(first, at);
-    return first + ms(this.core.thresholds(center).monitoringLost.groupGatherS);
+    const since = this.#gathering.get(center);
+    if (since === undefined) return undefined;
+    return since + ms(this.core.thresholds(center).monitoringLost.groupGatherS);
   }
 
   fire(center: string, at: number): void {
     const fleet = this.core.fleet();
     const since = this.#pending.get(center) ?? new Map<string, number>();
     this.#pending.delete(center);
+    this.#gathering.delete(center);
     const pending = [...since.keys()];
     const isSilent = (device: string) => {
       const infant = fleet.devices.get(device)?.infant;
@@ -121,7 +127,11 @@ export class SilenceGroups {
     if (!this.folded(device)) return;
     const d = this.core.fleet().devices.get(device);
     if (d) {
-      this.#pending.get(d.center)?.delete(device);
+      const pending = this.#pending.get(d.center);
+      if (pending?.delete(device) && pending.size === 0) {
+        this.#pending.delete(d.center);
+        this.#gathering.delete(d.center);
+      }
       this.#leave(device, d.center, d.room, at);
     }
     // Its own silence deadline was dropped while a group stood for it: it is its own again.

@@ -19,6 +19,8 @@ export class Monitoring {
   #from: number;
   readonly progress: InputProgress;
   readonly groups: SilenceGroups;
+  /** Per wearable, the connection its latest reading came by (a gateway, or itself). */
+  readonly #sources = new Map<string, string>();
   /** Per centre, how late its latest reading reached the rules (arrival minus placed time). */
   readonly #lag = new Map<string, number>();
 
@@ -57,9 +59,15 @@ export class Monitoring {
     const silence = ms(this.core.thresholds(device.center).monitoringLost.silenceS);
     const due = this.#lastSeen(deviceId) + silence;
     const now = this.core.clock();
-    if (due > now || this.progress.admits(device.center, deviceId, due, now, silence)) return due;
-    this.core.schedule({ kind: 'center-silence', id: device.center });
+    const source = this.#sourceOf(deviceId);
+    if (due > now || this.progress.admits(source, deviceId, due, now, silence)) return due;
+    this.core.schedule({ kind: 'source-silence', id: source });
     return undefined;
+  }
+
+  /** The connection a wearable's readings come by: its gateway's, or its own until it has reported. */
+  #sourceOf(device: string): string {
+    return this.#sources.get(device) ?? device;
   }
 
   fireSilence(deviceId: string, at: number): void {
@@ -71,26 +79,27 @@ export class Monitoring {
     return device?.infant ? this.core.fleet().infants.get(device.infant) : undefined;
   }
 
-  /** The whole centre silent for a silence period: its waiting wearables no longer wait for peers. */
-  centerSilentDue(center: string): number | undefined {
-    if (!this.progress.waits(center)) return undefined;
-    const silence = ms(this.core.thresholds(center).monitoringLost.silenceS);
-    return this.progress.silentAt(center, silence, this.core.clock());
+  /** A source silent for a silence period: its waiting wearables no longer wait for its later readings. */
+  sourceSilentDue(source: string): number | undefined {
+    if (!this.progress.waits(source)) return undefined;
+    const center = this.core.fleet().devices.get(source)?.center;
+    const silence = ms(this.core.thresholds(center ?? '').monitoringLost.silenceS);
+    return this.progress.silentAt(source, silence, this.core.clock());
+  }
+
+  fireSourceSilent(source: string): void {
+    for (const device of this.progress.release(source)) this.core.schedule({ kind: 'silence', id: device });
   }
 
   /**
    * A broker holds telemetry publishers (or reads them again): the time it holds does not count towards a
-   * centre's whole silence. Its end can bring the centres' timers forward again.
+   * source's silence. Its end can bring the sources' timers forward again.
    */
   brokerHold(broker: string, held: boolean, at: number): void {
     this.progress.hold(broker, held, at);
     if (held) return;
-    for (const center of this.progress.waitingCenters())
-      this.core.schedule({ kind: 'center-silence', id: center });
-  }
-
-  fireCenterSilent(center: string): void {
-    for (const device of this.progress.release(center)) this.core.schedule({ kind: 'silence', id: device });
+    for (const source of this.progress.waitingSources())
+      this.core.schedule({ kind: 'source-silence', id: source });
   }
 
   /**
@@ -98,9 +107,10 @@ export class Monitoring {
    * delay decides whether the centre's monitoring is degraded. Degraded holds nothing back by itself: a
    * per-wearable silence already waits for the watermark, and alarms and conditions never wait.
    */
-  advanced(center: string, at: number, arrival: number): void {
-    for (const device of this.progress.advance(center, at, arrival)) {
-      this.core.schedule({ kind: 'silence', id: device });
+  advanced(center: string, device: string, source: string, at: number, arrival: number): void {
+    this.#sources.set(device, source);
+    for (const waiting of this.progress.advance(center, source, at, arrival)) {
+      this.core.schedule({ kind: 'silence', id: waiting });
     }
     const lag = arrival - at;
     this.#lag.set(center, lag);

@@ -2,9 +2,10 @@ import { DeadlineHeap } from './heap.ts';
 
 /**
  * How long a hold the broker announced stays in force without a fresh announcement: a broker that dies
- * while holding must not blind whole-centre silence for ever. The broker repeats its hold every second.
+ * while holding must not blind silence for ever. The broker repeats its hold every second; the lease
+ * leaves room for an announcement that waited behind the very backlog it announces.
  */
-export const HOLD_LEASE_MS = 3_000;
+export const HOLD_LEASE_MS = 5_000;
 
 /** Stalls that ended this long before the latest one are forgotten: every silence period is far shorter. */
 const STALL_MEMORY_MS = 3_600_000;
@@ -16,25 +17,28 @@ interface Waiting {
 }
 
 /**
- * What the pipeline has delivered, per centre: the watermark (the latest engine time of a reading received
- * from the centre) and when the last one arrived. Silence is judged against it, so a reading that is late
- * because a queue is behind is late, not lost: a wearable is silent at its deadline only once its peers'
- * readings have carried the watermark past that deadline, or once nothing at all has come from the centre
- * for a silence period (then there is no peer left to wait for).
+ * What the pipeline has delivered, per source: a source is one MQTT connection readings come by (a room
+ * gateway relaying its wearables, or a wearable of its own). MQTT keeps one connection's messages in order
+ * but says nothing of two connections', and under load their queues fall behind by different amounts. So
+ * a wearable is silent at its deadline only once its own source has carried readings past that deadline
+ * without it (its gateway's later batches left it out), or once nothing at all has come by its source for
+ * a silence period (for a wearable of its own, that is its own silence).
  *
  * "Nothing has come" counts only time the pipeline could deliver: while a broker holds telemetry
- * publishers to let its subscribers catch up, every centre goes quiet at once, and that is the pipeline's
- * stall (raised as monitoring-degraded), not each centre's uplink failing.
+ * publishers to let its subscribers catch up, every source goes quiet at once, and that is the pipeline's
+ * stall (raised as monitoring-degraded), not each source failing.
  */
 export class InputProgress {
-  readonly #centers = new Map<string, { watermark: number; arrival: number }>();
+  /** Per centre, the latest engine time of a reading received from it: where a last will is placed. */
+  readonly #centers = new Map<string, number>();
+  readonly #sources = new Map<string, { watermark: number; arrival: number }>();
   readonly #waiting = new Map<string, Waiting>();
   /** Closed stalls, in time order and disjoint. */
   readonly #stalls: { start: number; end: number }[] = [];
   /** Brokers holding telemetry now: since when, and the last time they said so. */
   readonly #holds = new Map<string, { since: number; last: number }>();
 
-  /** `start`: when this process began listening, the arrival of a centre that has sent nothing yet. */
+  /** `start`: when this process began listening, the arrival of a source that has sent nothing yet. */
   constructor(private start: number) {}
 
   /** A replay's clock starts at its first input, before the wall clock this process started at. */
@@ -43,15 +47,16 @@ export class InputProgress {
   }
 
   /**
-   * A reading from `center` placed at `at`, received at `arrival`; returns the wearables whose deadline
-   * the watermark has now passed. Only those: a busy centre with many waiting wearables would otherwise
-   * look at every one of them again for every reading.
+   * A reading from `center` by `source`, placed at `at`, received at `arrival`; returns the wearables whose
+   * deadline the source has now passed. Only those: a gateway with many waiting wearables would otherwise
+   * look at every one of them again for every batch.
    */
-  advance(center: string, at: number, arrival: number): string[] {
-    const current = this.#centers.get(center);
+  advance(center: string, source: string, at: number, arrival: number): string[] {
+    this.#centers.set(center, Math.max(this.#centers.get(center) ?? at, at));
+    const current = this.#sources.get(source);
     const watermark = Math.max(current?.watermark ?? at, at);
-    this.#centers.set(center, { watermark, arrival: Math.max(current?.arrival ?? arrival, arrival) });
-    const waiting = this.#waiting.get(center);
+    this.#sources.set(source, { watermark, arrival: Math.max(current?.arrival ?? arrival, arrival) });
+    const waiting = this.#waiting.get(source);
     if (!waiting) return [];
     const passed: string[] = [];
     for (let top = waiting.heap.peek(); top && top.at <= watermark; top = waiting.heap.peek()) {
@@ -60,12 +65,12 @@ export class InputProgress {
       waiting.deadlines.delete(top.key);
       passed.push(top.key);
     }
-    if (waiting.deadlines.size === 0) this.#waiting.delete(center);
+    if (waiting.deadlines.size === 0) this.#waiting.delete(source);
     return passed;
   }
 
   watermark(center: string): number | undefined {
-    return this.#centers.get(center)?.watermark;
+    return this.#centers.get(center);
   }
 
   /** A broker announced it holds telemetry (`held`) or reads it again, at `at`. */
@@ -81,7 +86,7 @@ export class InputProgress {
     }
   }
 
-  /** Whether a stall is in force at `now`: a centre's whole silence waits for it to end. */
+  /** Whether a stall is in force at `now`: a source's silence waits for it to end. */
   stalledUntil(now: number): number | undefined {
     let until: number | undefined;
     for (const [broker, hold] of this.#holds) {
@@ -108,12 +113,12 @@ export class InputProgress {
   }
 
   /**
-   * When the centre counts as silent as a whole: once `silenceMs` of time the pipeline could deliver have
-   * passed since its last arrival. While a stall is in force the answer is after its lease; a broker that
-   * keeps holding moves it on, and the timer is looked at again then.
+   * When the source counts as silent: once `silenceMs` of time the pipeline could deliver have passed
+   * since its last arrival. While a stall is in force the answer is after its lease; a broker that keeps
+   * holding moves it on, and the timer is looked at again then.
    */
-  silentAt(center: string, silenceMs: number, now: number): number {
-    let t = this.#centers.get(center)?.arrival ?? this.start;
+  silentAt(source: string, silenceMs: number, now: number): number {
+    let t = this.#sources.get(source)?.arrival ?? this.start;
     let remaining = silenceMs;
     const stalled = this.stalledUntil(now);
     const open = stalled === undefined ? [] : [{ start: this.stalledSince(now)!, end: stalled }];
@@ -136,16 +141,16 @@ export class InputProgress {
     return since;
   }
 
-  /** Whether a silence deadline of `center` may fire at `now`; if not, the device waits for progress. */
-  admits(center: string, device: string, deadline: number, now: number, silenceMs: number): boolean {
-    const watermark = this.#centers.get(center)?.watermark;
-    if ((watermark !== undefined && watermark >= deadline) || now >= this.silentAt(center, silenceMs, now)) {
+  /** Whether a silence deadline of a wearable of `source` may fire at `now`; if not, it waits for progress. */
+  admits(source: string, device: string, deadline: number, now: number, silenceMs: number): boolean {
+    const watermark = this.#sources.get(source)?.watermark;
+    if ((watermark !== undefined && watermark >= deadline) || now >= this.silentAt(source, silenceMs, now)) {
       return true;
     }
-    let waiting = this.#waiting.get(center);
+    let waiting = this.#waiting.get(source);
     if (!waiting) {
       waiting = { deadlines: new Map(), heap: new DeadlineHeap() };
-      this.#waiting.set(center, waiting);
+      this.#waiting.set(source, waiting);
     }
     if (waiting.deadlines.get(device) !== deadline) {
       waiting.deadlines.set(device, deadline);
@@ -154,21 +159,21 @@ export class InputProgress {
     return false;
   }
 
-  /** Every device waiting in `center`, handed back to be scheduled again (they re-enter if still waiting). */
-  release(center: string): string[] {
-    const waiting = this.#waiting.get(center);
+  /** Every device waiting on `source`, handed back to be scheduled again (they re-enter if still waiting). */
+  release(source: string): string[] {
+    const waiting = this.#waiting.get(source);
     if (!waiting) return [];
-    this.#waiting.delete(center);
+    this.#waiting.delete(source);
     return [...waiting.deadlines.keys()];
   }
 
-  /** Whether a device of `center` waits for progress: only then does the whole-centre silence need a timer. */
-  waits(center: string): boolean {
-    return this.#waiting.has(center);
+  /** Whether a device waits on `source`: only then does the source's own silence need a timer. */
+  waits(source: string): boolean {
+    return this.#waiting.has(source);
   }
 
-  /** The centres with a waiting wearable: when a stall ends, their whole-centre timers move. */
-  waitingCenters(): string[] {
+  /** The sources a wearable waits on: when a stall ends, their timers move. */
+  waitingSources(): string[] {
     return [...this.#waiting.keys()];
   }
 }

@@ -32,6 +32,11 @@ function run(name: string, deviceTime: 'trusted' | 'measured' = 'trusted'): Aler
   const transitions: AlertTransition[] = [];
   const wills = new Map<string, { topic: string; payload: string }>();
   for (const record of simulate(planOf({ fleet, scenario, startTime: START }))) {
+    // The service's timer: every deadline fires at its time, even when no input comes in between.
+    for (let due = engine.nextDeadline(); due !== undefined && due < record.t; due = engine.nextDeadline()) {
+      now = Math.max(now, due);
+      transitions.push(...engine.tick().transitions);
+    }
     now = Math.max(now, record.t);
     transitions.push(...engine.tick().transitions);
     if (record.op === 'connect' && record.will) wills.set(record.client, record.will);
@@ -54,7 +59,12 @@ function run(name: string, deviceTime: 'trusted' | 'measured' = 'trusted'): Aler
 function inputsOf(message: Message): EngineInput[] {
   switch (message.kind) {
     case 'telemetry':
-      return message.readings.map((reading) => ({ type: 'reading', center: message.center, reading }));
+      return message.readings.map((reading) => ({
+        type: 'reading',
+        center: message.center,
+        reading,
+        via: message.source.id,
+      }));
     case 'status':
       return message.source.type === 'device'
         ? [{ type: 'status', center: message.center, device: message.source.id, status: message.status }]
