@@ -187,6 +187,8 @@ interface Services {
   /** Where the broker's and the rules' /metrics answer (one URL under `cradlewatch up`). */
   brokerUrl: string;
   rulesUrl: string;
+  /** What each service that exited during the run said last. */
+  crashed(): string[];
   stop(): Promise<void>;
 }
 
@@ -217,7 +219,12 @@ function spawnCradlewatch(args: string[], nodeArgs: string[], env: Record<string
       child.once('exit', () => resolve());
       child.kill('SIGTERM');
     });
-  return { child, ready, stop, output: () => output };
+  /** Why it is gone, if it exited on its own: the end of what it wrote. */
+  const crashed = () =>
+    exited()
+      ? `${args[0]} exited (${child.exitCode ?? child.signalCode}):\n${output.slice(-3000)}`
+      : undefined;
+  return { child, ready, stop, output: () => output, crashed };
 }
 
 /** Broker, ingest, rules and the HTTP server as one child process, the way `cradlewatch up` runs them. */
@@ -249,6 +256,7 @@ async function startOneProcess(
     ingestUrl: /Metrics\s+(\S+)\/metrics/.exec(output)![1]!,
     brokerUrl: /Metrics\s+(\S+)\/metrics/.exec(output)![1]!,
     rulesUrl: /Metrics\s+(\S+)\/metrics/.exec(output)![1]!,
+    crashed: () => [up.crashed()].filter((c) => c !== undefined),
     stop: up.stop,
   };
 }
@@ -335,6 +343,7 @@ async function startSplit(
       ingestUrl,
       brokerUrl: `http://127.0.0.1:${brokerPort}`,
       rulesUrl: pageUrl,
+      crashed: () => [broker, ingest, rules].map((s) => s.crashed()).filter((c) => c !== undefined),
       stop,
     };
   } catch (error) {
@@ -607,6 +616,8 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
       await new Promise((r) => setTimeout(r, 500));
     }
     const processes = sample();
+    const crashed = services.crashed();
+    if (crashed.length > 0) throw new Error(`a service exited during the run:\n${crashed.join('\n')}`);
     const overload = {
       brokerHolds: await scrapeMetric(services.brokerUrl, 'cradlewatch_broker_overload_holds_total'),
       rulesHeardHeld: await scrapeMetric(services.rulesUrl, 'cradlewatch_rules_broker_holds_heard_total', {
