@@ -4,7 +4,7 @@ import type { BrokerHold } from '../protocol/payloads.ts';
 import { topics } from '../protocol/topics.ts';
 import type { Load, OverloadGuard } from './overload-guard.ts';
 
-/** How often a hold is said again while it lasts: well inside the rules' 3 s lease (rules/engine/progress.ts). */
+/** How often a hold is said again while it lasts: well inside the rules' 15 s lease (rules/engine/progress.ts). */
 const REPEAT_MS = 1_000;
 
 /** A broker's default name: its host and port, in the id alphabet. */

@@ -5,7 +5,7 @@ import { DeadlineHeap } from './heap.ts';
  * while holding must not blind silence for ever. The broker repeats its hold every second; the lease
  * leaves room for an announcement that waited behind the very backlog it announces.
  */
-export const HOLD_LEASE_MS = 5_000;
+export const HOLD_LEASE_MS = 15_000;
 
 /** Stalls that ended this long before the latest one are forgotten: every silence period is far shorter. */
 const STALL_MEMORY_MS = 3_600_000;
