@@ -605,14 +605,27 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
     let written = 0;
     let last = -1;
     let stableSince = Date.now();
-    const waitUntil = Date.now() + 120_000;
+    // Ingest may still hold readings in its spool or its queue (InfluxDB slower than the offered rate):
+    // those are not lost until ingest says it has nothing left; a count that stops moving while it still
+    // holds some is a retry backoff, not the end.
+    const ingestHolds = async () =>
+      (await scrapeMetric(services!.ingestUrl, 'cradlewatch_ingest_spool_bytes')) +
+      (await scrapeMetric(services!.ingestUrl, 'cradlewatch_ingest_queued_batches'));
+    const waitUntil = Date.now() + 600_000;
+    let reported = Date.now();
     while (Date.now() < waitUntil) {
       written = await countWritten(conn);
       if (written >= summary.readingsAcked) break;
       if (written !== last) {
         last = written;
         stableSince = Date.now();
-      } else if (Date.now() - stableSince > 15_000) break;
+      } else if (Date.now() - stableSince > 15_000 && (await ingestHolds()) === 0) break;
+      if (Date.now() - reported > 10_000) {
+        reported = Date.now();
+        say(
+          `InfluxDB holds ${written} of ${summary.readingsAcked}; ingest still holds ${await ingestHolds()} (spool bytes + batches)`,
+        );
+      }
       await new Promise((r) => setTimeout(r, 500));
     }
     const processes = sample();
