@@ -13,7 +13,6 @@ import type { BrokerConfig } from './config.ts';
 import { openListeners } from './listeners.ts';
 import { type BrokerMetrics, type BrokerStats, createBrokerMetrics, readStats } from './metrics.ts';
 import { announceHolds, defaultBrokerId } from './hold-announcer.ts';
-import { type QueueingEmitter, giveUrgentMessagesTheFastLane } from './priority-lane.ts';
 import { type EmitterLoad, OverloadGuard, isTelemetryPublisher } from './overload-guard.ts';
 import { Qos2Limits } from './qos2-limits.ts';
 import { SessionOwnership } from './session-ownership.ts';
@@ -115,10 +114,8 @@ export async function startBroker(
     log.debug({ clientId: client.id, err: error.message }, 'connection error'),
   );
 
-  // Aedes keeps its emitter's queue internal; the overload guard reads it, the fast lane reaches into it.
-  const { mq } = aedes as unknown as { mq: EmitterLoad & QueueingEmitter };
-  if (!store.backends.mq) giveUrgentMessagesTheFastLane(mq);
-  const guard = new OverloadGuard(mq, {
+  // Aedes keeps its emitter's queue internal; the overload guard reads it.
+  const guard = new OverloadGuard((aedes as unknown as { mq: EmitterLoad }).mq, {
     highBytes: config.limits.backlogHighBytes,
     lowBytes: config.limits.backlogLowBytes,
     concurrency: EMITTER_CONCURRENCY,
