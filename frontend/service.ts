@@ -7,7 +7,7 @@ import { connectSession } from '../lib/mqtt-connect.ts';
 import { Subscriptions } from '../lib/mqtt-subscribe.ts';
 import type { OpsSource } from '../lib/ops/index.ts';
 import { channelRegistry } from '../rules/channels/index.ts';
-import type { BoardService, RoomBoard } from '../rules/contracts.ts';
+import type { BoardEvent, BoardService, RoomBoard } from '../rules/contracts.ts';
 import { startHttp } from '../rules/http/index.ts';
 import { BusView } from './bus-view.ts';
 import type { FrontendConfig } from './config.ts';
@@ -18,8 +18,6 @@ export interface RunningFrontend {
   view: BusView;
   close(): Promise<void>;
 }
-
-type BoardEvent = Parameters<Parameters<BoardService['subscribe']>[0]>[0];
 
 /**
  * The caregiver page, alert API and SSE stream of rules/http with no rule state behind them: alerts come

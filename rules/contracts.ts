@@ -56,9 +56,8 @@ export interface BoardService {
   /** Check records of one room for the local calendar day `day` (YYYY-MM-DD, centre timezone). */
   napChecks(center: string, room: string, day: string): NapCheckRecord[];
   confirmCheck(center: string, checkId: string, by: string): NapCheckRecord | undefined;
-  subscribe(
-    listener: (
-      event: { type: 'board'; center: string } | { type: 'nap-check'; record: NapCheckRecord },
-    ) => void,
-  ): () => void;
+  subscribe(listener: (event: BoardEvent) => void): () => void;
 }
+
+/** What the caregiver page hears of: a centre's board changed, or a nap check was recorded or confirmed. */
+export type BoardEvent = { type: 'board'; center: string } | { type: 'nap-check'; record: NapCheckRecord };

@@ -5,6 +5,15 @@ import { type Alert, SEVERITIES } from '../protocol/payloads.ts';
 import type { EngineInput } from './engine/engine.ts';
 
 const M = metricPrefix('rules');
+
+/** What the service has counted since it started (`RunningRules.stats`), beside the metrics below. */
+export interface RulesStats {
+  received: number;
+  invalid: number;
+  stale: number;
+  transitions: number;
+}
+
 const LAG_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600];
 
 /** The rules engine's own metrics; one registry per service, so several in one process keep theirs apart. */

@@ -6,7 +6,7 @@ import type {
 } from '../../../protocol/alerts.ts';
 import { FleetIndex, fleetSchema } from '../../../protocol/fleet.ts';
 import type { Alert } from '../../../protocol/payloads.ts';
-import type { BoardService, NapCheckRecord, RoomBoard } from '../../contracts.ts';
+import type { BoardEvent, BoardService, NapCheckRecord, RoomBoard } from '../../contracts.ts';
 
 /**
  * Test doubles of the rules service's AlertService and BoardService, to test the HTTP layer alone (fastify
@@ -117,8 +117,6 @@ export class MemoryAlerts implements AlertService {
     return () => this.listeners.delete(listener);
   }
 }
-
-type BoardEvent = Parameters<Parameters<BoardService['subscribe']>[0]>[0];
 
 export class MemoryBoard implements BoardService {
   readonly naps = new Map<string, { state: 'started' | 'ended'; by: string; at: number }>();
