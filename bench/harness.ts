@@ -192,6 +192,16 @@ interface Services {
   stop(): Promise<void>;
 }
 
+/**
+ * Services still running when the bench process ends: a bench that dies of an error it did not expect
+ * (seen: an MQTT client's unhandled CONNACK timeout at 30,000 offered) left four services and an influxd
+ * running, loading every later run.
+ */
+const running = new Set<{ kill(signal: NodeJS.Signals): unknown }>();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** `node bin/cradlewatch.mjs <args>` with its output kept for the error that explains a failed start. */
 function spawnCradlewatch(args: string[], nodeArgs: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, [...nodeArgs, 'bin/cradlewatch.mjs', ...args], {
@@ -199,6 +209,8 @@ function spawnCradlewatch(args: string[], nodeArgs: string[], env: Record<string
     env: { ...process.env, CW_LOG_LEVEL: 'error', CW_LOG_FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));
@@ -461,6 +473,9 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
   const say = (line: string) => options.progress(`[${name}] ${line}`);
   const dir = mkdtempSync(join(tmpdir(), 'cw-bench-'));
   const influxd: RunningInfluxd = await startInfluxd({ dataDir: join(dir, 'influxdb') });
+  // Restarted in the recovery scenario: whichever process it is at the end is the one to stop.
+  const influxdOnExit = { kill: (signal: NodeJS.Signals) => influxd.process.kill(signal) };
+  running.add(influxdOnExit);
   let services: Services | undefined;
   // Ctrl-C on a long run must not leave the services and influxd behind.
   const abandon = () => {
@@ -677,6 +692,7 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
     process.off('SIGTERM', abandon);
     await services?.stop();
     await influxd.stop();
+    running.delete(influxdOnExit);
     rmSync(dir, { recursive: true, force: true });
   }
 }
