@@ -131,8 +131,9 @@ describe('overload guard', () => {
       timeoutMs: 5_000,
     });
     const said = holds.messages.map((m) => brokerHoldSchema.parse(JSON.parse(m.payload)));
+    // Held first, and a release said after it (the guard may hold again while the backlog drains).
     expect(said[0]).toMatchObject({ held: true });
-    expect(said.at(-1)).toMatchObject({ held: false });
+    expect(said.some((hold) => !hold.held)).toBe(true);
     expect(new Set(holds.messages.map((m) => m.topic)).size).toBe(1);
     expect(parseTopic(holds.messages[0]!.topic)).toMatchObject({ kind: 'broker-hold' });
     await Promise.all([
