@@ -52,7 +52,12 @@ interface StreamSources {
 
 export interface RedisBackends {
   persistence: StreamSources;
-  mq: { state: EventEmitter; close(callback: () => void): void };
+  mq: {
+    state: EventEmitter;
+    close(callback: () => void): void;
+    subConn?: { disconnect(): void };
+    pubConn?: { disconnect(): void };
+  };
   owners: RedisSessionOwners;
 }
 

@@ -13,6 +13,12 @@ export interface SessionStore {
   owners: SessionOwners;
   /** A `redis` check when the store is a shared Redis. */
   checks: HealthChecks;
+  /**
+   * Ends the Redis pub/sub connections at once. mqemitter-redis closes by QUIT and waits for both
+   * connections to end, which never comes while they are reconnecting after a Redis outage: the broker's
+   * close then hung (broker/health.test.ts, once in a loaded CI run).
+   */
+  cutRedis(): void;
   close(): Promise<void>;
 }
 
@@ -34,6 +40,7 @@ export async function openSessionStore(
       backends: { persistence: new IndexedMemoryPersistence() },
       owners,
       checks: {},
+      cutRedis: () => {},
       close: () => owners.close(),
     };
   }
@@ -50,6 +57,10 @@ export async function openSessionStore(
     backends,
     owners,
     checks: url ? { redis: () => unless(redisError === undefined, `Redis unreachable: ${redisError}`) } : {},
+    cutRedis: () => {
+      backends.mq.subConn?.disconnect();
+      backends.mq.pubConn?.disconnect();
+    },
     close: async () => {
       await new Promise<void>((resolve) => backends.mq.close(resolve));
       await owners.close();
