@@ -81,6 +81,12 @@ export interface ScenarioResult {
   silenceRaisedAfterConnect: Record<string, number>;
   /** Times the broker held telemetry publishers, and the hold announcements the rules heard. */
   overload: { brokerHolds: number; rulesHeardHeld: number };
+  /**
+   * Presses as the rules saw them: mean ms from the press to its arrival at the rules, and to the engine
+   * having processed it, and how many arrived over a second late. The rest of alarm→SSE is the rules' SSE
+   * write and the bench's own reading of it.
+   */
+  alarmPath?: { presses: number; meanArrivalMs: number; meanProcessedMs: number; arrivedAfter1s: number };
   processes: ProcessUsage[];
   /** The stock parts in the same run: a plain writer into the same influxd, a bare Aedes. */
   ceilings: { influxPointsPerS: number; bareBrokerReadingsPerS: number };
@@ -659,6 +665,22 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
         held: 'true',
       }),
     };
+    // Where an alarm's time goes: the rules' own histograms of press time to arrival, and to processed.
+    const lag = async (name: string, suffix: string, labels: Record<string, string> = {}) =>
+      scrapeMetric(services!.rulesUrl, `cradlewatch_rules_${name}_seconds_${suffix}`, {
+        kind: 'alarm',
+        ...labels,
+      });
+    const presses = await lag('arrival_lag', 'count');
+    const alarmPath =
+      presses > 0
+        ? {
+            presses,
+            meanArrivalMs: Math.round(((await lag('arrival_lag', 'sum')) / presses) * 1000),
+            meanProcessedMs: Math.round(((await lag('input_lag', 'sum')) / presses) * 1000),
+            arrivedAfter1s: presses - (await lag('arrival_lag', 'bucket', { le: '1' })),
+          }
+        : undefined;
     const sorted = latencies?.slice().sort((a, b) => a - b);
     return {
       scenario: name,
@@ -684,6 +706,7 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
       groundTruth: { devicesDropped: summary.devicesDropped, faults: summary.faults },
       silenceRaisedAfterConnect: await silenceRaisedSince(conn, allConnectedAt),
       overload,
+      ...(alarmPath ? { alarmPath } : {}),
       processes,
       ceilings,
     };
