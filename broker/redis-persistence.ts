@@ -55,8 +55,8 @@ export interface RedisBackends {
   mq: {
     state: EventEmitter;
     close(callback: () => void): void;
-    subConn?: { disconnect(): void };
-    pubConn?: { disconnect(): void };
+    subConn?: { status: string; disconnect(): void };
+    pubConn?: { status: string; disconnect(): void };
   };
   owners: RedisSessionOwners;
 }

@@ -14,7 +14,7 @@ export interface SessionStore {
   /** A `redis` check when the store is a shared Redis. */
   checks: HealthChecks;
   /**
-   * Ends the Redis pub/sub connections at once. mqemitter-redis closes by QUIT and waits for both
+   * Ends the Redis pub/sub connections still reconnecting. mqemitter-redis closes by QUIT and waits for both
    * connections to end, which never comes while they are reconnecting after a Redis outage: the broker's
    * close then hung (broker/health.test.ts, once in a loaded CI run).
    */
@@ -58,8 +58,11 @@ export async function openSessionStore(
     owners,
     checks: url ? { redis: () => unless(redisError === undefined, `Redis unreachable: ${redisError}`) } : {},
     cutRedis: () => {
-      backends.mq.subConn?.disconnect();
-      backends.mq.pubConn?.disconnect();
+      // Only a connection stuck reconnecting: cutting a live one rejects its commands in flight, which
+      // mqemitter-redis leaves unhandled.
+      for (const connection of [backends.mq.subConn, backends.mq.pubConn])
+        if (connection && connection.status !== 'ready' && connection.status !== 'end')
+          connection.disconnect();
     },
     close: async () => {
       await new Promise<void>((resolve) => backends.mq.close(resolve));
