@@ -21,6 +21,8 @@ export class Monitoring {
   readonly groups: SilenceGroups;
   /** Per wearable, the connection its latest reading came by (a gateway, or itself). */
   readonly #sources = new Map<string, string>();
+  /** Per source, the centre its readings were for: whose silence period it keeps. */
+  readonly #sourceCenters = new Map<string, string>();
   /** Per centre, how late its latest reading reached the rules (arrival minus placed time). */
   readonly #lag = new Map<string, number>();
 
@@ -82,8 +84,10 @@ export class Monitoring {
   /** A source silent for a silence period: its waiting wearables no longer wait for its later readings. */
   sourceSilentDue(source: string): number | undefined {
     if (!this.progress.waits(source)) return undefined;
-    const center = this.core.fleet().devices.get(source)?.center;
-    const silence = ms(this.core.thresholds(center ?? '').monitoringLost.silenceS);
+    // A source that never delivered is a wearable of its own, in the registry (unless it has left it).
+    const center = this.#sourceCenters.get(source) ?? this.core.fleet().devices.get(source)?.center;
+    if (center === undefined) return undefined;
+    const silence = ms(this.core.thresholds(center).monitoringLost.silenceS);
     return this.progress.silentAt(source, silence, this.core.clock());
   }
 
@@ -103,12 +107,13 @@ export class Monitoring {
   }
 
   /**
-   * A reading from the centre moved its progress: wearables waiting for it are looked at again, and its
+   * A reading by `source` moved its progress: wearables waiting on that source are looked at again, and its
    * delay decides whether the centre's monitoring is degraded. Degraded holds nothing back by itself: a
-   * per-wearable silence already waits for the watermark, and alarms and conditions never wait.
+   * per-wearable silence already waits for its source, and alarms and conditions never wait.
    */
   advanced(center: string, device: string, source: string, at: number, arrival: number): void {
     this.#sources.set(device, source);
+    this.#sourceCenters.set(source, center);
     for (const waiting of this.progress.advance(center, source, at, arrival)) {
       this.core.schedule({ kind: 'silence', id: waiting });
     }

@@ -86,18 +86,25 @@ export class InputProgress {
     }
   }
 
-  /** Whether a stall is in force at `now`: a source's silence waits for it to end. */
-  stalledUntil(now: number): number | undefined {
-    let until: number | undefined;
+  /**
+   * The stall in force at `now`, if any: from the earliest hold to the latest lease. A hold whose broker
+   * stopped saying so ended when its lease did, and is closed here.
+   */
+  #openStall(now: number): { start: number; end: number } | undefined {
+    let open: { start: number; end: number } | undefined;
     for (const [broker, hold] of this.#holds) {
       const end = hold.last + HOLD_LEASE_MS;
       if (end <= now) {
-        // The broker stopped saying so: the stall ended when its lease did.
         this.#holds.delete(broker);
         this.#closeStall(hold.since, end);
-      } else until = Math.max(until ?? end, end);
+      } else {
+        open = {
+          start: Math.min(open?.start ?? hold.since, hold.since),
+          end: Math.max(open?.end ?? end, end),
+        };
+      }
     }
-    return until;
+    return open;
   }
 
   #closeStall(start: number, end: number): void {
@@ -120,9 +127,8 @@ export class InputProgress {
   silentAt(source: string, silenceMs: number, now: number): number {
     let t = this.#sources.get(source)?.arrival ?? this.start;
     let remaining = silenceMs;
-    const stalled = this.stalledUntil(now);
-    const open = stalled === undefined ? [] : [{ start: this.stalledSince(now)!, end: stalled }];
-    for (const stall of [...this.#stalls, ...open]) {
+    const open = this.#openStall(now);
+    for (const stall of open ? [...this.#stalls, open] : this.#stalls) {
       if (stall.end <= t) continue;
       if (stall.start > t) {
         if (stall.start - t >= remaining) return t + remaining;
@@ -135,10 +141,7 @@ export class InputProgress {
 
   /** Since when a stall in force at `now` has lasted. */
   stalledSince(now: number): number | undefined {
-    if (this.stalledUntil(now) === undefined) return undefined;
-    let since = now;
-    for (const hold of this.#holds.values()) since = Math.min(since, hold.since);
-    return since;
+    return this.#openStall(now)?.start;
   }
 
   /** Whether a silence deadline of a wearable of `source` may fire at `now`; if not, it waits for progress. */
