@@ -1,8 +1,11 @@
-import { buildApp, type HttpDeps } from './app.ts';
+import { buildApp } from './app.ts';
+import type { HttpDeps } from './deps.ts';
 import type { HttpConfig } from './config.ts';
 import { pageAssets } from './assets.ts';
 
-export { alertOrder, buildApp, type HttpDeps } from './app.ts';
+export { buildApp } from './app.ts';
+export type { HttpDeps } from './deps.ts';
+export { alertOrder } from './routes/alerts.ts';
 export { httpConfigSchema, type HttpConfig, tokenSchema, type TokenConfig } from './config.ts';
 
 export interface RunningHttp {
