@@ -17,7 +17,8 @@ import { MqttAlertChannel } from './mqtt.ts';
 import { SseHub } from './sse.ts';
 import { tcpProxy } from '../../test/support/tcp-proxy.ts';
 import { webhookReceiver } from './testing/receiver.ts';
-import { WebhookChannel, webhookSchema } from './webhook.ts';
+import { WebhookChannel } from './webhook.ts';
+import { webhookSchema } from './webhook-config.ts';
 
 let mosquitto: RunningMosquitto;
 let ours: RunningBroker;

@@ -13,7 +13,8 @@ import { MqttAlertChannel } from './mqtt.ts';
 import { renderAlertText } from '../text/index.ts';
 import { type WebhookReceiver, webhookReceiver } from './testing/receiver.ts';
 import { webhookMetrics } from './metrics.ts';
-import { type AlertText, WebhookChannel, webhookSchema } from './webhook.ts';
+import { WebhookChannel } from './webhook.ts';
+import { type AlertText, webhookSchema } from './webhook-config.ts';
 
 const text: AlertText = (alert, locale, withNames) =>
   renderAlertText(alert, testFleet, { withNames, locale });

@@ -8,13 +8,14 @@ import { componentLogger, type Logger } from '../../lib/logger.ts';
 import { InfluxHistoryChannel } from './influx.ts';
 import { MqttAlertChannel } from './mqtt.ts';
 import { Outbox } from './outbox.ts';
-import { type AlertText, rateLimitOf, WebhookChannel, webhookSchema } from './webhook.ts';
+import { WebhookChannel } from './webhook.ts';
+import { type AlertText, rateLimitOf, webhookSchema } from './webhook-config.ts';
 import { renderAlertText } from '../text/index.ts';
 import type { DiskGuard } from '../journal/guard.ts';
 
 export { channelRegistry } from './metrics.ts';
 export { SseHub } from './sse.ts';
-export { webhookSchema, type WebhookConfig } from './webhook.ts';
+export { webhookSchema, type WebhookConfig } from './webhook-config.ts';
 
 export const channelsConfigSchema = z
   .object({

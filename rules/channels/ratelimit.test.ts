@@ -13,7 +13,8 @@ import { digestGroups, nextOutgoing } from './digest.ts';
 import { channelRegistry } from './metrics.ts';
 import { Outbox } from './outbox.ts';
 import { type ReceiverLimit, type WebhookReceiver, webhookReceiver, seqsIn } from './testing/receiver.ts';
-import { type AlertText, WebhookChannel, webhookSchema } from './webhook.ts';
+import { WebhookChannel } from './webhook.ts';
+import { type AlertText, webhookSchema } from './webhook-config.ts';
 
 const text: AlertText = (alert, locale, withNames) =>
   renderAlertText(alert, testFleet, { withNames, locale });
