@@ -5,7 +5,8 @@ export {
   ids,
   writeFleetFiles,
 } from './fleet-gen.ts';
-export { NAP_CLIENT, type SimulationPlan, simulate } from './model.ts';
+export { simulate } from './model.ts';
+export { NAP_CLIENT, type SimulationPlan } from './model/plan.ts';
 export { FAULT_KINDS, type FaultKind, type SimRecord, readRecording } from './recording.ts';
 export {
   type RunOptions,

@@ -3,7 +3,8 @@ import { ConfigError } from '../protocol/config.ts';
 import type { Fleet } from '../protocol/fleet.ts';
 import { describeZodError } from '../protocol/reasons.ts';
 import { type Logger, silentLogger } from '../lib/logger.ts';
-import { simulate, type SimulationPlan } from './model.ts';
+import { simulate } from './model.ts';
+import type { SimulationPlan } from './model/plan.ts';
 import { type FaultKind, RecordingWriter, readRecording, type SimRecord } from './recording.ts';
 import {
   type Behaviour,

@@ -1,7 +1,7 @@
 import { setImmediate as yieldToIo } from 'node:timers/promises';
 import type { Logger } from '../lib/logger.ts';
 import { LeanClient } from './lean-client.ts';
-import { NAP_CLIENT } from './model.ts';
+import { NAP_CLIENT } from './model/plan.ts';
 import type { SimRecord } from './recording.ts';
 
 export interface Account {
