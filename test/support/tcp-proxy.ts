@@ -16,13 +16,14 @@ export interface MqttProxy extends TcpProxy {
 
 /** Carries what a client sends on to the server; the server's replies are piped back as they come. */
 type Forward = (inbound: Socket, outbound: Socket) => void;
+const pipeOn: Forward = (inbound, outbound) => inbound.pipe(outbound);
 
 /**
  * A loopback TCP relay in front of a real server (broker, InfluxDB), so a test can take the peer away from
  * one client without stopping a server other tests share. A client's connection ends with the server's.
  */
 export function tcpProxy(targetPort: number): Promise<TcpProxy> {
-  return relay(targetPort, (inbound, outbound) => inbound.pipe(outbound));
+  return relay(() => [targetPort]);
 }
 
 /**
@@ -31,24 +32,31 @@ export function tcpProxy(targetPort: number): Promise<TcpProxy> {
  */
 export async function mqttProxy(targetPort: number): Promise<MqttProxy> {
   const proxy = { holdSubscribes: false, held: 0 };
-  const base = await relay(targetPort, (inbound, outbound) => {
-    let pending = Buffer.alloc(0);
-    inbound.on('data', (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      for (;;) {
-        const packet = nextPacket(pending);
-        if (!packet) return;
-        pending = pending.subarray(packet.length);
-        // Packet type 8 is SUBSCRIBE.
-        if (proxy.holdSubscribes && packet[0]! >> 4 === 8) proxy.held++;
-        else outbound.write(packet);
-      }
-    });
-  });
+  const base = await relay(
+    () => [targetPort],
+    (inbound, outbound) => {
+      let pending = Buffer.alloc(0);
+      inbound.on('data', (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        for (;;) {
+          const packet = nextPacket(pending);
+          if (!packet) return;
+          pending = pending.subarray(packet.length);
+          // Packet type 8 is SUBSCRIBE.
+          if (proxy.holdSubscribes && packet[0]! >> 4 === 8) proxy.held++;
+          else outbound.write(packet);
+        }
+      });
+    },
+  );
   return Object.assign(proxy, base);
 }
 
-async function relay(targetPort: number, forward: Forward): Promise<TcpProxy> {
+/**
+ * The one relay every stand-in here is built on. Each client's connection goes to the first of `route()`'s
+ * ports that accepts (the client is held until then, and dropped if none does); it ends with the server's.
+ */
+export async function relay(route: () => number[], forward: Forward = pipeOn): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   const track = (socket: Socket) => {
     sockets.add(socket);
@@ -57,12 +65,28 @@ async function relay(targetPort: number, forward: Forward): Promise<TcpProxy> {
   };
   const server = createServer((inbound) => {
     track(inbound);
-    const outbound = connect(targetPort, '127.0.0.1');
-    track(outbound);
-    outbound.pipe(inbound);
-    forward(inbound, outbound);
-    inbound.on('close', () => outbound.destroy());
-    outbound.on('close', () => inbound.destroy());
+    inbound.pause();
+    const ports = route();
+    let outbound: Socket | undefined;
+    inbound.on('close', () => outbound?.destroy());
+    const attempt = (tried: number) => {
+      if (tried === ports.length || inbound.destroyed) return inbound.destroy();
+      const upstream = connect(ports[tried]!, '127.0.0.1');
+      outbound = upstream;
+      track(upstream);
+      let connected = false;
+      upstream.on('error', () => {
+        if (!connected) attempt(tried + 1);
+      });
+      upstream.once('connect', () => {
+        connected = true;
+        upstream.on('close', () => inbound.destroy());
+        upstream.pipe(inbound);
+        forward(inbound, upstream);
+        inbound.resume();
+      });
+    };
+    attempt(0);
   });
   const port = await freePort();
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
