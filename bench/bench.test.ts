@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { type BenchOptions, SCENARIOS, SMOKE, runBench } from './harness.ts';
+import { runBench } from './harness.ts';
+import { type BenchOptions, SCENARIOS, SMOKE } from './options.ts';
 
 const resultsDir = mkdtempSync(join(tmpdir(), 'cw-bench-results-'));
 afterAll(() => rmSync(resultsDir, { recursive: true, force: true }));

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { ConfigError } from '../protocol/config.ts';
 import { describeZodError } from '../protocol/reasons.ts';
-import { type BenchOptions, SCENARIOS, SMOKE, TOPOLOGIES, runBench } from './harness.ts';
+import { runBench } from './harness.ts';
+import { type BenchOptions, SCENARIOS, SMOKE, TOPOLOGIES } from './options.ts';
 
 const flagsSchema = z.object({
   scenario: z.enum([...SCENARIOS, 'all']).default('all'),
@@ -53,6 +54,11 @@ export function registerBenchCommand(program: Command): void {
         ceilingS: sizes.ceilingS,
         progress: (line) => console.error(line),
       };
+      // Ctrl-C on a long run must not leave the services and influxd behind: exiting runs the bench's
+      // cleanups (on-exit.ts), which kill them and remove the run's directory.
+      const abandon = () => process.exit(130);
+      process.once('SIGINT', abandon);
+      process.once('SIGTERM', abandon);
       const { table, jsonFile } = await runBench(options);
       console.log(`\n${table}\n\nJSON: ${jsonFile}`);
     });

@@ -1,0 +1,32 @@
+import { scrapeMetric } from '../lib/ops/index.ts';
+import type { ScenarioResult } from './options.ts';
+import type { Services } from './services.ts';
+
+/** What the services' own /metrics say about the run: the broker's holds, and presses as the rules saw them. */
+export async function serviceCounters(
+  services: Services,
+): Promise<Pick<ScenarioResult, 'overload' | 'alarmPath'>> {
+  const overload = {
+    brokerHolds: await scrapeMetric(services.brokerUrl, 'cradlewatch_broker_overload_holds_total'),
+    rulesHeardHeld: await scrapeMetric(services.rulesUrl, 'cradlewatch_rules_broker_holds_heard_total', {
+      held: 'true',
+    }),
+  };
+  // Where an alarm's time goes: the rules' own histograms of press time to arrival, and to processed.
+  const lag = async (name: string, suffix: string, labels: Record<string, string> = {}) =>
+    scrapeMetric(services.rulesUrl, `cradlewatch_rules_${name}_seconds_${suffix}`, {
+      kind: 'alarm',
+      ...labels,
+    });
+  const presses = await lag('arrival_lag', 'count');
+  const alarmPath =
+    presses > 0
+      ? {
+          presses,
+          meanArrivalMs: Math.round(((await lag('arrival_lag', 'sum')) / presses) * 1000),
+          meanProcessedMs: Math.round(((await lag('input_lag', 'sum')) / presses) * 1000),
+          arrivedAfter1s: presses - (await lag('arrival_lag', 'bucket', { le: '1' })),
+        }
+      : undefined;
+  return { overload, ...(alarmPath ? { alarmPath } : {}) };
+}
