@@ -14,7 +14,8 @@ import { press } from './alarm.ts';
 import { Alerts } from './alerts.ts';
 import { Conditions } from './conditions.ts';
 import { type Core, type EngineOutput, alertKey, emptyOutput } from './core.ts';
-import { type Deadline, Deadlines } from './deadlines.ts';
+import { deadlineRoutes } from './deadline-routes.ts';
+import { Deadlines } from './deadlines.ts';
 import { DeviceClocks } from './device-clock.ts';
 import { Monitoring } from './monitoring.ts';
 import { Naps } from './naps.ts';
@@ -65,6 +66,7 @@ export class Engine {
   readonly #store: Store;
   readonly #core: Core;
   readonly #deadlines: Deadlines;
+  readonly #routes: ReturnType<typeof deadlineRoutes>;
   readonly #alerts: Alerts;
   readonly #conditions: Conditions;
   readonly #monitoring: Monitoring;
@@ -95,8 +97,8 @@ export class Engine {
     };
     const core = this.#core;
     this.#deadlines = new Deadlines(
-      (d) => this.#due(d),
-      (d, at) => this.#fire(d, at),
+      (d) => this.#routes[d.kind].due(d.id),
+      (d, at) => this.#routes[d.kind].fire(d.id, at),
     );
     this.#alerts = new Alerts(core);
     this.#conditions = new Conditions(core, this.#alerts);
@@ -112,6 +114,12 @@ export class Engine {
       (infant, started, at) => this.#napChanged(infant, started, at),
       (infant) => this.#readings.latestOf(infant),
     );
+    this.#routes = deadlineRoutes({
+      conditions: this.#conditions,
+      alerts: this.#alerts,
+      monitoring: this.#monitoring,
+      naps: this.#naps,
+    });
     this.#alerts.onClose = (alert) => {
       if (alert.rule !== 'monitoring-lost') return;
       const device = this.#fleet.wearableOfInfant.get(alert.subject.id);
@@ -324,53 +332,6 @@ export class Engine {
       if (latest) this.#readings.judgeWearable(infant, Math.max(at, latest.ts));
     }
     this.#monitoring.napChanged(infant, started, at);
-  }
-
-  // ---- deadlines ------------------------------------------------------------------------------------
-
-  #due(d: Deadline): number | undefined {
-    switch (d.kind) {
-      case 'condition':
-        return this.#conditions.due(d.id)?.at;
-      case 'alert':
-        return this.#alerts.due(d.id)?.at;
-      case 'silence':
-        return this.#monitoring.silenceDue(d.id);
-      case 'source-silence':
-        return this.#monitoring.sourceSilentDue(d.id);
-      case 'silent-group':
-        return this.#monitoring.groups.due(d.id);
-      case 'schedule':
-        return this.#naps.scheduleDue(d.id);
-      case 'check':
-        return this.#naps.checkDue(d.id);
-    }
-  }
-
-  #fire(d: Deadline, at: number): void {
-    switch (d.kind) {
-      case 'condition':
-        this.#conditions.fire(d.id);
-        break;
-      case 'alert':
-        this.#alerts.fire(d.id);
-        break;
-      case 'silence':
-        this.#monitoring.fireSilence(d.id, at);
-        break;
-      case 'source-silence':
-        this.#monitoring.fireSourceSilent(d.id);
-        break;
-      case 'silent-group':
-        this.#monitoring.groups.fire(d.id, at);
-        break;
-      case 'schedule':
-        this.#naps.fireSchedule(d.id, at);
-        break;
-      case 'check':
-        this.#naps.fireChecks(d.id, at);
-        break;
-    }
   }
 
   #scheduleAll(): void {
