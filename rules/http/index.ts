@@ -3,7 +3,7 @@ import type { HttpConfig } from './config.ts';
 import { pageAssets } from './assets.ts';
 
 export { alertOrder, buildApp, type HttpDeps } from './app.ts';
-export { httpConfigSchema, type HttpConfig, tokenSchema, type TokenConfig } from './config.ts';
+export { httpConfigSchema, httpSettings, type HttpConfig, tokenSchema, type TokenConfig } from './config.ts';
 
 export interface RunningHttp {
   url: string;
