@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { type ConfigSources, envBoolean, loadConfig, portSchema } from '../protocol/config.ts';
+import { type ConfigSources, FLEET_FILE_SETTING, envBoolean, portSchema } from '../protocol/config.ts';
+import { type Setting, loadSettings } from '../protocol/settings.ts';
 import { idSchema } from '../protocol/ids.ts';
 import { passwordHashSchema } from '../protocol/fleet.ts';
 import { LIMITS } from '../protocol/payloads.ts';
@@ -99,41 +100,63 @@ export const brokerConfigSchema = z
   });
 export type BrokerConfig = z.infer<typeof brokerConfigSchema>;
 
-export const BROKER_ENV: Record<string, string> = {
-  CW_BROKER_HOST: 'host',
-  CW_BROKER_PORT: 'port',
-  CW_BROKER_TLS_PORT: 'tlsPort',
-  CW_BROKER_WS_PORT: 'wsPort',
-  CW_BROKER_HTTP_PORT: 'httpPort',
-  CW_BROKER_TLS_CERT: 'tls.cert',
-  CW_BROKER_TLS_KEY: 'tls.key',
-  CW_FLEET_FILE: 'fleetFile',
-  CW_BROKER_ALLOW_ANONYMOUS: 'allowAnonymous',
-  CW_BROKER_REDIS: 'redis',
-  CW_BROKER_DATA_DIR: 'dataDir',
-  CW_BROKER_ACL_FILE: 'aclFile',
-  CW_BROKER_MAX_CONNECTIONS: 'limits.maxConnections',
-  CW_BROKER_PUBLISH_RATE: 'limits.publishRate',
-};
-
-/** `cradlewatch broker` flags: commander's attribute → config path. */
-export const BROKER_FLAGS: Record<string, string> = {
-  fleet: 'fleetFile',
-  host: 'host',
-  port: 'port',
-  tlsPort: 'tlsPort',
-  wsPort: 'wsPort',
-  httpPort: 'httpPort',
-  redis: 'redis',
-  allowAnonymous: 'allowAnonymous',
-  dataDir: 'dataDir',
-  aclFile: 'aclFile',
-};
+/** What `cradlewatch broker` takes from env and flags, beside the file (accounts, the other limits). */
+export const BROKER_SETTINGS: Setting[] = [
+  { path: 'host', env: 'CW_BROKER_HOST', flag: '--host <host>', help: 'address to bind' },
+  { path: 'port', env: 'CW_BROKER_PORT', flag: '--port <port>', help: 'MQTT over TCP; 0 = a free port' },
+  {
+    path: 'tlsPort',
+    env: 'CW_BROKER_TLS_PORT',
+    flag: '--tls-port <port>',
+    help: 'MQTT over TLS, when tls.cert and tls.key are set',
+  },
+  { path: 'tls.cert', env: 'CW_BROKER_TLS_CERT', help: 'TLS certificate file (PEM)' },
+  { path: 'tls.key', env: 'CW_BROKER_TLS_KEY', help: 'its private key (PEM)' },
+  {
+    path: 'wsPort',
+    env: 'CW_BROKER_WS_PORT',
+    flag: '--ws-port <port>',
+    help: 'MQTT over WebSocket at /mqtt; off when absent',
+  },
+  {
+    path: 'httpPort',
+    env: 'CW_BROKER_HTTP_PORT',
+    flag: '--http-port <port>',
+    help: '/healthz and /metrics; off when absent',
+  },
+  FLEET_FILE_SETTING,
+  {
+    path: 'allowAnonymous',
+    env: 'CW_BROKER_ALLOW_ANONYMOUS',
+    flag: '--allow-anonymous',
+    help: 'development only: no authentication, every topic open',
+  },
+  {
+    path: 'redis',
+    env: 'CW_BROKER_REDIS',
+    flag: '--redis <url>',
+    help: 'Redis for shared persistence and pub/sub (cluster of brokers)',
+  },
+  {
+    path: 'dataDir',
+    env: 'CW_BROKER_DATA_DIR',
+    flag: '--data-dir <dir>',
+    help: 'keep sessions and retained messages on disk there (private redis-server); in memory when absent',
+  },
+  {
+    path: 'aclFile',
+    env: 'CW_BROKER_ACL_FILE',
+    flag: '--acl-file <file>',
+    help: "operator ACL (mosquitto acl_file syntax) applied after the registry's",
+  },
+  { path: 'limits.maxConnections', env: 'CW_BROKER_MAX_CONNECTIONS', help: 'open connections in all' },
+  {
+    path: 'limits.publishRate',
+    env: 'CW_BROKER_PUBLISH_RATE',
+    help: 'sustained publishes per second of a device',
+  },
+];
 
 export function loadBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
-  return loadConfig(brokerConfigSchema, {
-    ...sources,
-    envMap: { ...BROKER_ENV, ...sources.envMap },
-    flagMap: { ...BROKER_FLAGS, ...sources.flagMap },
-  });
+  return loadSettings(brokerConfigSchema, BROKER_SETTINGS, sources);
 }

@@ -1,7 +1,7 @@
 export {
   brokerConfigSchema,
   loadBrokerConfig,
-  BROKER_ENV,
+  BROKER_SETTINGS,
   type BrokerConfig,
   type ServiceAccount,
 } from './config.ts';

@@ -115,6 +115,17 @@ const cases: Record<string, Case[]> = {
       says: ['clock.speed (env CW_RULES_SPEED): expected a number (got "fast")'],
     },
   ],
+  frontend: [
+    {
+      argv: ['frontend', '--http-port', 'web'],
+      env: { CW_FRONTEND_HTTP_PORT: '8081' },
+      says: [
+        'fleetFile (not set; env CW_FLEET_FILE or --fleet): required',
+        'http.port (--http-port): expected a number (got "web")',
+      ],
+      not: ['CW_FRONTEND_HTTP_PORT'],
+    },
+  ],
   sim: [
     {
       argv: ['sim', 'run', '--dry-run', '--config', '{file}'],

@@ -61,6 +61,32 @@ describe('--print-config: the merged config of file, env and flags, secrets mask
     expect(replay).toMatchObject({ speed: 10, window: 5, nap: { password: '***' } });
   });
 
+  it('ingest, frontend and up', async () => {
+    const ingest = await printed(['ingest', '--batch-size', '50', '--client-id', 'ingest-0'], {
+      CW_INFLUX_URL: 'http://127.0.0.1:8086',
+      CW_INFLUX_TOKEN: 'influx-secret',
+      CW_INFLUX_ORG: 'cw',
+      CW_INFLUX_BUCKET: 'cw',
+      CW_INGEST_BATCH_SIZE: '7',
+    });
+    expect(ingest).toMatchObject({
+      batch: { size: 50 },
+      mqtt: { clientId: 'ingest-0' },
+      influx: { api: 'v2', token: '***' },
+    });
+    const frontend = await printed(['frontend', '--fleet', 'fleet.yaml', '--http-port', '0'], {
+      CW_MQTT_PASSWORD: 'mqtt-secret',
+      CW_FRONTEND_HTTP_HOST: '0.0.0.0',
+    });
+    expect(frontend).toMatchObject({
+      fleetFile: 'fleet.yaml',
+      http: { host: '0.0.0.0', port: 0 },
+      mqtt: { password: '***' },
+    });
+    const up = await printed(['up', '--demo', '--mqtt-port', '1999'], { CW_DATA_DIR: join(dir, 'up') });
+    expect(up).toMatchObject({ demo: true, mqttPort: 1999, dataDir: join(dir, 'up') });
+  });
+
   it('rules, with per-centre thresholds shown as an object', async () => {
     const config = file(
       'rules.yaml',

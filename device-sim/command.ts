@@ -1,9 +1,16 @@
 import type { Command } from 'commander';
-import { ConfigError, loadConfig, printableConfig } from '../protocol/config.ts';
+import { ConfigError } from '../protocol/config.ts';
+import {
+  type SettingFlags,
+  addSettingOptions,
+  flagAttribute,
+  loadSettings,
+  printedConfig,
+} from '../protocol/settings.ts';
 import { readFleet } from '../lib/fleet-file.ts';
 import { createLogger } from '../lib/logger.ts';
 import { exitOnSignals } from '../lib/lifecycle.ts';
-import { type SimConfig, SIM_ENV, SIM_FLAGS, readCredentials, simConfigSchema } from './config.ts';
+import { type SimConfig, SIM_SETTINGS, readCredentials, simConfigSchema } from './config.ts';
 import { generateFleet, monthOf, writeFleetFiles } from './fleet-gen.ts';
 import {
   type RunOptions,
@@ -20,47 +27,21 @@ const int = (value: string) => {
   return Number(value);
 };
 
-const FAULT_FLAGS = [
-  ['malformed-json', 'malformedJson'],
-  ['schema-violation', 'schemaViolation'],
-  ['duplicate', 'duplicate'],
-  ['out-of-order', 'outOfOrder'],
-  ['clock-skew', 'clockSkew'],
-  ['oversized', 'oversized'],
-  ['spoofed-topic', 'spoofedTopic'],
-  ['wrong-password', 'wrongPassword'],
-  ['connection-storm', 'connectionStorm'],
-] as const;
+/** What `sim replay` takes: the sending settings, for a recording that fixes fleet, faults and timing. */
+const REPLAY_PATHS = new Set([
+  'url',
+  'credentials',
+  'speed',
+  'window',
+  'connectRate',
+  'nap.username',
+  'nap.password',
+  'status',
+]);
 
-interface RunFlags {
-  config?: string;
-  url?: string;
-  scenario?: string;
-  fleet?: string;
-  credentials?: string;
-  devices?: string;
-  gateways?: boolean;
-  seed?: string;
-  speed?: string;
-  startTime?: string;
-  duration?: string;
-  record?: string;
-  dryRun?: boolean;
-  window?: string;
-  connectRate?: string;
-  wearableInterval?: string;
-  roomInterval?: string;
-  gatewayFlush?: string;
-  napUsername?: string;
-  napPassword?: string;
-  status?: string;
-  printConfig?: boolean;
-  [fault: string]: unknown;
-}
-
-/** `--fault-malformed-json` is commander's `faultMalformedJson`, and sets `faults.malformedJson`. */
-const FAULT_FLAG_MAP = Object.fromEntries(
-  FAULT_FLAGS.map(([, key]) => [`fault${key[0]!.toUpperCase()}${key.slice(1)}`, `faults.${key}`]),
+/** Commander's names of the fault flags, whose text is read as a number below. */
+const FAULT_ATTRIBUTES = SIM_SETTINGS.filter((s) => s.path.startsWith('faults.')).map((s) =>
+  flagAttribute(s.flag!),
 );
 
 /** Fault rates are numbers in scenario files too, so the schema does not coerce: a flag's text is read here. */
@@ -70,16 +51,11 @@ function asNumber(value: unknown): unknown {
     : value;
 }
 
-function configOf(flags: RunFlags): SimConfig {
+function configOf(flags: SettingFlags): SimConfig {
   const rates = Object.fromEntries(
-    Object.keys(FAULT_FLAG_MAP).map((attribute) => [attribute, asNumber(flags[attribute])]),
+    FAULT_ATTRIBUTES.map((attribute) => [attribute, asNumber(flags[attribute])]),
   );
-  return loadConfig(simConfigSchema, {
-    file: flags.config,
-    envMap: SIM_ENV,
-    flags: { ...flags, ...rates },
-    flagMap: { ...SIM_FLAGS, ...FAULT_FLAG_MAP },
-  });
+  return loadSettings(simConfigSchema, SIM_SETTINGS, { file: flags.config, flags: { ...flags, ...rates } });
 }
 
 function statusMode(config: SimConfig): StatusMode {
@@ -198,64 +174,27 @@ export function registerSimCommand(program: Command): void {
       );
     });
 
-  const run = sim
-    .command('run')
-    .description('run a scenario or a generated fleet against a broker')
-    .option('--config <file>', 'YAML/JSON config file')
-    .option('--url <url>', 'broker URL')
-    .option('--scenario <name|file>', `scenario: ${listScenarios().join(', ')} or a YAML file`)
-    .option('--fleet <file>', 'fleet registry (from `sim fleet`)')
-    .option('--credentials <file>', 'clear device passwords (from `sim fleet`)')
-    .option('--devices <n>', 'generate this many wearables instead of a scenario fleet')
-    .option('--gateways', 'room gateways batch their wearables')
-    .option('--seed <s>', 'seed')
-    .option('--speed <x>', '1, 10, … or max')
-    .option('--start-time <iso|ms>', 'simulated t0 (default: now)')
-    .option('--duration <d>', 'simulated duration, e.g. 60s, 2h')
-    .option('--record <file.jsonl>', 'write every publish to a recording')
-    .option('--dry-run', 'generate (and record) without a broker')
-    .option('--window <n>', 'publishes awaiting acknowledgement before pausing')
-    .option('--connect-rate <n>', 'connections opened per second')
-    .option('--wearable-interval <d>', 'time between wearable readings (default 1s)')
-    .option('--room-interval <d>', 'time between room sensor readings (default 10s)')
-    .option('--gateway-flush <d>', 'how often a gateway sends its batch (default 1s)')
-    .option('--nap-username <u>', 'account for nap messages (caregiver/supervisor)')
-    .option('--nap-password <p>', 'its password')
-    .option('--status <mode>', 'auto, tty, log or off')
-    .option('--print-config', 'print the merged config (secrets masked) and exit');
-  for (const [flag, key] of FAULT_FLAGS) {
-    const per =
-      key === 'wrongPassword' || key === 'connectionStorm'
-        ? 'per simulated minute'
-        : 'per telemetry message (0-1)';
-    run.option(`--fault-${flag} <rate>`, `${flag} faults ${per}`);
-  }
-  run.action(async (flags: RunFlags) => {
+  const run = sim.command('run').description('run a scenario or a generated fleet against a broker');
+  addSettingOptions(run, simConfigSchema, SIM_SETTINGS).action(async (flags: SettingFlags) => {
     const config = configOf(flags);
-    if (flags.printConfig) return console.log(printableConfig(config));
+    if (printedConfig(flags, config)) return;
     const logger = createLogger().child({ component: 'device-sim' });
     await finish(runSimulation({ ...runOptionsOf(config), logger }), logger);
   });
 
-  sim
+  const replayCommand = sim
     .command('replay <file>')
-    .description('publish a recording again with its simulated timing')
-    .option('--config <file>', 'YAML/JSON config file')
-    .option('--url <url>', 'broker URL')
-    .option('--credentials <file>', 'clear device passwords')
-    .option('--speed <x>', '1, 10, … or max')
-    .option('--window <n>', 'publishes awaiting acknowledgement before pausing')
-    .option('--connect-rate <n>', 'connections opened per second')
-    .option('--nap-username <u>', 'account for nap messages')
-    .option('--nap-password <p>', 'its password')
-    .option('--status <mode>', 'auto, tty, log or off')
-    .option('--print-config', 'print the merged config (secrets masked) and exit')
-    .action(async (file: string, flags: RunFlags) => {
-      const config = configOf(flags);
-      if (flags.printConfig) return console.log(printableConfig(config));
-      const logger = createLogger().child({ component: 'device-sim' });
-      await finish(replay(file, { ...sendOptions(config), logger }), logger);
-    });
+    .description('publish a recording again with its simulated timing');
+  addSettingOptions(
+    replayCommand,
+    simConfigSchema,
+    SIM_SETTINGS.filter((s) => REPLAY_PATHS.has(s.path)),
+  ).action(async (file: string, flags: SettingFlags) => {
+    const config = configOf(flags);
+    if (printedConfig(flags, config)) return;
+    const logger = createLogger().child({ component: 'device-sim' });
+    await finish(replay(file, { ...sendOptions(config), logger }), logger);
+  });
 
   sim
     .command('scenarios')

@@ -5,7 +5,14 @@ import { ConfigError, envBoolean } from '../protocol/config.ts';
 import { reportUnknownKeys } from '../protocol/config-keys.ts';
 import { idSchema } from '../protocol/ids.ts';
 import { describeZodError } from '../protocol/reasons.ts';
-import { behaviourSchema, durationSchema, faultOverridesSchema } from './scenario.ts';
+import type { Setting } from '../protocol/settings.ts';
+import {
+  behaviourSchema,
+  durationSchema,
+  faultOverridesSchema,
+  faultRatesSchema,
+  listScenarios,
+} from './scenario.ts';
 
 export const speedSchema = z.union([z.literal('max'), z.coerce.number().positive().max(1_000_000)]);
 
@@ -75,40 +82,83 @@ export const simConfigSchema = z.strictObject({
 });
 export type SimConfig = z.infer<typeof simConfigSchema>;
 
-export const SIM_ENV: Record<string, string> = {
-  CW_SIM_URL: 'url',
-  CW_SIM_SCENARIO: 'scenario',
-  CW_SIM_FLEET: 'fleet',
-  CW_SIM_CREDENTIALS: 'credentials',
-  CW_SIM_SPEED: 'speed',
-  CW_SIM_START_TIME: 'startTime',
-  CW_SIM_NAP_USERNAME: 'nap.username',
-  CW_SIM_NAP_PASSWORD: 'nap.password',
-};
+const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
-/** `sim run` and `sim replay` flags: commander's attribute → config path (fault flags are added by the command). */
-export const SIM_FLAGS: Record<string, string> = {
-  url: 'url',
-  scenario: 'scenario',
-  fleet: 'fleet',
-  credentials: 'credentials',
-  devices: 'devices',
-  gateways: 'gateways',
-  seed: 'seed',
-  speed: 'speed',
-  startTime: 'startTime',
-  duration: 'duration',
-  record: 'record',
-  dryRun: 'dryRun',
-  window: 'window',
-  connectRate: 'connectRate',
-  wearableInterval: 'wearableInterval',
-  roomInterval: 'roomInterval',
-  gatewayFlush: 'gatewayFlush',
-  napUsername: 'nap.username',
-  napPassword: 'nap.password',
-  status: 'status',
-};
+/** `--fault-malformed-json <rate>` and the rest: one flag per fault of the scenario format. */
+const FAULT_SETTINGS: Setting[] = Object.keys(faultRatesSchema.shape).map((key) => ({
+  path: `faults.${key}`,
+  flag: `--fault-${kebab(key)} <rate>`,
+  help: `${kebab(key)} faults ${
+    key === 'wrongPassword' || key === 'connectionStorm'
+      ? 'per simulated minute'
+      : 'per telemetry message (0-1)'
+  }`,
+}));
+
+/** What `sim run` takes from env and flags beside the file; `sim replay` takes the sending part of them. */
+export const SIM_SETTINGS: Setting[] = [
+  { path: 'url', env: 'CW_SIM_URL', flag: '--url <url>', help: 'broker URL (plain MQTT over TCP)' },
+  {
+    path: 'scenario',
+    env: 'CW_SIM_SCENARIO',
+    flag: '--scenario <name|file>',
+    help: `scenario: ${listScenarios().join(', ')} or a YAML file; nap-time without a fleet or devices`,
+  },
+  { path: 'fleet', env: 'CW_SIM_FLEET', flag: '--fleet <file>', help: 'fleet registry (from `sim fleet`)' },
+  {
+    path: 'credentials',
+    env: 'CW_SIM_CREDENTIALS',
+    flag: '--credentials <file>',
+    help: 'clear device passwords (from `sim fleet`); anonymous without',
+  },
+  {
+    path: 'devices',
+    flag: '--devices <n>',
+    help: 'generate this many wearables instead of a scenario fleet',
+  },
+  { path: 'gateways', flag: '--gateways', help: 'room gateways batch their wearables' },
+  { path: 'seed', flag: '--seed <s>', help: 'seed' },
+  { path: 'speed', env: 'CW_SIM_SPEED', flag: '--speed <x>', help: '1, 10, … or max' },
+  {
+    path: 'startTime',
+    env: 'CW_SIM_START_TIME',
+    flag: '--start-time <iso|ms>',
+    help: 'simulated t0; now when absent',
+  },
+  {
+    path: 'duration',
+    flag: '--duration <d>',
+    help: "simulated duration, e.g. 60s, 2h; the scenario's when absent",
+  },
+  { path: 'record', flag: '--record <file.jsonl>', help: 'write every publish to a recording' },
+  { path: 'dryRun', flag: '--dry-run', help: 'generate (and record) without a broker' },
+  { path: 'window', flag: '--window <n>', help: 'publishes awaiting acknowledgement before pausing' },
+  { path: 'connectRate', flag: '--connect-rate <n>', help: 'connections opened per second' },
+  {
+    path: 'wearableInterval',
+    flag: '--wearable-interval <d>',
+    help: 'time between wearable readings (over behaviour.wearableIntervalMs)',
+  },
+  {
+    path: 'roomInterval',
+    flag: '--room-interval <d>',
+    help: 'time between room sensor readings (over behaviour.roomIntervalMs)',
+  },
+  {
+    path: 'gatewayFlush',
+    flag: '--gateway-flush <d>',
+    help: 'how often a gateway sends its batch (over behaviour.gatewayFlushMs)',
+  },
+  {
+    path: 'nap.username',
+    env: 'CW_SIM_NAP_USERNAME',
+    flag: '--nap-username <u>',
+    help: 'account nap messages go out under (caregiver/supervisor); anonymous without',
+  },
+  { path: 'nap.password', env: 'CW_SIM_NAP_PASSWORD', flag: '--nap-password <p>', help: 'its password' },
+  { path: 'status', flag: '--status <mode>', help: 'auto, tty, log or off' },
+  ...FAULT_SETTINGS,
+];
 
 const credentialsFileSchema = z.strictObject({ devices: z.record(idSchema, z.string().min(1)) });
 

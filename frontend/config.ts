@@ -1,7 +1,13 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { type ConfigSources, loadConfig, mqttClientConfigSchema } from '../protocol/config.ts';
-import { httpConfigSchema } from '../rules/http/index.ts';
+import {
+  type ConfigSources,
+  FLEET_FILE_SETTING,
+  mqttClientConfigSchema,
+  mqttSettings,
+} from '../protocol/config.ts';
+import { type Setting, loadSettings } from '../protocol/settings.ts';
+import { httpConfigSchema, httpSettings } from '../rules/http/index.ts';
 
 export const frontendConfigSchema = z.object({
   /**
@@ -20,17 +26,13 @@ export const frontendConfigSchema = z.object({
 
 export type FrontendConfig = z.infer<typeof frontendConfigSchema>;
 
-export const FRONTEND_ENV: Record<string, string> = {
-  CW_MQTT_URL: 'mqtt.url',
-  CW_MQTT_USERNAME: 'mqtt.username',
-  CW_MQTT_PASSWORD: 'mqtt.password',
-  CW_FRONTEND_CLIENT_ID: 'mqtt.clientId',
-  CW_FLEET_FILE: 'fleetFile',
-  CW_FRONTEND_HTTP_HOST: 'http.host',
-  CW_FRONTEND_HTTP_PORT: 'http.port',
-};
+/** What `cradlewatch frontend` takes from env and flags, beside the file. */
+export const FRONTEND_SETTINGS: Setting[] = [
+  ...mqttSettings('CW_FRONTEND', 'cradlewatch-frontend-<host name>'),
+  FLEET_FILE_SETTING,
+  ...httpSettings('CW_FRONTEND'),
+];
 
-/** File, then env (FRONTEND_ENV), then flags. */
 export function loadFrontendConfig(sources: ConfigSources = {}): FrontendConfig {
-  return loadConfig(frontendConfigSchema, { ...sources, envMap: { ...FRONTEND_ENV, ...sources.envMap } });
+  return loadSettings(frontendConfigSchema, FRONTEND_SETTINGS, sources);
 }

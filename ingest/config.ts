@@ -1,15 +1,22 @@
 import { z } from 'zod';
 import {
   type ConfigSources,
+  FLEET_FILE_SETTING,
   clockSkewSchema,
+  clockSkewSetting,
   envBoolean,
-  loadConfig,
   mqttClientConfigSchema,
+  mqttSettings,
   portSchema,
 } from '../protocol/config.ts';
-import { centerSelectionFields, selectionRefinement } from '../protocol/partition.ts';
+import {
+  centerSelectionFields,
+  centerSelectionSettings,
+  selectionRefinement,
+} from '../protocol/partition.ts';
 import { LIMITS } from '../protocol/payloads.ts';
-import { INFLUX_ENV, defaultApiV2, influxConnectionSchema } from '../lib/influx/connection.ts';
+import { type Setting, loadSettings } from '../protocol/settings.ts';
+import { INFLUX_SETTINGS, defaultApiV2, influxConnectionSchema } from '../lib/influx/connection.ts';
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -103,49 +110,58 @@ export const ingestConfigSchema = z
 
 export type IngestConfig = z.infer<typeof ingestConfigSchema>;
 
-export const INGEST_ENV: Record<string, string> = {
-  ...INFLUX_ENV,
-  CW_MQTT_URL: 'mqtt.url',
-  CW_MQTT_USERNAME: 'mqtt.username',
-  CW_MQTT_PASSWORD: 'mqtt.password',
-  CW_INGEST_CLIENT_ID: 'mqtt.clientId',
-  CW_FLEET_FILE: 'fleetFile',
-  CW_INGEST_CENTERS: 'centers',
-  CW_INGEST_PARTITION: 'partition',
-  CW_INGEST_MAX_SKEW_MS: 'maxClockSkewMs',
-  CW_INGEST_BATCH_SIZE: 'batch.size',
-  CW_INGEST_FLUSH_INTERVAL_MS: 'batch.intervalMs',
-  CW_INGEST_FLUSH_IDLE_MS: 'batch.idleMs',
-  CW_INGEST_SPOOL_DIR: 'spool.dir',
-  CW_INGEST_SPOOL_MAX_BYTES: 'spool.maxBytes',
-  CW_INGEST_DEADLETTER_DIR: 'deadletter.dir',
-  CW_INGEST_HTTP_HOST: 'http.host',
-  CW_INGEST_HTTP_PORT: 'http.port',
-  CW_INGEST_CREATE_DATABASE: 'createDatabase',
-};
+/** What `cradlewatch ingest` takes from env and flags, beside the file. */
+export const INGEST_SETTINGS: Setting[] = [
+  ...INFLUX_SETTINGS,
+  {
+    path: 'createDatabase',
+    env: 'CW_INGEST_CREATE_DATABASE',
+    help: 'make the database or bucket when writes find it missing',
+  },
+  ...mqttSettings('CW_INGEST'),
+  FLEET_FILE_SETTING,
+  ...centerSelectionSettings('CW_INGEST'),
+  clockSkewSetting('CW_INGEST'),
+  {
+    path: 'batch.size',
+    env: 'CW_INGEST_BATCH_SIZE',
+    flag: '--batch-size <points>',
+    help: 'points per InfluxDB write',
+  },
+  {
+    path: 'batch.intervalMs',
+    env: 'CW_INGEST_FLUSH_INTERVAL_MS',
+    flag: '--flush-interval <ms>',
+    help: 'flush a partial batch after this long',
+  },
+  {
+    path: 'batch.idleMs',
+    env: 'CW_INGEST_FLUSH_IDLE_MS',
+    flag: '--flush-idle <ms>',
+    help: 'flush a batch with unacknowledged messages after this long without a new one',
+  },
+  { path: 'spool.dir', env: 'CW_INGEST_SPOOL_DIR', flag: '--spool-dir <dir>', help: 'disk spool directory' },
+  {
+    path: 'spool.maxBytes',
+    env: 'CW_INGEST_SPOOL_MAX_BYTES',
+    flag: '--spool-max-bytes <bytes>',
+    help: 'disk spool budget',
+  },
+  {
+    path: 'deadletter.dir',
+    env: 'CW_INGEST_DEADLETTER_DIR',
+    flag: '--deadletter-dir <dir>',
+    help: 'where the dead-letter JSONL files go',
+  },
+  { path: 'http.host', env: 'CW_INGEST_HTTP_HOST', help: 'listen address of /metrics and /healthz' },
+  {
+    path: 'http.port',
+    env: 'CW_INGEST_HTTP_PORT',
+    flag: '--http-port <port>',
+    help: 'port of /metrics and /healthz, 0 for any free one',
+  },
+];
 
-/** `cradlewatch ingest` flags: commander's attribute → config path. */
-export const INGEST_FLAGS: Record<string, string> = {
-  fleet: 'fleetFile',
-  mqttUrl: 'mqtt.url',
-  clientId: 'mqtt.clientId',
-  centers: 'centers',
-  partition: 'partition',
-  maxSkew: 'maxClockSkewMs',
-  batchSize: 'batch.size',
-  flushInterval: 'batch.intervalMs',
-  flushIdle: 'batch.idleMs',
-  spoolDir: 'spool.dir',
-  spoolMaxBytes: 'spool.maxBytes',
-  deadletterDir: 'deadletter.dir',
-  httpPort: 'http.port',
-};
-
-/** File, then env (INGEST_ENV), then flags (INGEST_FLAGS). */
 export function loadIngestConfig(sources: ConfigSources = {}): IngestConfig {
-  return loadConfig(ingestConfigSchema, {
-    ...sources,
-    envMap: { ...INGEST_ENV, ...sources.envMap },
-    flagMap: { ...INGEST_FLAGS, ...sources.flagMap },
-  });
+  return loadSettings(ingestConfigSchema, INGEST_SETTINGS, sources);
 }

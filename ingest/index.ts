@@ -1,4 +1,4 @@
-export { ingestConfigSchema, loadIngestConfig, INGEST_ENV, type IngestConfig } from './config.ts';
+export { ingestConfigSchema, loadIngestConfig, INGEST_SETTINGS, type IngestConfig } from './config.ts';
 export { startIngest, type Ingest, type IngestOptions } from './service.ts';
 export type { IngestStats } from './metrics.ts';
 export type { Sink, SinkResult } from './sink.ts';

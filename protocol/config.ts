@@ -2,11 +2,13 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { isUnknownKeyMessage, unknownKeyMessage, unknownKeys } from './config-keys.ts';
+import type { Setting } from './settings.ts';
 
 /**
  * Config for every service comes from, in rising precedence: schema defaults, a YAML/JSON file, env vars,
- * then command-line flags. Each service declares one zod schema and an env map; this module merges and
- * validates, and a bad value is refused with the field's path and the env var that sets it.
+ * then command-line flags. Each service declares one zod schema and its settings (settings.ts), which give
+ * the env and flag maps; this module merges and validates, and a bad value is refused with the field's path
+ * and the env var or flag that set it.
  */
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -297,8 +299,50 @@ export function mqttClientConfigSchema(defaultClientId: string) {
   });
 }
 
+/**
+ * The broker connection's settings; `prefix` (e.g. `CW_INGEST`) names the service's own client id variable,
+ * and `clientIdDefault` shows a default the schema computes where it runs.
+ */
+export function mqttSettings(prefix: string, clientIdDefault?: string): Setting[] {
+  return [
+    {
+      path: 'mqtt.url',
+      env: 'CW_MQTT_URL',
+      flag: '--mqtt-url <url>',
+      help: "broker URL, or a comma-separated list of a cluster's brokers",
+    },
+    { path: 'mqtt.username', env: 'CW_MQTT_USERNAME', help: 'MQTT login of this service' },
+    { path: 'mqtt.password', env: 'CW_MQTT_PASSWORD', help: 'its password' },
+    {
+      path: 'mqtt.clientId',
+      env: `${prefix}_CLIENT_ID`,
+      flag: '--client-id <id>',
+      help: 'fixed MQTT client id of the persistent session',
+      ...(clientIdDefault ? { defaultText: clientIdDefault } : {}),
+    },
+  ];
+}
+
+/** Every service that reads the registry takes it from the same variable and flag. */
+export const FLEET_FILE_SETTING: Setting = {
+  path: 'fleetFile',
+  env: 'CW_FLEET_FILE',
+  flag: '--fleet <file>',
+  help: 'fleet registry (fleet.yaml)',
+};
+
 /** Milliseconds, or `off` to switch the clock-skew check off (replays run ahead of the wall clock). */
 export const clockSkewSchema = z.preprocess(
   (value) => (value === 'off' || value === 'null' || value === 'none' ? null : value),
   z.union([z.null(), z.coerce.number().int().positive()]),
 );
+
+/** `maxClockSkewMs` of a service reading device timestamps; `prefix` as for mqttSettings. */
+export function clockSkewSetting(prefix: string): Setting {
+  return {
+    path: 'maxClockSkewMs',
+    env: `${prefix}_MAX_SKEW_MS`,
+    flag: '--max-skew <ms>',
+    help: 'allowed device clock skew in ms, or "off" for replays',
+  };
+}

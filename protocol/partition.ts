@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { envList } from './config.ts';
 import { FleetIndex } from './fleet.ts';
 import { idSchema } from './ids.ts';
+import type { Setting } from './settings.ts';
 
 /**
  * Which centres one process of a partitioned tier (ingest, rules) owns. Every tier uses this one
@@ -34,6 +35,24 @@ export const centerSelectionFields = {
   centers: envList.pipe(z.array(idSchema)).optional(),
   partition: partitionSchema.optional(),
 };
+
+/** The env vars (`prefix` e.g. `CW_INGEST`) and flags of centerSelectionFields. */
+export function centerSelectionSettings(prefix: string): Setting[] {
+  return [
+    {
+      path: 'centers',
+      env: `${prefix}_CENTERS`,
+      flag: '--centers <list>',
+      help: 'only these centres, comma-separated',
+    },
+    {
+      path: 'partition',
+      env: `${prefix}_PARTITION`,
+      flag: '--partition <i/n>',
+      help: 'only centres whose stable hash mod n is i (the same centres for ingest and rules)',
+    },
+  ];
+}
 
 /** For `.refine(...selectionRefinement)` on the service schema. */
 export const selectionRefinement: [

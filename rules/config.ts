@@ -2,15 +2,22 @@ import { z } from 'zod';
 import { reportUnknownKeys } from '../protocol/config-keys.ts';
 import {
   type ConfigSources,
+  FLEET_FILE_SETTING,
   clockSkewSchema,
-  loadConfig,
+  clockSkewSetting,
   mqttClientConfigSchema,
+  mqttSettings,
 } from '../protocol/config.ts';
-import { centerSelectionFields, selectionRefinement } from '../protocol/partition.ts';
-import { INFLUX_ENV, defaultApiV2, influxConnectionSchema } from '../lib/influx/connection.ts';
+import {
+  centerSelectionFields,
+  centerSelectionSettings,
+  selectionRefinement,
+} from '../protocol/partition.ts';
+import { type Setting, loadSettings } from '../protocol/settings.ts';
+import { INFLUX_SETTINGS, defaultApiV2, influxConnectionSchema } from '../lib/influx/connection.ts';
 import { channelsConfigSchema } from './channels/index.ts';
 import { rulesConfigSchema, thresholdsSchema } from './engine/thresholds.ts';
-import { httpConfigSchema } from './http/index.ts';
+import { httpConfigSchema, httpSettings } from './http/index.ts';
 
 const positiveInt = z.coerce.number().int().positive();
 const DEFAULT_CLIENT_ID = 'cradlewatch-rules';
@@ -98,43 +105,34 @@ export const rulesServiceConfigSchema = z
 
 export type RulesServiceConfig = z.infer<typeof rulesServiceConfigSchema>;
 
-export const RULES_ENV: Record<string, string> = {
-  ...INFLUX_ENV,
-  CW_MQTT_URL: 'mqtt.url',
-  CW_MQTT_USERNAME: 'mqtt.username',
-  CW_MQTT_PASSWORD: 'mqtt.password',
-  CW_RULES_CLIENT_ID: 'mqtt.clientId',
-  CW_FLEET_FILE: 'fleetFile',
-  CW_RULES_CENTERS: 'centers',
-  CW_RULES_PARTITION: 'partition',
-  CW_RULES_JOURNAL_DIR: 'journalDir',
-  CW_RULES_CLOCK: 'clock.mode',
-  CW_RULES_SPEED: 'clock.speed',
-  CW_RULES_MAX_SKEW_MS: 'maxClockSkewMs',
-  CW_RULES_HTTP_HOST: 'http.host',
-  CW_RULES_HTTP_PORT: 'http.port',
-};
+/** What `cradlewatch rules` takes from env and flags, beside the file. */
+export const RULES_SETTINGS: Setting[] = [
+  ...INFLUX_SETTINGS,
+  ...mqttSettings('CW_RULES'),
+  FLEET_FILE_SETTING,
+  ...centerSelectionSettings('CW_RULES'),
+  {
+    path: 'journalDir',
+    env: 'CW_RULES_JOURNAL_DIR',
+    flag: '--journal-dir <dir>',
+    help: "durable state directory (a partition's own below it)",
+  },
+  {
+    path: 'clock.mode',
+    env: 'CW_RULES_CLOCK',
+    flag: '--clock <mode>',
+    help: '"wall" (live) or "device" (replays)',
+  },
+  {
+    path: 'clock.speed',
+    env: 'CW_RULES_SPEED',
+    flag: '--speed <x>',
+    help: 'replay speed for --clock device',
+  },
+  clockSkewSetting('CW_RULES'),
+  ...httpSettings('CW_RULES'),
+];
 
-/** `cradlewatch rules` flags: commander's attribute → config path. */
-export const RULES_FLAGS: Record<string, string> = {
-  fleet: 'fleetFile',
-  mqttUrl: 'mqtt.url',
-  clientId: 'mqtt.clientId',
-  centers: 'centers',
-  partition: 'partition',
-  journalDir: 'journalDir',
-  clock: 'clock.mode',
-  speed: 'clock.speed',
-  maxSkew: 'maxClockSkewMs',
-  httpHost: 'http.host',
-  httpPort: 'http.port',
-};
-
-/** File, then env (RULES_ENV), then flags (RULES_FLAGS). */
 export function loadRulesConfig(sources: ConfigSources = {}): RulesServiceConfig {
-  return loadConfig(rulesServiceConfigSchema, {
-    ...sources,
-    envMap: { ...RULES_ENV, ...sources.envMap },
-    flagMap: { ...RULES_FLAGS, ...sources.flagMap },
-  });
+  return loadSettings(rulesServiceConfigSchema, RULES_SETTINGS, sources);
 }

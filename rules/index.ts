@@ -1,4 +1,9 @@
-export { loadRulesConfig, RULES_ENV, rulesServiceConfigSchema, type RulesServiceConfig } from './config.ts';
+export {
+  loadRulesConfig,
+  RULES_SETTINGS,
+  rulesServiceConfigSchema,
+  type RulesServiceConfig,
+} from './config.ts';
 export { startRules, type RunningRules, type RulesStats } from './service.ts';
 export { Engine, DeviceTimeClock, thresholds, thresholdsSchema, type Thresholds } from './engine/index.ts';
 export { Journal } from './journal/journal.ts';

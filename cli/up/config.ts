@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { type ConfigSources, envBoolean, loadConfig, portSchema } from '../../protocol/config.ts';
-import { INFLUX_ENV, defaultApiV2, influxConnectionSchema } from '../../lib/influx/connection.ts';
+import { type ConfigSources, FLEET_FILE_SETTING, envBoolean, portSchema } from '../../protocol/config.ts';
+import { type Setting, loadSettings } from '../../protocol/settings.ts';
+import { INFLUX_SETTINGS, defaultApiV2, influxConnectionSchema } from '../../lib/influx/connection.ts';
 
 /**
  * `cradlewatch up`: one process running broker, ingest, rules and the caregiver page, with storage chosen
@@ -33,31 +34,41 @@ export const upConfigSchema = z.object({
 });
 export type UpConfig = z.infer<typeof upConfigSchema>;
 
-export const UP_ENV: Record<string, string> = {
-  ...INFLUX_ENV,
-  CW_HOST: 'host',
-  CW_MQTT_PORT: 'mqttPort',
-  CW_HTTP_PORT: 'httpPort',
-  CW_DATA_DIR: 'dataDir',
-  CW_DEMO: 'demo',
-  CW_FLEET_FILE: 'fleetFile',
-  CW_EMBEDDED_INFLUX: 'embeddedInflux',
-};
+/** What `cradlewatch up` takes from env and flags, beside the file (tokens). */
+export const UP_SETTINGS: Setting[] = [
+  { path: 'host', env: 'CW_HOST', help: 'address the broker and the page listen on' },
+  {
+    path: 'mqttPort',
+    env: 'CW_MQTT_PORT',
+    flag: '--mqtt-port <port>',
+    help: 'MQTT port; a free one when it is busy',
+  },
+  {
+    path: 'httpPort',
+    env: 'CW_HTTP_PORT',
+    flag: '--http-port <port>',
+    help: 'caregiver page and API port; a free one when it is busy',
+  },
+  {
+    path: 'dataDir',
+    env: 'CW_DATA_DIR',
+    flag: '--data-dir <dir>',
+    help: 'where InfluxDB data, the spool and the rules journal live',
+  },
+  { path: 'demo', env: 'CW_DEMO', flag: '--demo', help: 'generate a demo fleet and play the demo scenario' },
+  { ...FLEET_FILE_SETTING, help: 'fleet registry for a real site' },
+  {
+    path: 'embeddedInflux',
+    env: 'CW_EMBEDDED_INFLUX',
+    help: 'start a private influxd from PATH when no InfluxDB is configured',
+  },
+  ...INFLUX_SETTINGS,
+];
 
-/** `cradlewatch up` flags: commander's attribute → config path. */
-export const UP_FLAGS: Record<string, string> = {
-  demo: 'demo',
-  fleet: 'fleetFile',
-  dataDir: 'dataDir',
-  mqttPort: 'mqttPort',
-  httpPort: 'httpPort',
-};
+/** The CW_INFLUX_* variables count only with a URL: alone they would make a connection the user did not ask for. */
+const WITHOUT_INFLUX = UP_SETTINGS.filter((s) => !s.path.startsWith('influx.'));
 
 export function loadUpConfig(sources: ConfigSources): UpConfig {
   const env = sources.env ?? process.env;
-  // INFLUX_ENV maps every variable into `influx`; only a URL makes it a connection the user asked for.
-  const envMap = env.CW_INFLUX_URL
-    ? { ...UP_ENV }
-    : Object.fromEntries(Object.entries(UP_ENV).filter(([k]) => !k.startsWith('CW_INFLUX_')));
-  return loadConfig(upConfigSchema, { ...sources, envMap, flagMap: { ...UP_FLAGS, ...sources.flagMap } });
+  return loadSettings(upConfigSchema, env.CW_INFLUX_URL ? UP_SETTINGS : WITHOUT_INFLUX, sources);
 }

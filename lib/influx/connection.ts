@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Setting } from '../../protocol/settings.ts';
 
 /**
  * How a service reaches InfluxDB. `v2` speaks /api/v2/write with a token (InfluxDB 2.x, 3.x, 1.8+);
@@ -24,18 +25,23 @@ export const influxConnectionSchema = z.discriminatedUnion('api', [
 ]);
 export type InfluxConnection = z.infer<typeof influxConnectionSchema>;
 
-/** The env vars every service reads its InfluxDB connection from. */
-export const INFLUX_ENV = {
-  CW_INFLUX_API: 'influx.api',
-  CW_INFLUX_URL: 'influx.url',
-  CW_INFLUX_TOKEN: 'influx.token',
-  CW_INFLUX_ORG: 'influx.org',
-  CW_INFLUX_BUCKET: 'influx.bucket',
-  CW_INFLUX_DATABASE: 'influx.database',
-  CW_INFLUX_RP: 'influx.retentionPolicy',
-  CW_INFLUX_USERNAME: 'influx.username',
-  CW_INFLUX_PASSWORD: 'influx.password',
-} as const;
+/** The env vars every service reads its InfluxDB connection from; `api` v2 needs token, org and bucket. */
+export const INFLUX_SETTINGS: Setting[] = [
+  {
+    path: 'influx.api',
+    env: 'CW_INFLUX_API',
+    help: '`v2` (InfluxDB 1.8 and later) or `v1`',
+    defaultText: 'v2',
+  },
+  { path: 'influx.url', env: 'CW_INFLUX_URL', help: 'InfluxDB URL' },
+  { path: 'influx.token', env: 'CW_INFLUX_TOKEN', help: 'v2: API token' },
+  { path: 'influx.org', env: 'CW_INFLUX_ORG', help: 'v2: organisation' },
+  { path: 'influx.bucket', env: 'CW_INFLUX_BUCKET', help: 'v2: bucket' },
+  { path: 'influx.database', env: 'CW_INFLUX_DATABASE', help: 'v1: database' },
+  { path: 'influx.retentionPolicy', env: 'CW_INFLUX_RP', help: 'v1: retention policy' },
+  { path: 'influx.username', env: 'CW_INFLUX_USERNAME', help: 'v1: user' },
+  { path: 'influx.password', env: 'CW_INFLUX_PASSWORD', help: 'v1: password' },
+];
 
 /** The database name InfluxQL queries address: the v1 database, or the bucket's DBRP mapping on 2.x. */
 export function queryDatabase(conn: InfluxConnection): string {

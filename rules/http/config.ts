@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { portSchema } from '../../protocol/config.ts';
 import { idSchema } from '../../protocol/ids.ts';
 import { localeSchema } from '../../protocol/payloads.ts';
+import type { Setting } from '../../protocol/settings.ts';
 
 export const tokenSchema = z
   .object({
@@ -77,3 +78,21 @@ export const httpConfigSchema = z
     });
   });
 export type HttpConfig = z.infer<typeof httpConfigSchema>;
+
+/** The listen address and port of a service serving this app; `prefix` e.g. `CW_RULES`. */
+export function httpSettings(prefix: string): Setting[] {
+  return [
+    {
+      path: 'http.host',
+      env: `${prefix}_HTTP_HOST`,
+      flag: '--http-host <host>',
+      help: 'HTTP listen address',
+    },
+    {
+      path: 'http.port',
+      env: `${prefix}_HTTP_PORT`,
+      flag: '--http-port <port>',
+      help: 'HTTP port, 0 for any free one',
+    },
+  ];
+}

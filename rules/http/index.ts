@@ -6,7 +6,7 @@ import { pageAssets } from './assets.ts';
 export { buildApp } from './app.ts';
 export type { HttpDeps } from './deps.ts';
 export { alertOrder } from './routes/alerts.ts';
-export { httpConfigSchema, type HttpConfig, tokenSchema, type TokenConfig } from './config.ts';
+export { httpConfigSchema, httpSettings, type HttpConfig, tokenSchema, type TokenConfig } from './config.ts';
 
 export interface RunningHttp {
   url: string;
