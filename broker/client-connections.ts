@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Aedes, Client } from 'aedes';
 import type { Logger } from '../lib/logger.ts';
 import type { ClientSocket } from './listeners.ts';
+import { ConnackFirst } from './connack-first.ts';
 import { type BrokerMetrics, perQos } from './metrics.ts';
 import { GuardedConnection } from './packet-guard.ts';
 
@@ -13,6 +14,7 @@ export class ClientConnections {
   readonly #open = new Set<GuardedConnection>();
   readonly #of = new WeakMap<Client, GuardedConnection>();
   readonly #messagesOut: ReturnType<typeof perQos>;
+  readonly #connackFirst: ConnackFirst;
 
   constructor(
     private readonly aedes: Aedes,
@@ -21,6 +23,7 @@ export class ClientConnections {
     private readonly log: Logger,
   ) {
     this.#messagesOut = perQos(metrics.messagesOut);
+    this.#connackFirst = new ConnackFirst(aedes);
   }
 
   readonly accept = (socket: ClientSocket): void => {
@@ -39,6 +42,7 @@ export class ClientConnections {
     this.#open.add(connection);
     connection.on('close', () => this.#open.delete(connection));
     const client = this.aedes.handle(connection as unknown as Socket);
+    this.#connackFirst.guard(client, connection);
     this.#of.set(client, connection);
   };
 

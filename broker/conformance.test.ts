@@ -391,4 +391,49 @@ describe('MQTT 3.1.1 conformance of the cradlewatch broker', () => {
       await anonymous.close();
     }
   });
+
+  it('[MQTT-3.2.0-1] sends a resumed session its CONNACK first, even when a message matches it before then', async () => {
+    const username = SERVICE_USERS.rules;
+    const clientId = `${username}-resume`;
+    const telemetry = topics.deviceTelemetry('c1', fleet.ids.wearable);
+    const first = await rawLogin(username, { clientId, clean: false });
+    expect(await first.connack()).toBe(0);
+    first.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: telemetry, qos: 1 }] });
+    await first.waitFor('suback');
+    first.send({ cmd: 'disconnect' });
+    await first.closed;
+
+    // Aedes restores the session's subscriptions, then stores the will, then writes the CONNACK. A reading
+    // published while the will is stored (made slow here, as a loaded Redis makes it) matches the restored
+    // subscription in that gap: it is what gave a resuming service a PUBLISH before its CONNACK.
+    const persistence = (broker.aedes as unknown as { persistence: unknown }).persistence as {
+      delWill(c: { id: string }): Promise<unknown>;
+    };
+    const delWill = persistence.delWill.bind(persistence);
+    persistence.delWill = async (client) => {
+      if (client.id === clientId) {
+        const reading = {
+          cmd: 'publish',
+          topic: telemetry,
+          payload: Buffer.from('{}'),
+          qos: 1,
+          retain: false,
+          dup: false,
+        } as const;
+        // Not awaited: the publish completes only once this client has taken it, after its CONNACK.
+        broker.aedes.publish(reading, () => {});
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return delWill(client);
+    };
+    try {
+      const resumed = await rawLogin(username, { clientId, clean: false });
+      await resumed.waitFor('publish');
+      expect(resumed.received.map((p) => p.cmd).slice(0, 2)).toEqual(['connack', 'publish']);
+      expect(resumed.received[0]).toMatchObject({ returnCode: 0, sessionPresent: true });
+      resumed.socket.destroy();
+    } finally {
+      persistence.delWill = delWill;
+    }
+  });
 });
