@@ -1,9 +1,10 @@
-import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from '../lib/logger.ts';
 import { ConfigError } from '../protocol/config.ts';
 import { RedisSessionOwners } from './identity.ts';
+import { RedisEmitter } from './redis-emitter.ts';
 import { SubscriptionWrites } from './subscription-writes.ts';
 
 const require = createRequire(import.meta.url);
@@ -52,12 +53,7 @@ interface StreamSources {
 
 export interface RedisBackends {
   persistence: StreamSources;
-  mq: {
-    state: EventEmitter;
-    close(callback: () => void): void;
-    subConn?: { status: string; disconnect(): void };
-    pubConn?: { status: string; disconnect(): void };
-  };
+  mq: RedisEmitter;
   owners: RedisSessionOwners;
 }
 
@@ -72,7 +68,7 @@ export function redisOptions(url: string): RedisOptions {
 }
 
 /** Sessions, retained messages and wills (aedes-persistence-redis), the emitter and session owners in Redis. */
-export function redisBackends(options: RedisOptions): RedisBackends {
+export function redisBackends(options: RedisOptions, log: Logger): RedisBackends {
   // The package's main export wraps the async persistence in a callback shim that Aedes 1.x refuses.
   const RedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (
     o: object,
@@ -99,10 +95,9 @@ export function redisBackends(options: RedisOptions): RedisBackends {
       return this.#writes.run(client, `remove:${topics[0]}`, topics, write);
     }
   }
-  const mqemitterRedis = require('mqemitter-redis');
   return {
     persistence: new StreamingRedisPersistence(options),
-    mq: mqemitterRedis(options),
+    mq: new RedisEmitter(options, log),
     owners: new RedisSessionOwners(new Redis(options)),
   };
 }

@@ -44,7 +44,7 @@ export async function openSessionStore(
       close: () => owners.close(),
     };
   }
-  const { owners, ...backends } = redisBackends(options);
+  const { owners, ...backends } = redisBackends(options, log);
   // A Redis outage while running is logged and retried by the clients, never a crash.
   let redisError: string | undefined;
   backends.mq.state.on('error', (error: Error) => {
@@ -58,11 +58,10 @@ export async function openSessionStore(
     owners,
     checks: url ? { redis: () => unless(redisError === undefined, `Redis unreachable: ${redisError}`) } : {},
     cutRedis: () => {
-      // Only a connection stuck reconnecting: cutting a live one rejects its commands in flight, which
-      // mqemitter-redis leaves unhandled.
+      // Only a connection stuck reconnecting: a live one ends by its QUIT, and cutting it would fail the
+      // publishes the close waits for.
       for (const connection of [backends.mq.subConn, backends.mq.pubConn])
-        if (connection && connection.status !== 'ready' && connection.status !== 'end')
-          connection.disconnect();
+        if (connection.status !== 'ready' && connection.status !== 'end') connection.disconnect();
     },
     close: async () => {
       await new Promise<void>((resolve) => backends.mq.close(resolve));
