@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { stat } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../lib/logger.ts';
+import { waitFor } from '../lib/net.ts';
 import { testTempDir } from '../test/support/temp.ts';
 import { type LocalRedis, startLocalRedis } from './local-redis.ts';
 import { RedisEmitter } from './redis-emitter.ts';
@@ -76,4 +77,27 @@ describe('the Redis emitter closing', () => {
     expect(delivered).toEqual(['before']);
     expect(unhandled).toEqual([]);
   });
+
+  it('closes while its Redis is gone: connections between reconnect attempts are cut, not waited on', async () => {
+    const gone = await startLocalRedis(testTempDir('cw-emitter-gone-'), silentLogger);
+    const emitter = new RedisEmitter({ path: gone.socket }, silentLogger);
+    // The broker logs these (session-store.ts); here they are the outage the test makes.
+    const refused: unknown[] = [];
+    emitter.state.on('error', (error) => refused.push(error));
+    await new Promise<void>((resolve) => emitter.on('cw/test', (_m, done) => done(), resolve));
+    await gone.stop();
+    await waitFor(
+      () => emitter.subConn.status === 'reconnecting' && emitter.pubConn.status === 'reconnecting',
+      {
+        what: 'both connections reconnecting',
+      },
+    );
+    // Answered only by a Redis that comes back: the close waits for it a grace, then quits regardless.
+    const pending = publish(emitter, 'during the outage');
+    await new Promise<void>((resolve) => emitter.close(resolve));
+    expect(emitter.closed).toBe(true);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(unhandled).toEqual([]);
+    void pending;
+  }, 30_000);
 });

@@ -2,16 +2,9 @@ import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type { RedisOptions } from 'ioredis';
 import type { Logger } from '../lib/logger.ts';
+import { QUIT_GRACE_MS, quitWithin, type RedisConnection } from './redis-quit.ts';
 
 const require = createRequire(import.meta.url);
-
-/** One of the package's two ioredis connections (its own ioredis, not the broker's). */
-export interface PubSubConnection {
-  status: string;
-  quit(): Promise<unknown>;
-  once(event: 'end', listener: () => void): unknown;
-  disconnect(): void;
-}
 
 type Done = (error?: Error) => void;
 type Message = Record<string, unknown> & { topic: string };
@@ -21,8 +14,8 @@ interface MQEmitterRedis {
   closed: boolean;
   closing?: boolean;
   state: EventEmitter;
-  subConn: PubSubConnection;
-  pubConn: PubSubConnection;
+  subConn: RedisConnection;
+  pubConn: RedisConnection;
   on(topic: string, listener: (message: Message, done: () => void) => void, subscribed?: () => void): this;
   emit(message: Message, done?: Done): void;
   close(callback: () => void): void;
@@ -80,24 +73,34 @@ export class RedisEmitter extends MQEmitterRedisBase {
       return;
     }
     this.closing = true;
+    let quitting = false;
     const quit = () => {
+      if (quitting) return;
+      quitting = true;
+      clearTimeout(waited);
       const ended = [this.#quit(this.subConn, 'sub'), this.#quit(this.pubConn, 'pub')];
       void Promise.all(ended).then(() => this._close(callback));
     };
-    if (this.#sending === 0) quit();
-    else this.#sent = quit;
+    // A publish under way while Redis is gone is answered only if it comes back: wait for it a grace, no more.
+    const waited = this.#sending === 0 ? undefined : setTimeout(quit, QUIT_GRACE_MS);
+    if (waited) this.#sent = quit;
+    else quit();
   }
 
-  #quit(connection: PubSubConnection, name: string): Promise<void> {
-    if (connection.status === 'end') return Promise.resolve();
-    return new Promise((resolve) => {
-      connection.once('end', resolve);
-      connection.quit().catch((error: Error) => {
+  #quit(connection: RedisConnection, name: string): Promise<void> {
+    return quitWithin(
+      connection,
+      (error) => {
         // Closed before the server's answer: ended all the same, which is what QUIT was for.
         if (error.message === CONNECTION_CLOSED)
           this.log.debug({ connection: name }, 'Redis closed before QUIT');
         else this.log.warn({ connection: name, err: error.message }, 'Redis pub/sub QUIT failed');
-      });
-    });
+      },
+      () =>
+        this.log.warn(
+          { connection: name, status: connection.status },
+          'Redis pub/sub connection cut on close',
+        ),
+    );
   }
 }
