@@ -1,4 +1,5 @@
 import type { Principal } from './acl.ts';
+import { quitWithin, type RedisConnection } from './redis-quit.ts';
 
 /**
  * Why a client id is refused for a principal, or null when it may use it. A device uses its own id; an
@@ -61,10 +62,9 @@ export class MemorySessionOwners implements SessionOwners {
 }
 
 /** The subset of an ioredis client the Redis owner store uses. */
-interface RedisHash {
+interface RedisHash extends RedisConnection {
   hget(key: string, field: string): Promise<string | null>;
   hset(key: string, field: string, value: string): Promise<number>;
-  quit(): Promise<unknown>;
 }
 
 export class RedisSessionOwners implements SessionOwners {
@@ -78,7 +78,13 @@ export class RedisSessionOwners implements SessionOwners {
     return before ?? undefined;
   }
 
-  async close(): Promise<void> {
-    await this.redis.quit();
+  /** Never held up by a Redis that is gone (broker/redis-quit.ts): the owners are written as they change. */
+  close(): Promise<void> {
+    // A rejected QUIT means the connection closed first: ended all the same.
+    return quitWithin(
+      this.redis,
+      () => {},
+      () => {},
+    );
   }
 }

@@ -1,45 +1,14 @@
-import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from '../lib/logger.ts';
 import { ConfigError } from '../protocol/config.ts';
 import { RedisSessionOwners } from './identity.ts';
+import { RedisEmitter } from './redis-emitter.ts';
+import { allOutgoing, PackageRedis, type PersistenceConnection } from './redis-outgoing.ts';
 import { SubscriptionWrites } from './subscription-writes.ts';
 
 const require = createRequire(import.meta.url);
-
-/** aedes-persistence-redis' default page: it reads the first 1,001 entries of a session's queue. */
-const REDIS_SESSION_PAGE = 1_000;
-
-/**
- * A returning persistent session's whole queue. The package reads one page from the head of the queue per
- * reconnect, so a session that fell more than ~1,000 messages behind got the rest only at later reconnects
- * (6,024 readings stuck in the fault sweep). Entries leave the head as the client acknowledges them, so the
- * head is read again until a page comes back short; a page of only already-sent entries waits for
- * acknowledgements (this bounds what is in flight to one page). Entries queued after the session returned
- * are also delivered live, so a few may be sent twice: at least once, as QoS 1 promises.
- */
-async function* allOutgoing(
-  client: { closed?: boolean },
-  page: (client: unknown) => AsyncIterable<unknown>,
-): AsyncGenerator<unknown> {
-  const sent = new Set<string>();
-  for (;;) {
-    let seen = 0;
-    let fresh = 0;
-    for await (const packet of page(client)) {
-      seen += 1;
-      const { brokerId, brokerCounter } = packet as { brokerId: string; brokerCounter: number };
-      const key = `${brokerId}:${brokerCounter}`;
-      if (sent.has(key)) continue;
-      sent.add(key);
-      fresh += 1;
-      yield packet;
-    }
-    if (seen <= REDIS_SESSION_PAGE || client.closed) return;
-    if (fresh === 0) await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** The methods of aedes-persistence-redis' async persistence the broker adapts. */
 interface StreamSources {
@@ -52,12 +21,7 @@ interface StreamSources {
 
 export interface RedisBackends {
   persistence: StreamSources;
-  mq: {
-    state: EventEmitter;
-    close(callback: () => void): void;
-    subConn?: { status: string; disconnect(): void };
-    pubConn?: { status: string; disconnect(): void };
-  };
+  mq: RedisEmitter;
   owners: RedisSessionOwners;
 }
 
@@ -72,7 +36,7 @@ export function redisOptions(url: string): RedisOptions {
 }
 
 /** Sessions, retained messages and wills (aedes-persistence-redis), the emitter and session owners in Redis. */
-export function redisBackends(options: RedisOptions): RedisBackends {
+export function redisBackends(options: RedisOptions, log: Logger): RedisBackends {
   // The package's main export wraps the async persistence in a callback shim that Aedes 1.x refuses.
   const RedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (
     o: object,
@@ -80,11 +44,14 @@ export function redisBackends(options: RedisOptions): RedisBackends {
   // Its streams are async generators, but Aedes 1.2 pipes retained messages with `.pipe` (a SUBSCRIBE
   // crashed the broker): these overrides hand Aedes Node streams, as its in-memory persistence does.
   class StreamingRedisPersistence extends RedisPersistence {
+    constructor(private readonly db: PersistenceConnection) {
+      super({ conn: db });
+    }
     override createRetainedStreamCombi(patterns: string[]) {
       return Readable.from(super.createRetainedStreamCombi(patterns));
     }
-    override outgoingStream(client: { closed?: boolean }) {
-      return Readable.from(allOutgoing(client, (c) => super.outgoingStream(c)));
+    override outgoingStream(client: { id: string; closed?: boolean }) {
+      return Readable.from(allOutgoing(this.db, client));
     }
     override streamWill(brokers: unknown) {
       return Readable.from(super.streamWill(brokers));
@@ -99,10 +66,9 @@ export function redisBackends(options: RedisOptions): RedisBackends {
       return this.#writes.run(client, `remove:${topics[0]}`, topics, write);
     }
   }
-  const mqemitterRedis = require('mqemitter-redis');
   return {
-    persistence: new StreamingRedisPersistence(options),
-    mq: mqemitterRedis(options),
+    persistence: new StreamingRedisPersistence(new PackageRedis(options)),
+    mq: new RedisEmitter(options, log),
     owners: new RedisSessionOwners(new Redis(options)),
   };
 }

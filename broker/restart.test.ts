@@ -128,7 +128,8 @@ describe('QoS 1 across broker losses (Redis cluster)', () => {
     );
     const back = await open(broker.mqtt, SERVICE_USERS.rules, id, false);
     const got = receiver(back);
-    // Generous: on a loaded CI machine the first 2,500 deliveries of one reconnect take tens of seconds.
+    // The queue takes 1–2 s even on a loaded machine: this bound only turns a delivery that stopped short
+    // (the rest left for a later reconnect) into a failure instead of a hang.
     await waitFor(() => got.seen.size >= acked.size, { timeoutMs: 80_000, what: 'the whole queue' });
     expect([...acked].filter((n) => !got.seen.has(n))).toEqual([]);
     expect(acked.size).toBeGreaterThanOrEqual(2_500);

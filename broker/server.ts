@@ -183,9 +183,7 @@ export async function startBroker(
     watcher?.close();
     const listenersClosed = listeners.close();
     // Closing Aedes disconnects its clients (their wills are not sent: the broker is leaving, not them).
-    const cut = setTimeout(() => store.cutRedis(), 5_000);
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    clearTimeout(cut);
     connections.destroyAll();
     await listenersClosed;
     await app?.close();

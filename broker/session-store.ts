@@ -13,12 +13,6 @@ export interface SessionStore {
   owners: SessionOwners;
   /** A `redis` check when the store is a shared Redis. */
   checks: HealthChecks;
-  /**
-   * Ends the Redis pub/sub connections still reconnecting. mqemitter-redis closes by QUIT and waits for both
-   * connections to end, which never comes while they are reconnecting after a Redis outage: the broker's
-   * close then hung (broker/health.test.ts, once in a loaded CI run).
-   */
-  cutRedis(): void;
   close(): Promise<void>;
 }
 
@@ -40,11 +34,10 @@ export async function openSessionStore(
       backends: { persistence: new IndexedMemoryPersistence() },
       owners,
       checks: {},
-      cutRedis: () => {},
       close: () => owners.close(),
     };
   }
-  const { owners, ...backends } = redisBackends(options);
+  const { owners, ...backends } = redisBackends(options, log);
   // A Redis outage while running is logged and retried by the clients, never a crash.
   let redisError: string | undefined;
   backends.mq.state.on('error', (error: Error) => {
@@ -57,13 +50,6 @@ export async function openSessionStore(
     backends,
     owners,
     checks: url ? { redis: () => unless(redisError === undefined, `Redis unreachable: ${redisError}`) } : {},
-    cutRedis: () => {
-      // Only a connection stuck reconnecting: cutting a live one rejects its commands in flight, which
-      // mqemitter-redis leaves unhandled.
-      for (const connection of [backends.mq.subConn, backends.mq.pubConn])
-        if (connection && connection.status !== 'ready' && connection.status !== 'end')
-          connection.disconnect();
-    },
     close: async () => {
       await new Promise<void>((resolve) => backends.mq.close(resolve));
       await owners.close();
