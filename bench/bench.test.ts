@@ -8,7 +8,10 @@ import { type BenchOptions, SCENARIOS, SMOKE } from './options.ts';
 const resultsDir = mkdtempSync(join(tmpdir(), 'cw-bench-results-'));
 afterAll(() => rmSync(resultsDir, { recursive: true, force: true }));
 
-const smoke = (options: Pick<BenchOptions, 'scenarios' | 'topology'>): BenchOptions => ({
+const smoke = (
+  options: Pick<BenchOptions, 'scenarios' | 'topology'> & Partial<Pick<BenchOptions, 'partitions'>>,
+): BenchOptions => ({
+  partitions: 1,
   ...options,
   rate: SMOKE.rate,
   durationS: SMOKE.duration,

@@ -6,18 +6,25 @@ import { describeZodError } from '../protocol/reasons.ts';
 import { runBench } from './harness.ts';
 import { type BenchOptions, SCENARIOS, SMOKE, TOPOLOGIES } from './options.ts';
 
-const flagsSchema = z.object({
-  scenario: z.enum([...SCENARIOS, 'all']).default('all'),
-  services: z.enum(TOPOLOGIES).default('split'),
-  rate: z.coerce.number().int().min(10).max(100_000).default(30_000),
-  duration: z.coerce.number().int().min(1).max(3_600).default(300),
-  connections: z.coerce.number().int().min(10).max(15_000).default(10_000),
-  presses: z.coerce.number().int().min(1).max(10_000).default(200),
-  outage: z.coerce.number().int().min(1).max(600).default(60),
-  smoke: z.boolean().default(false),
-  cpuProf: z.string().min(1).optional(),
-  heapMb: z.coerce.number().int().min(64).max(16_384).optional(),
-});
+const flagsSchema = z
+  .object({
+    scenario: z.enum([...SCENARIOS, 'all']).default('all'),
+    services: z.enum(TOPOLOGIES).default('split'),
+    partitions: z.coerce.number().int().min(1).max(16).default(1),
+    rate: z.coerce.number().int().min(10).max(100_000).default(30_000),
+    duration: z.coerce.number().int().min(1).max(3_600).default(300),
+    connections: z.coerce.number().int().min(10).max(15_000).default(10_000),
+    presses: z.coerce.number().int().min(1).max(10_000).default(200),
+    outage: z.coerce.number().int().min(1).max(600).default(60),
+    smoke: z.boolean().default(false),
+    cpuProf: z.string().min(1).optional(),
+    heapMb: z.coerce.number().int().min(64).max(16_384).optional(),
+  })
+  // `cradlewatch up` runs one ingest and one rules inside its process: only the split topology partitions.
+  .refine((f) => f.partitions === 1 || f.services === 'split', {
+    message: 'needs --services split',
+    path: ['partitions'],
+  });
 
 export function registerBenchCommand(program: Command): void {
   program
@@ -27,6 +34,10 @@ export function registerBenchCommand(program: Command): void {
     .option(
       '--services <how>',
       `${TOPOLOGIES.join(' | ')}: one \`cradlewatch up\` or three processes (default split)`,
+    )
+    .option(
+      '--partitions <n>',
+      'ingest and rules processes each, partitioned by centre, with split (default 1)',
     )
     .option('--rate <n>', 'readings/s for throughput, latency and recovery (default 30000)')
     .option('--duration <s>', 'seconds at the full rate, after the connection ramp (default 300)')
@@ -44,6 +55,7 @@ export function registerBenchCommand(program: Command): void {
       const options: BenchOptions = {
         scenarios: flags.scenario === 'all' ? [...SCENARIOS] : [flags.scenario],
         topology: flags.services,
+        partitions: flags.partitions,
         ...(flags.cpuProf ? { cpuProfileDir: resolve(flags.cpuProf) } : {}),
         ...(flags.heapMb ? { heapMb: flags.heapMb } : {}),
         rate: sizes.rate,

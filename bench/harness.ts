@@ -8,7 +8,8 @@ import { type RunningInfluxd, startInfluxd } from '../lib/influx/server.ts';
 import { measureCeilings } from './ceilings.ts';
 import { alertTransitions, silenceRaisedSince, waitForWritten } from './influx-counts.ts';
 import { onExit } from './on-exit.ts';
-import type { BenchOptions, ScenarioName, ScenarioResult } from './options.ts';
+import { type BenchOptions, type ScenarioName, type ScenarioResult, topologyName } from './options.ts';
+import { describeSplit, fleetShape } from './partitions.ts';
 import { sampleProcesses } from './sampling.ts';
 import { scenarios } from './scenarios/index.ts';
 import type { ScenarioReport } from './scenarios/scenario.ts';
@@ -38,8 +39,7 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
     );
 
     const { wearables, infantsPerRoom, gateways } = scenario.fleet(options);
-    const roomsPerCenter = 25;
-    const centers = Math.max(1, Math.ceil(wearables / (infantsPerRoom * roomsPerCenter)));
+    const { centers, roomsPerCenter } = fleetShape(wearables, infantsPerRoom, options.partitions);
     say(
       `generating a fleet: ${centers} centres × ${roomsPerCenter} rooms × ${infantsPerRoom} infants${gateways ? ', room gateways' : ', one connection each'}`,
     );
@@ -55,16 +55,19 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
     const fleetFile = join(dir, 'fleet.yaml');
     writeFleetFiles(generated, fleetFile, join(dir, 'credentials.yaml'));
 
+    if (options.partitions > 1)
+      say(`centres by partition: ${describeSplit(generated.fleet, options.partitions)}`);
+
     const conn = { api: 'v1' as const, url: influxd.url, database: 'bench' };
     await ensureDatabase(conn);
-    say(`starting the services (${options.topology})`);
+    say(`starting the services (${topologyName(options)})`);
     // A CPU profile per service process, written when it exits: where the time goes at a given load.
     // A heap limit per service: with 24 GiB here V8 lets garbage pile up to gigabytes before it collects.
     const nodeArgs = [
       ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
       ...(options.heapMb ? [`--max-old-space-size=${options.heapMb}`] : []),
     ];
-    const started = await startServices(options.topology, dir, fleetFile, conn, nodeArgs);
+    const started = await startServices(options.topology, options.partitions, dir, fleetFile, conn, nodeArgs);
     services = started;
     const sample = sampleProcesses(() => ({
       ...started.pids(),
@@ -76,7 +79,7 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
     const connectS = Math.ceil(connections / 500);
     const durationMs = (options.durationS + connectS) * 1000;
     say(`running ${options.durationS} s at ${wearables} wearables (+${connectS} s of connection ramp)`);
-    const reserved = new Set((scenario.reserved?.(generated.fleet) ?? []).map((d) => d.id));
+    const reserved = new Set((scenario.reserved?.(generated.fleet, options) ?? []).map((d) => d.id));
     const sim = runSimulation({
       fleet: { ...generated.fleet, devices: generated.fleet.devices.filter((d) => !reserved.has(d.id)) },
       startTime: Date.now(),
@@ -120,7 +123,7 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
     clearInterval(progress);
     clearInterval(connectedWatch);
     say(`simulator done: ${summary.readingsAcked} readings acknowledged; waiting for InfluxDB to hold them`);
-    const written = await waitForWritten(conn, summary.readingsAcked, started.ingestUrl, say);
+    const written = await waitForWritten(conn, summary.readingsAcked, started.ingestUrls, say);
     const processes = sample();
     const crashed = started.crashed();
     if (crashed.length > 0) throw new Error(`a service exited during the run:\n${crashed.join('\n')}`);
@@ -128,6 +131,7 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
     return {
       scenario: name,
       topology: options.topology,
+      partitions: options.partitions,
       offeredPerS: wearables + Math.round((generated.fleet.rooms.length * 1000) / 10_000),
       connections,
       readingsSent: summary.readingsAcked,

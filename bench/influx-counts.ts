@@ -1,6 +1,6 @@
 import type { InfluxConnection } from '../lib/influx/connection.ts';
 import { influxRows } from '../lib/influx/query.ts';
-import { scrapeMetric } from '../lib/ops/index.ts';
+import { scrapeSum } from './service-metrics.ts';
 
 /** Silence-type alerts raised (stamped) after `since`, by rule: with nothing dropped, each one is false. */
 export async function silenceRaisedSince(
@@ -28,22 +28,23 @@ async function countWritten(conn: InfluxConnection): Promise<number> {
 
 /**
  * Waits until InfluxDB holds `acked` readings, or until the count has stopped moving for 15 s while ingest
- * holds nothing more (10 minutes at most); returns the count. Ingest may still hold readings in its spool or
+ * (every partition) holds nothing more (10 minutes at most); returns the count. Ingest may still hold readings in its spool or
  * its queue (InfluxDB slower than the offered rate): those are not lost until ingest says it has nothing
  * left; a count that stops moving while it still holds some is a retry backoff, not the end.
  */
 export async function waitForWritten(
   conn: InfluxConnection,
   acked: number,
-  ingestUrl: string,
+  /** Every ingest partition's: what one still holds is not lost either. */
+  ingestUrls: string[],
   say: (line: string) => void,
 ): Promise<number> {
   let written = 0;
   let last = -1;
   let stableSince = Date.now();
   const ingestHolds = async () =>
-    (await scrapeMetric(ingestUrl, 'cradlewatch_ingest_spool_bytes')) +
-    (await scrapeMetric(ingestUrl, 'cradlewatch_ingest_queued_batches'));
+    (await scrapeSum(ingestUrls, 'cradlewatch_ingest_spool_bytes')) +
+    (await scrapeSum(ingestUrls, 'cradlewatch_ingest_queued_batches'));
   const waitUntil = Date.now() + 600_000;
   let reported = Date.now();
   while (Date.now() < waitUntil) {

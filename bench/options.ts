@@ -8,11 +8,17 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 export const TOPOLOGIES = ['one-process', 'split'] as const;
 export type Topology = (typeof TOPOLOGIES)[number];
 
+/** The topology as the table and progress lines name it: `split, 2 partitions` beside plain `split`. */
+export const topologyName = (run: { topology: Topology; partitions: number }) =>
+  run.partitions > 1 ? `${run.topology}, ${run.partitions} partitions` : run.topology;
+
 export type InfluxV1 = Extract<InfluxConnection, { api: 'v1' }>;
 
 export interface BenchOptions {
   scenarios: ScenarioName[];
   topology: Topology;
+  /** Ingest and rules processes each in the split topology, partitioned by centre (`--partition i/n`). */
+  partitions: number;
   /** Where the services write a V8 CPU profile each (`node --cpu-prof`); absent = none. */
   cpuProfileDir?: string;
   /** V8 old-space limit per service process in MB (`--max-old-space-size`); absent = Node's default. */
@@ -39,6 +45,7 @@ export interface ProcessUsage {
 export interface ScenarioResult {
   scenario: ScenarioName;
   topology: Topology;
+  partitions: number;
   offeredPerS: number;
   connections: number;
   readingsSent: number;

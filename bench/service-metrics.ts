@@ -2,19 +2,28 @@ import { scrapeMetric } from '../lib/ops/index.ts';
 import type { ScenarioResult } from './options.ts';
 import type { Services } from './services.ts';
 
-/** What the services' own /metrics say about the run: the broker's holds, and presses as the rules saw them. */
+/** A metric summed over several services (the partitions of a tier): counters and histogram series add up. */
+export async function scrapeSum(urls: string[], name: string, labels: Record<string, string> = {}) {
+  const values = await Promise.all(urls.map((url) => scrapeMetric(url, name, labels)));
+  return values.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * What the services' own /metrics say about the run: the broker's holds, and presses as the rules saw them
+ * (every rules partition's, summed: each saw only its own centres' presses).
+ */
 export async function serviceCounters(
   services: Services,
 ): Promise<Pick<ScenarioResult, 'overload' | 'alarmPath'>> {
   const overload = {
     brokerHolds: await scrapeMetric(services.brokerUrl, 'cradlewatch_broker_overload_holds_total'),
-    rulesHeardHeld: await scrapeMetric(services.rulesUrl, 'cradlewatch_rules_broker_holds_heard_total', {
+    rulesHeardHeld: await scrapeSum(services.rulesUrls, 'cradlewatch_rules_broker_holds_heard_total', {
       held: 'true',
     }),
   };
   // Where an alarm's time goes: the rules' own histograms of press time to arrival, and to processed.
   const lag = async (name: string, suffix: string, labels: Record<string, string> = {}) =>
-    scrapeMetric(services.rulesUrl, `cradlewatch_rules_${name}_seconds_${suffix}`, {
+    scrapeSum(services.rulesUrls, `cradlewatch_rules_${name}_seconds_${suffix}`, {
       kind: 'alarm',
       ...labels,
     });

@@ -14,19 +14,26 @@ export interface Services {
   /** The cradlewatch processes by the name the table shows. */
   pids: () => Record<string, number | undefined>;
   mqttUrl: string;
-  pageUrl: string;
-  /** Where ingest's /metrics answers: its own port, or the page's under `cradlewatch up`. */
-  ingestUrl: string;
-  /** Where the broker's and the rules' /metrics answer (one URL under `cradlewatch up`). */
+  /** The caregiver page of each rules partition: each streams only its own centres' alerts. */
+  pageUrls: string[];
+  /** Where each ingest partition's /metrics answers: its own port, or the page's under `cradlewatch up`. */
+  ingestUrls: string[];
+  /** Where the broker's and each rules partition's /metrics answer (one URL under `cradlewatch up`). */
   brokerUrl: string;
-  rulesUrl: string;
+  rulesUrls: string[];
   /** What each service that exited during the run said last. */
   crashed(): string[];
   stop(): Promise<void>;
 }
 
 /** `node bin/cradlewatch.mjs <args>` with its output kept for the error that explains a failed start. */
-function spawnCradlewatch(args: string[], nodeArgs: string[], env: Record<string, string> = {}) {
+function spawnCradlewatch(
+  args: string[],
+  nodeArgs: string[],
+  env: Record<string, string> = {},
+  /** What its errors call it. */
+  name = args[0],
+) {
   const child = spawn(process.execPath, [...nodeArgs, 'bin/cradlewatch.mjs', ...args], {
     cwd: root,
     env: { ...process.env, CW_LOG_LEVEL: 'error', CW_LOG_FORMAT: 'json', ...env },
@@ -44,8 +51,7 @@ function spawnCradlewatch(args: string[], nodeArgs: string[], env: Record<string
   const ready = (what: string, test: (output: string) => boolean | Promise<boolean>) =>
     waitFor(
       () => {
-        if (exited())
-          throw new Error(`${args[0]} exited (${child.exitCode ?? child.signalCode}):\n${output}`);
+        if (exited()) throw new Error(`${name} exited (${child.exitCode ?? child.signalCode}):\n${output}`);
         return test(output);
       },
       { timeoutMs: 60_000, what },
@@ -58,9 +64,7 @@ function spawnCradlewatch(args: string[], nodeArgs: string[], env: Record<string
     });
   /** Why it is gone, if it exited on its own: the end of what it wrote. */
   const crashed = () =>
-    exited()
-      ? `${args[0]} exited (${child.exitCode ?? child.signalCode}):\n${output.slice(-3000)}`
-      : undefined;
+    exited() ? `${name} exited (${child.exitCode ?? child.signalCode}):\n${output.slice(-3000)}` : undefined;
   return { child, ready, stop, output: () => output, crashed };
 }
 
@@ -86,27 +90,38 @@ async function startOneProcess(
   );
   await up.ready('the services banner', (output) => /Metrics\s+\S+\/metrics/.test(output));
   const output = up.output();
+  const metricsUrl = /Metrics\s+(\S+)\/metrics/.exec(output)![1]!;
   return {
     pids: () => ({ 'cradlewatch up (broker+ingest+rules)': up.child.pid }),
     mqttUrl: /MQTT broker\s+(\S+)/.exec(output)![1]!,
-    pageUrl: /Caregiver page\s+(\S+)/.exec(output)![1]!,
-    ingestUrl: /Metrics\s+(\S+)\/metrics/.exec(output)![1]!,
-    brokerUrl: /Metrics\s+(\S+)\/metrics/.exec(output)![1]!,
-    rulesUrl: /Metrics\s+(\S+)\/metrics/.exec(output)![1]!,
+    pageUrls: [/Caregiver page\s+(\S+)/.exec(output)![1]!],
+    ingestUrls: [metricsUrl],
+    brokerUrl: metricsUrl,
+    rulesUrls: [metricsUrl],
     crashed: () => [up.crashed()].filter((c) => c !== undefined),
     stop: up.stop,
   };
 }
 
+/** Partition i of n as the services' `partition` setting and as the suffix rules gives its defaults. */
+const partitionOf = (index: number, count: number) => ({
+  setting: `${index}/${count}`,
+  suffix: `p${index}of${count}`,
+});
+
 /**
  * Broker, ingest and rules as three processes with their own config files, the way a site runs them:
- * each gets its own event loop (and core), and the table shows each one's CPU and memory.
+ * each gets its own event loop (and core), and the table shows each one's CPU and memory. With
+ * `partitions` above 1, ingest and rules run that many processes each, partitioned by centre
+ * (docs/scaling.md), every one with its own client id, directories and port; still one broker (a broker
+ * cluster needs Redis and a device balancer: test/multinode has one, the bench does not).
  */
 async function startSplit(
   dir: string,
   fleetFile: string,
   influx: InfluxV1,
   nodeArgs: string[],
+  partitions: number,
 ): Promise<Services> {
   const account = (username: string, role: 'ingest' | 'rules') => {
     const password = randomBytes(18).toString('base64url');
@@ -118,17 +133,30 @@ async function startSplit(
   const ingestAccount = account('cradlewatch-ingest', 'ingest');
   const rulesAccount = account('cradlewatch-rules', 'rules');
   const started: ReturnType<typeof spawnCradlewatch>[] = [];
-  /** `cradlewatch <service> --config <dir>/<service>.json`, stopped with the others on the way out. */
-  const service = (name: 'broker' | 'ingest' | 'rules', config: unknown) => {
-    const file = join(dir, `${name}.json`);
+  /** `cradlewatch <service> --config <dir>/<file>.json`, stopped with the others on the way out. */
+  const service = (name: 'broker' | 'ingest' | 'rules', config: unknown, suffix?: string) => {
+    const file = join(dir, `${suffix ? `${name}-${suffix}` : name}.json`);
     writeFileSync(file, JSON.stringify(config));
-    const child = spawnCradlewatch([name, '--config', file], nodeArgs);
+    const child = spawnCradlewatch(
+      [name, '--config', file],
+      nodeArgs,
+      {},
+      suffix ? `${name} ${suffix}` : name,
+    );
     started.push(child);
     return child;
   };
   const stop = async () => {
     for (const s of started.reverse()) await s.stop();
   };
+  // One partition runs unpartitioned, as before partitions existed: same ids, directories and names.
+  const parts = Array.from({ length: partitions }, (_, i) =>
+    partitions > 1 ? partitionOf(i, partitions) : undefined,
+  );
+  type Part = (typeof parts)[number];
+  const label = (name: string, part: Part) =>
+    part ? `cradlewatch ${name} ${part.suffix}` : `cradlewatch ${name}`;
+  const below = (path: string, part: Part) => (part ? join(path, part.suffix) : path);
   try {
     const brokerPort = await freePort();
     const broker = service('broker', {
@@ -144,43 +172,72 @@ async function startSplit(
       .split('\n')
       .find((l) => l.includes('"ready":true'))!;
     const mqttUrl = (JSON.parse(readyLine) as { mqtt: string }).mqtt;
-    const ingestPort = await freePort();
-    const ingest = service('ingest', {
-      mqtt: { url: mqttUrl, ...ingestAccount.login },
-      influx,
-      fleetFile,
-      spool: { dir: join(dir, 'data', 'spool') },
-      deadletter: { dir: join(dir, 'data', 'deadletter') },
-      http: { host: '127.0.0.1', port: ingestPort },
-    });
-    const ingestUrl = `http://127.0.0.1:${ingestPort}`;
-    await ingest.ready('ingest subscribed', async () => checkPasses(await fetchHealth(ingestUrl), 'mqtt'));
-    const rulesPort = await freePort();
-    const rules = service('rules', {
-      mqtt: { url: mqttUrl, ...rulesAccount.login },
-      fleetFile,
-      journalDir: join(dir, 'data', 'rules'),
-      influx,
-      http: {
-        host: '127.0.0.1',
-        port: rulesPort,
-        tokens: [{ token: SUPERVISOR_TOKEN, role: 'supervisor', name: 'bench' }],
-      },
-    });
-    const pageUrl = `http://127.0.0.1:${rulesPort}`;
-    await rules.ready('rules serving', async () => (await fetchHealth(pageUrl))?.status === 'ok');
+    /** One `name` process per partition, each on its own HTTP port; resolves once `isUp` holds for all. */
+    const startTier = async (
+      name: 'ingest' | 'rules',
+      what: string,
+      configOf: (part: Part, port: number) => unknown,
+      isUp: (url: string) => Promise<boolean>,
+    ) => {
+      const tier = await Promise.all(
+        parts.map(async (part) => {
+          const port = await freePort();
+          const running = service(name, configOf(part, port), part?.suffix);
+          return { label: label(name, part), running, url: `http://127.0.0.1:${port}` };
+        }),
+      );
+      await Promise.all(tier.map(({ running, url }) => running.ready(what, () => isUp(url))));
+      return tier;
+    };
+    // Ingest derives nothing from its partition: its client id is given here, as ingest/README.md asks.
+    const ingests = await startTier(
+      'ingest',
+      'ingest subscribed',
+      (part, port) => ({
+        mqtt: {
+          url: mqttUrl,
+          ...ingestAccount.login,
+          ...(part ? { clientId: `cradlewatch-ingest-${part.suffix}` } : {}),
+        },
+        influx,
+        fleetFile,
+        ...(part ? { partition: part.setting } : {}),
+        spool: { dir: below(join(dir, 'data', 'spool'), part) },
+        deadletter: { dir: below(join(dir, 'data', 'deadletter'), part) },
+        http: { host: '127.0.0.1', port },
+      }),
+      async (url) => checkPasses(await fetchHealth(url), 'mqtt'),
+    );
+    // Rules makes its client id its partition's own (cradlewatch-rules-p{i}of{n}); the journal is set here.
+    const rules = await startTier(
+      'rules',
+      'rules serving',
+      (part, port) => ({
+        mqtt: { url: mqttUrl, ...rulesAccount.login },
+        fleetFile,
+        ...(part ? { partition: part.setting } : {}),
+        journalDir: below(join(dir, 'data', 'rules'), part),
+        influx,
+        http: {
+          host: '127.0.0.1',
+          port,
+          tokens: [{ token: SUPERVISOR_TOKEN, role: 'supervisor', name: 'bench' }],
+        },
+      }),
+      async (url) => (await fetchHealth(url))?.status === 'ok',
+    );
+    const rulesUrls = rules.map((r) => r.url);
     return {
       pids: () => ({
         'cradlewatch broker': broker.child.pid,
-        'cradlewatch ingest': ingest.child.pid,
-        'cradlewatch rules': rules.child.pid,
+        ...Object.fromEntries([...ingests, ...rules].map((p) => [p.label, p.running.child.pid])),
       }),
       mqttUrl,
-      pageUrl,
-      ingestUrl,
+      pageUrls: rulesUrls,
+      ingestUrls: ingests.map((i) => i.url),
       brokerUrl: `http://127.0.0.1:${brokerPort}`,
-      rulesUrl: pageUrl,
-      crashed: () => [broker, ingest, rules].map((s) => s.crashed()).filter((c) => c !== undefined),
+      rulesUrls,
+      crashed: () => started.map((s) => s.crashed()).filter((c) => c !== undefined),
       stop,
     };
   } catch (error) {
@@ -189,13 +246,16 @@ async function startSplit(
   }
 }
 
-/** The services in `topology`, started on `fleetFile` and writing to `influx`. */
+/** The services in `topology` (ingest and rules in `partitions` each when split), on `fleetFile`, writing to `influx`. */
 export function startServices(
   topology: Topology,
+  partitions: number,
   dir: string,
   fleetFile: string,
   influx: InfluxV1,
   nodeArgs: string[],
 ): Promise<Services> {
-  return (topology === 'split' ? startSplit : startOneProcess)(dir, fleetFile, influx, nodeArgs);
+  return topology === 'split'
+    ? startSplit(dir, fleetFile, influx, nodeArgs, partitions)
+    : startOneProcess(dir, fleetFile, influx, nodeArgs);
 }

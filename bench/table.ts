@@ -1,4 +1,4 @@
-import type { ScenarioResult } from './options.ts';
+import { type ScenarioResult, topologyName } from './options.ts';
 
 /** The results as one markdown table, a row a scenario run. */
 export function renderTable(results: ScenarioResult[]): string {
@@ -16,7 +16,7 @@ export function renderTable(results: ScenarioResult[]): string {
         .join(', ') || '0';
     const processes = r.processes.map((p) => `${p.process}: ${p.cpuPercent} % / ${p.peakRssMb}`).join('; ');
     rows.push(
-      `| ${r.scenario} (${r.topology}) | ${r.offeredPerS} | ${r.connections} | ${r.achievedPerS} | ${r.readingsSent} | ${r.readingsWritten} | ${r.lost} | ${latency} | ${r.drainS ?? '–'} | ${transitions} | ${r.groundTruth.devicesDropped} | ${Object.values(r.silenceRaisedAfterConnect).reduce((a, b) => a + b, 0)} | ${r.overload.brokerHolds} / ${r.overload.rulesHeardHeld} | ${r.ceilings.influxPointsPerS} | ${r.ceilings.bareBrokerReadingsPerS} | ${processes} |`,
+      `| ${r.scenario} (${topologyName(r)}) | ${r.offeredPerS} | ${r.connections} | ${r.achievedPerS} | ${r.readingsSent} | ${r.readingsWritten} | ${r.lost} | ${latency} | ${r.drainS ?? '–'} | ${transitions} | ${r.groundTruth.devicesDropped} | ${Object.values(r.silenceRaisedAfterConnect).reduce((a, b) => a + b, 0)} | ${r.overload.brokerHolds} / ${r.overload.rulesHeardHeld} | ${r.ceilings.influxPointsPerS} | ${r.ceilings.bareBrokerReadingsPerS} | ${processes} |`,
     );
   }
   return rows.join('\n');

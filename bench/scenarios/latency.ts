@@ -5,7 +5,8 @@ import { waitFor } from '../../lib/net.ts';
 import type { AlertTransition } from '../../protocol/alerts.ts';
 import type { Fleet } from '../../protocol/fleet.ts';
 import { topics } from '../../protocol/topics.ts';
-import { SUPERVISOR_TOKEN } from '../options.ts';
+import { type BenchOptions, SUPERVISOR_TOKEN } from '../options.ts';
+import { devicesByPartition } from '../partitions.ts';
 import { gatewayFleet, type Scenario } from './scenario.ts';
 
 function percentile(sorted: number[], p: number): number {
@@ -13,43 +14,66 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
+const BUTTONS = 20;
+
 /**
- * The alarm buttons the latency scenario presses. The simulator leaves them alone: a device's client id is
- * its id, so two connections of one button would take the session from each other.
+ * The alarm buttons the latency scenario presses: the fleet's first 20, or with partitions each
+ * partition's first buttons in turn, so that every rules partition's presses are timed. The simulator leaves them
+ * alone: a device's client id is its id, so two connections of one button would take the session from
+ * each other.
  */
-function pressedButtons(fleet: Fleet): Fleet['devices'] {
-  return fleet.devices.filter((d) => d.kind === 'alarm').slice(0, 20);
+function pressedButtons(fleet: Fleet, options: Pick<BenchOptions, 'partitions'>): Fleet['devices'] {
+  const alarms = devicesByPartition(fleet, options.partitions).map((devices) =>
+    devices.filter((d) => d.kind === 'alarm'),
+  );
+  const buttons: Fleet['devices'] = [];
+  for (let i = 0; buttons.length < BUTTONS && alarms.some((a) => i < a.length); i += 1)
+    for (const a of alarms) if (i < a.length && buttons.length < BUTTONS) buttons.push(a[i]!);
+  return buttons;
 }
 
 /** Presses alarm buttons one at a time each and times press → SSE event on a real HTTP client. */
 async function pressAlarms(
-  fleet: Fleet,
+  buttons: Fleet['devices'],
   credentials: Record<string, string>,
   mqttUrl: string,
-  pageUrl: string,
+  /** Every rules partition's page: a press's alert reaches the SSE stream of its centre's partition. */
+  pageUrls: string[],
   presses: number,
   /** The presses are spread evenly over this window. */
   windowMs: number,
 ): Promise<number[]> {
-  const buttons = pressedButtons(fleet);
   const pending = new Map<string, number>();
   const latencies: number[] = [];
-  const source = new EventSource(`${pageUrl}/api/alerts/stream`, {
-    fetch: (input, init) =>
-      fetch(input, { ...init, headers: { ...init?.headers, authorization: `Bearer ${SUPERVISOR_TOKEN}` } }),
-  });
-  source.addEventListener('alert', (event) => {
-    const transition = JSON.parse(event.data) as AlertTransition;
-    if (transition.alert.rule !== 'one-key-alarm' || transition.kind === 'acknowledged') return;
-    const started = pending.get(transition.alert.subject.id);
-    if (started === undefined) return;
-    pending.delete(transition.alert.subject.id);
-    latencies.push(performance.now() - started);
-  });
-  await new Promise<void>((resolve, reject) => {
-    source.onopen = () => resolve();
-    source.onerror = () => reject(new Error('SSE stream refused'));
-  });
+  const sources = pageUrls.map(
+    (pageUrl) =>
+      new EventSource(`${pageUrl}/api/alerts/stream`, {
+        fetch: (input, init) =>
+          fetch(input, {
+            ...init,
+            headers: { ...init?.headers, authorization: `Bearer ${SUPERVISOR_TOKEN}` },
+          }),
+      }),
+  );
+  for (const source of sources) {
+    source.addEventListener('alert', (event) => {
+      const transition = JSON.parse(event.data) as AlertTransition;
+      if (transition.alert.rule !== 'one-key-alarm' || transition.kind === 'acknowledged') return;
+      const started = pending.get(transition.alert.subject.id);
+      if (started === undefined) return;
+      pending.delete(transition.alert.subject.id);
+      latencies.push(performance.now() - started);
+    });
+  }
+  await Promise.all(
+    sources.map(
+      (source) =>
+        new Promise<void>((resolve, reject) => {
+          source.onopen = () => resolve();
+          source.onerror = () => reject(new Error('SSE stream refused'));
+        }),
+    ),
+  );
   // A broker too busy to answer CONNACK in time says so as an 'error' event, also after the connect: with
   // no listener that ended the whole bench (30,000 offered on a loaded machine).
   const clients = await Promise.all(
@@ -88,7 +112,7 @@ async function pressAlarms(
     await new Promise((r) => setTimeout(r, spacing));
   }
   await waitFor(() => pending.size === 0, { timeoutMs: 5_000, what: 'the last SSE events' }).catch(() => {});
-  source.close();
+  for (const source of sources) source.close();
   await Promise.all(clients.map((c) => c.endAsync()));
   return latencies;
 }
@@ -100,10 +124,10 @@ export const latency: Scenario = {
   async run({ options, generated, services, rampMs }) {
     await sleep(rampMs);
     const latencies = await pressAlarms(
-      generated.fleet,
+      pressedButtons(generated.fleet, options),
       generated.credentials,
       services.mqttUrl,
-      services.pageUrl,
+      services.pageUrls,
       options.presses,
       options.durationS * 1000 * 0.8,
     );

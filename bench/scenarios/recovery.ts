@@ -1,9 +1,12 @@
 import { sleep } from '../../lib/backoff.ts';
 import { waitFor } from '../../lib/net.ts';
-import { scrapeMetric } from '../../lib/ops/index.ts';
+import { scrapeSum } from '../service-metrics.ts';
 import { gatewayFleet, type Scenario } from './scenario.ts';
 
-/** InfluxDB stopped under load a quarter of the way in; reports how long ingest's spool takes to drain. */
+/**
+ * InfluxDB stopped under load a quarter of the way in; reports how long ingest's spool takes to drain
+ * (every partition's: InfluxDB up and the spool empty in each).
+ */
 export const recovery: Scenario = {
   fleet: gatewayFleet,
   async run({ options, services, influxd, rampMs, say }) {
@@ -16,8 +19,9 @@ export const recovery: Scenario = {
     say('InfluxDB is back; timing the spool drain');
     await waitFor(
       async () =>
-        (await scrapeMetric(services.ingestUrl, 'cradlewatch_ingest_influx_up')) === 1 &&
-        (await scrapeMetric(services.ingestUrl, 'cradlewatch_ingest_spool_bytes')) === 0,
+        (await scrapeSum(services.ingestUrls, 'cradlewatch_ingest_influx_up')) ===
+          services.ingestUrls.length &&
+        (await scrapeSum(services.ingestUrls, 'cradlewatch_ingest_spool_bytes')) === 0,
       { timeoutMs: 600_000, intervalMs: 250, what: 'the spool to drain' },
     );
     const drainS = (performance.now() - restarted) / 1000;

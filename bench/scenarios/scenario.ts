@@ -26,7 +26,7 @@ export interface Scenario {
   /** Wearables in the fleet and how they connect: behind room gateways, or each on its own connection. */
   fleet(options: BenchOptions): { wearables: number; infantsPerRoom: number; gateways: boolean };
   /** Devices the simulator must leave alone because the scenario drives them itself. */
-  reserved?(fleet: Fleet): Fleet['devices'];
+  reserved?(fleet: Fleet, options: BenchOptions): Fleet['devices'];
   /** Runs beside the simulator from its start; resolves with the scenario's report once its part is done. */
   run?(run: ScenarioRun): Promise<ScenarioReport>;
 }
