@@ -16,7 +16,6 @@ import { Aedes } from 'aedes';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { brokerConfigSchema } from '../broker/config.ts';
 import { startBroker } from '../broker/server.ts';
-import { makeTestFleet } from '../broker/test-support.ts';
 import { hashPassword } from '../lib/credentials.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { waitFor } from '../lib/net.ts';
@@ -118,6 +117,9 @@ export async function measureBareAedes(
 }
 
 async function main(): Promise<void> {
+  // Loaded here, not at the top: `cradlewatch bench` imports this module (ceilings.ts) and ships in the image
+  // without test/, which only this script's own run from a checkout needs.
+  const { makeTestFleet } = await import('../test/support/broker.ts');
   const fleet = makeTestFleet();
   const simulator = {
     username: 'bench-sim',

@@ -25,7 +25,7 @@ import {
   tempDir,
   wearable,
   writeFleetFile,
-} from '../ingest/test/fixtures.ts';
+} from '../test/support/ingest.ts';
 import { startMosquitto } from '../test/support/mosquitto.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);

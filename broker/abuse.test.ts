@@ -16,7 +16,7 @@ import {
   makeTestFleet,
   metric,
   rawClient,
-} from './test-support.ts';
+} from '../test/support/broker.ts';
 
 const M = 'cradlewatch_broker_';
 

@@ -16,7 +16,7 @@ import {
   makeTestFleet,
   rawClient,
   connectPacket,
-} from './test-support.ts';
+} from '../test/support/broker.ts';
 
 describe('OperatorAcl', () => {
   it('matches filters the way MQTT does, $ topics only by name', () => {

@@ -13,12 +13,11 @@ import {
   credentials,
   makeTestFleet,
   metric,
-  mosquitto,
-  hostPort,
   connectPacket,
   rawClient,
   spawnBroker,
-} from './test-support.ts';
+} from '../test/support/broker.ts';
+import { mosquitto, hostPort } from '../test/support/mosquitto.ts';
 
 const M = 'cradlewatch_broker_';
 

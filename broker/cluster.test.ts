@@ -3,7 +3,6 @@ import { freePort, waitFor } from '../lib/net.ts';
 import { topics } from '../protocol/topics.ts';
 import {
   type BrokerProcess,
-  type RedisServer,
   SERVICE_USERS,
   type TestFleet,
   collect,
@@ -12,8 +11,8 @@ import {
   credentials,
   makeTestFleet,
   spawnBroker,
-  startRedis,
-} from './test-support.ts';
+} from '../test/support/broker.ts';
+import { type RedisServer, startRedis } from '../test/support/redis.ts';
 
 describe('brokers sharing one Redis', () => {
   let fleet: TestFleet;

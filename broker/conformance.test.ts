@@ -17,7 +17,7 @@ import {
   credentials,
   makeTestFleet,
   rawClient,
-} from './test-support.ts';
+} from '../test/support/broker.ts';
 
 /**
  * The MQTT 3.1.1 normative statements a broker owns, checked on the wire against our broker (authentication

@@ -4,7 +4,7 @@ import { waitFor } from '../lib/net.ts';
 import type { Health } from '../protocol/health.ts';
 import { brokerConfigSchema } from './config.ts';
 import { type RunningBroker, startBroker } from './server.ts';
-import { type RedisServer, startRedis } from './test-support.ts';
+import { type RedisServer, startRedis } from '../test/support/redis.ts';
 
 describe('broker /healthz with a Redis backend', () => {
   let redis: RedisServer;

@@ -9,7 +9,6 @@ import type { Principal } from './acl.ts';
 import { clientIdRefusal } from './identity.ts';
 import {
   type BrokerProcess,
-  type RedisServer,
   SERVICE_USERS,
   type TestFleet,
   collect,
@@ -17,13 +16,12 @@ import {
   connect,
   connectCollecting,
   credentials,
-  hostPort,
   makeTestFleet,
   metric,
-  mosquitto,
   spawnBroker,
-  startRedis,
-} from './test-support.ts';
+} from '../test/support/broker.ts';
+import { hostPort, mosquitto } from '../test/support/mosquitto.ts';
+import { type RedisServer, startRedis } from '../test/support/redis.ts';
 
 const M = 'cradlewatch_broker_';
 

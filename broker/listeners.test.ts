@@ -13,7 +13,7 @@ import {
   connect,
   credentials,
   makeTestFleet,
-} from './test-support.ts';
+} from '../test/support/broker.ts';
 
 async function sample(broker: RunningBroker, qos: string): Promise<number> {
   return (await broker.metrics.messagesOut.get()).values.find((v) => v.labels.qos === qos)?.value ?? 0;

@@ -14,7 +14,7 @@ import { rulesServiceConfigSchema } from '../rules/config.ts';
 import { type RunningRules, startRules } from '../rules/service.ts';
 import type { InfluxConnection } from '../lib/influx/connection.ts';
 import { type Ingest, startIngest } from '../ingest/service.ts';
-import { testConfig } from '../ingest/test/fixtures.ts';
+import { testConfig } from '../test/support/ingest.ts';
 import { countPoints, freshInflux } from '../test/support/influx.ts';
 import { waitFor } from '../lib/net.ts';
 import { FleetIndex } from '../protocol/fleet.ts';

@@ -14,7 +14,7 @@ import {
   credentials,
   makeTestFleet,
   rawClient,
-} from './test-support.ts';
+} from '../test/support/broker.ts';
 
 describe('overload guard', () => {
   let fleet: TestFleet;

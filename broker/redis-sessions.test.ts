@@ -13,7 +13,7 @@ import {
   connectCollecting,
   credentials,
   makeTestFleet,
-} from './test-support.ts';
+} from '../test/support/broker.ts';
 
 /** SUBSCRIBE on a broker whose sessions live in its private redis-server (`dataDir`), with mqtt.js. */
 describe('persistent sessions on the Redis store', () => {

@@ -9,15 +9,14 @@ import { topics } from '../protocol/topics.ts';
 import type { ServiceAccount } from './config.ts';
 import {
   type BrokerProcess,
-  type RedisServer,
   SERVICE_USERS,
   type TestFleet,
   connect,
   credentials,
   makeTestFleet,
   spawnBroker,
-  startRedis,
-} from './test-support.ts';
+} from '../test/support/broker.ts';
+import { type RedisServer, startRedis } from '../test/support/redis.ts';
 
 const SIM = 'sim-load';
 

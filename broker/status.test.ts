@@ -14,7 +14,7 @@ import {
   makeTestFleet,
   rawClient,
   connectPacket,
-} from './test-support.ts';
+} from '../test/support/broker.ts';
 
 /** Device status as docs/design.md promises it: retained, online from connect, offline from the moment of loss. */
 describe('device status from the broker', () => {

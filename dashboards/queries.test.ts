@@ -15,7 +15,7 @@ import {
   interpolate,
   panelRange,
 } from './grafana-interpolate.ts';
-import { INGEST_INSTANCE, SEED, type SeedResult, seedDashboardData } from './test-seed.ts';
+import { INGEST_INSTANCE, SEED, type SeedResult, seedDashboardData } from '../test/support/dashboards.ts';
 
 /** What Grafana stores and this test reads: the committed JSON, not the TypeScript. */
 interface BuiltTarget {

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../lib/net.ts';
-import { generateFleet, loadScenario, replay, runSimulation, type SimRecord } from './index.ts';
+import { loadScenario, replay, runSimulation, type SimRecord } from './index.ts';
 import { testTempDir } from '../test/support/temp.ts';
+import { scenarioFleet } from '../test/support/fleets.ts';
 
 const START = Date.UTC(2026, 0, 5, 12, 0, 0);
 const dir = testTempDir('cw-sim-broker-');
@@ -87,12 +88,7 @@ function recorded(file: string): SimRecord[] {
 describe('through a real broker', () => {
   it('delivers exactly the recorded publishes and last wills, and a replay sends them again', async () => {
     const scenario = loadScenario('wearable-drops-off');
-    const { fleet } = generateFleet({
-      ...scenario.fleet,
-      seed: 1,
-      hashCost: null,
-      referenceMonth: '2026-01',
-    });
+    const { fleet } = scenarioFleet(scenario, '2026-01', 1);
     const file = join(dir, 'run.jsonl');
     const sub = await subscriber();
     const summary = await runSimulation({
@@ -139,12 +135,7 @@ describe('through a real broker', () => {
 
   it('keeps to simulated time at a given speed', async () => {
     const scenario = loadScenario('alarm-press');
-    const { fleet } = generateFleet({
-      ...scenario.fleet,
-      seed: 1,
-      hashCost: null,
-      referenceMonth: '2026-01',
-    });
+    const { fleet } = scenarioFleet(scenario, '2026-01', 1);
     const run = (speed: 10 | 'max') =>
       runSimulation({ fleet, scenario, startTime: START, durationMs: 20_000, speed, url }).done;
     const paced = await run(10);
@@ -163,12 +154,7 @@ describe('through a real broker', () => {
 
   it('logs every device in with its own password, refuses wrong ones, and publishes naps as the service account', async () => {
     const scenario = loadScenario('chaos');
-    const { fleet, credentials } = generateFleet({
-      ...scenario.fleet,
-      seed: 1,
-      hashCost: null,
-      referenceMonth: '2026-01',
-    });
+    const { fleet, credentials } = scenarioFleet(scenario, '2026-01', 1);
     const nap = { username: 'sim-caregiver', password: 'nap-secret' };
     const watcher = { username: 'watcher', password: 'watch-secret' };
     const secured = await startMosquitto('auth', {
@@ -207,12 +193,7 @@ describe('through a real broker', () => {
 
   it('stops on request and reports what it sent', async () => {
     const scenario = loadScenario('nap-time');
-    const { fleet } = generateFleet({
-      ...scenario.fleet,
-      seed: 1,
-      hashCost: null,
-      referenceMonth: '2026-01',
-    });
+    const { fleet } = scenarioFleet(scenario, '2026-01', 1);
     const handle = runSimulation({ fleet, scenario, startTime: START, speed: 1, url });
     await waitFor(() => handle.stats().acked > 20, { what: 'first acknowledgements' });
     await handle.stop();
@@ -230,12 +211,7 @@ describe('through a real broker', () => {
     const port = await freePort();
     const at = await startMosquitto('restart', undefined, port);
     const scenario = loadScenario('alarm-press');
-    const { fleet } = generateFleet({
-      ...scenario.fleet,
-      seed: 1,
-      hashCost: null,
-      referenceMonth: '2026-01',
-    });
+    const { fleet } = scenarioFleet(scenario, '2026-01', 1);
     const handle = runSimulation({
       fleet,
       scenario,

@@ -14,18 +14,14 @@ import {
 } from './index.ts';
 import { parseScenario } from './scenario.ts';
 import { testTempDir } from '../test/support/temp.ts';
+import { scenarioFleet } from '../test/support/fleets.ts';
 
 const START = Date.UTC(2026, 0, 5, 12, 0, 0);
 const dir = testTempDir('cw-sim-');
 
 async function record(name: string, seed?: number, file = join(dir, `${name}-${seed ?? 'default'}.jsonl`)) {
   const scenario = loadScenario(name);
-  const { fleet } = generateFleet({
-    ...scenario.fleet,
-    seed: scenario.seed,
-    hashCost: null,
-    referenceMonth: '2026-01',
-  });
+  const { fleet } = scenarioFleet(scenario, '2026-01');
   const summary = await runSimulation({
     fleet,
     scenario,
@@ -299,12 +295,7 @@ describe('scenarios', () => {
       duration: '1m',
       events: [{ at: '2s', infant: 'c9-r1-i1', posture: 'prone' }],
     });
-    const { fleet } = generateFleet({
-      ...scenario.fleet,
-      seed: 1,
-      hashCost: null,
-      referenceMonth: '2026-01',
-    });
+    const { fleet } = scenarioFleet(scenario, '2026-01', 1);
     expect(() => runSimulation({ fleet, scenario, startTime: START })).toThrow(
       /no infant with a wearable c9-r1-i1/,
     );

@@ -7,7 +7,14 @@ import type { InfluxConnection } from '../lib/influx/connection.ts';
 import { freePort, waitFor } from '../lib/net.ts';
 import { checkPasses, fetchHealth, scrapeMetric } from '../lib/ops/index.ts';
 import { countPoints, freshInflux } from '../test/support/influx.ts';
-import { WEARABLES, deviceTopic, publisher, tempDir, wearable, writeFleetFile } from './test/fixtures.ts';
+import {
+  WEARABLES,
+  deviceTopic,
+  publisher,
+  tempDir,
+  wearable,
+  writeFleetFile,
+} from '../test/support/ingest.ts';
 import { type RunningMosquitto, startMosquitto } from '../test/support/mosquitto.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -21,7 +21,7 @@ import {
   testConfig,
   testFleetIndex,
   wearable,
-} from './test/fixtures.ts';
+} from '../test/support/ingest.ts';
 import { type RunningMosquitto, startMosquitto } from '../test/support/mosquitto.ts';
 
 interface Broker {

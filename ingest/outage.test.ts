@@ -18,7 +18,7 @@ import {
   testConfig,
   testFleetIndex,
   wearable,
-} from './test/fixtures.ts';
+} from '../test/support/ingest.ts';
 import { type RunningMosquitto, startMosquitto } from '../test/support/mosquitto.ts';
 
 /** The issue asks for a 60 s outage; CI keeps it short. CW_INGEST_OUTAGE_SECONDS=60 runs the long one. */

@@ -1,7 +1,7 @@
 /**
  * Where a batch of line-protocol points goes: InfluxDB, or the disk spool while InfluxDB is away. Small on
  * purpose (Telegraf's output plugins): every implementation passes the one contract suite in
- * test/sink-contract.ts.
+ * ingest/sink-contract.ts.
  */
 export interface Sink {
   /**

@@ -9,8 +9,8 @@ import { InfluxSink } from './influx-sink.ts';
 import { startIngest } from './service.ts';
 import { SinkUnavailableError } from './sink.ts';
 import { Spool, SpoolFullError } from './spool.ts';
-import { contractLines, sinkContract } from './test/sink-contract.ts';
-import { tempDir, testConfig, testFleetIndex } from './test/fixtures.ts';
+import { contractLines, sinkContract } from './sink-contract.ts';
+import { tempDir, testConfig, testFleetIndex } from '../test/support/ingest.ts';
 
 const retries = {
   batchSize: 1_000,

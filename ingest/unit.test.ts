@@ -8,7 +8,14 @@ import { AckGate } from './mqtt-client.ts';
 import type { MqttClient } from 'mqtt';
 import { selectCenters, stableHash } from '../protocol/partition.ts';
 import { SeqWindow, transform } from './transform.ts';
-import { CENTER, deviceTopic, gatewayTopic, tempDir, testFleetIndex, wearable } from './test/fixtures.ts';
+import {
+  CENTER,
+  deviceTopic,
+  gatewayTopic,
+  tempDir,
+  testFleetIndex,
+  wearable,
+} from '../test/support/ingest.ts';
 
 const influxEnv = { CW_INFLUX_API: 'v1', CW_INFLUX_URL: 'http://127.0.0.1:8086', CW_INFLUX_DATABASE: 'cw' };
 

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { brokerConfigSchema } from '../broker/config.ts';
 import { type RunningBroker, startBroker } from '../broker/server.ts';
-import { SERVICE_USERS, type TestFleet, credentials, makeTestFleet } from '../broker/test-support.ts';
+import { SERVICE_USERS, type TestFleet, credentials, makeTestFleet } from '../test/support/broker.ts';
 import { filters, topics } from '../protocol/topics.ts';
 import { silentLogger } from './logger.ts';
 import { Subscriptions } from './mqtt-subscribe.ts';

@@ -5,7 +5,7 @@ import { silentLogger } from '../lib/logger.ts';
 import { freePort } from '../lib/net.ts';
 import { loadRulesConfig, rulesServiceConfigSchema } from './config.ts';
 import { startRules } from './service.ts';
-import { workDir } from './test/support.ts';
+import { workDir } from '../test/support/rules/service.ts';
 
 const base = { fleetFile: 'fleet.yaml', channels: { history: { enabled: false } } };
 const refused = (overrides: Record<string, unknown>) => {

@@ -8,7 +8,7 @@ import { silentLogger } from '../../lib/logger.ts';
 import { freePort } from '../../lib/net.ts';
 import { hashPassword } from '../../lib/credentials.ts';
 import { brokerConfigSchema, type RunningBroker, startBroker } from '../../broker/index.ts';
-import { testFleet } from '../http/testing/memory.ts';
+import { testFleet } from '../../test/support/rules/memory.ts';
 import { freshInflux } from '../../test/support/influx.ts';
 import type { Alert } from '../../protocol/payloads.ts';
 import { channelContract, type Observed } from './channel-contract.ts';
@@ -16,7 +16,7 @@ import { InfluxHistoryChannel } from './influx.ts';
 import { MqttAlertChannel } from './mqtt.ts';
 import { SseHub } from './sse.ts';
 import { tcpProxy } from '../../test/support/tcp-proxy.ts';
-import { webhookReceiver } from './testing/receiver.ts';
+import { webhookReceiver } from '../../test/support/rules/webhook-receiver.ts';
 import { WebhookChannel } from './webhook.ts';
 import { webhookSchema } from './webhook-config.ts';
 

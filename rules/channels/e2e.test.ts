@@ -5,8 +5,8 @@ import type { AlertTransition } from '../../protocol/alerts.ts';
 import { alertSchema } from '../../protocol/payloads.ts';
 import { influxRows } from '../../lib/influx/query.ts';
 import { waitFor } from '../../lib/net.ts';
-import { STACK_TOKENS, type Stack, startStack } from '../web/testing/stack.ts';
-import { type WebhookReceiver, webhookReceiver } from './testing/receiver.ts';
+import { STACK_TOKENS, type Stack, startStack } from '../../test/support/stack.ts';
+import { type WebhookReceiver, webhookReceiver } from '../../test/support/rules/webhook-receiver.ts';
 
 /**
  * One one-key alarm through the real pipeline (button → our broker → rules service) to every channel:

@@ -6,13 +6,18 @@ import type { AlertTransition } from '../../protocol/alerts.ts';
 import pino from 'pino';
 import { type Logger, silentLogger } from '../../lib/logger.ts';
 import { waitFor } from '../../lib/net.ts';
-import { testFleet } from '../http/testing/memory.ts';
+import { testFleet } from '../../test/support/rules/memory.ts';
 import { renderAlertText } from '../text/index.ts';
 import { sampleTransition } from './channel-contract.ts';
 import { digestGroups, nextOutgoing } from './digest.ts';
 import { channelRegistry } from './metrics.ts';
 import { Outbox } from './outbox.ts';
-import { type ReceiverLimit, type WebhookReceiver, webhookReceiver, seqsIn } from './testing/receiver.ts';
+import {
+  type ReceiverLimit,
+  type WebhookReceiver,
+  webhookReceiver,
+  seqsIn,
+} from '../../test/support/rules/webhook-receiver.ts';
 import { WebhookChannel } from './webhook.ts';
 import { type AlertText, webhookSchema } from './webhook-config.ts';
 

@@ -14,11 +14,11 @@ import {
   Devices,
   SUPERVISOR_TOKEN,
   spawnRules,
-  startMosquitto,
   supervisorTokens,
   workDir,
-} from '../test/support.ts';
-import { type WebhookReceiver, webhookReceiver, seqsIn } from './testing/receiver.ts';
+} from '../../test/support/rules/service.ts';
+import { startMosquitto } from '../../test/support/mosquitto.ts';
+import { type WebhookReceiver, webhookReceiver, seqsIn } from '../../test/support/rules/webhook-receiver.ts';
 
 const RATE = { messages: 6, windowS: 4 };
 

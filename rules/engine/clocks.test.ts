@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { WearableReading } from '../../protocol/payloads.ts';
-import { Harness, T0, calm } from '../test/harness.ts';
+import { Harness, T0, calm } from '../../test/support/rules/engine.ts';
 import { DeviceClocks } from './device-clock.ts';
 
 const S = 1000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Harness, QUIET_MONITORING, T0 } from '../test/harness.ts';
+import { Harness, QUIET_MONITORING, T0 } from '../../test/support/rules/engine.ts';
 import { alertId } from './engine.ts';
 
 const S = 1000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FleetIndex, fleetSchema } from '../../protocol/fleet.ts';
-import { Harness, T0, fleetDoc } from '../test/harness.ts';
+import { Harness, T0, fleetDoc } from '../../test/support/rules/engine.ts';
 
 const S = 1000;
 const MIN = 60 * S;

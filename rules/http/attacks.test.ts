@@ -15,7 +15,7 @@ import { waitFor } from '../../lib/net.ts';
 import type { SseHub } from '../channels/sse.ts';
 import { buildApp, httpConfigSchema } from './index.ts';
 import { SECURITY_HEADERS } from './security.ts';
-import { MemoryAlerts, MemoryBoard, testFleet } from './testing/memory.ts';
+import { MemoryAlerts, MemoryBoard, testFleet } from '../../test/support/rules/memory.ts';
 
 /**
  * The attack catalogue over HTTP and SSE (rules/http/README.md "Attacks tried"): each test fails if its

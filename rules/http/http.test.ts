@@ -8,7 +8,7 @@ import { type CheckOutcome, type OpsSource, passing } from '../../lib/ops/index.
 import { promtoolCheck } from '../../test/support/promtool.ts';
 import { channelRegistry } from '../channels/metrics.ts';
 import { buildApp, httpConfigSchema, type RunningHttp, startHttp } from './index.ts';
-import { MemoryAlerts, MemoryBoard, testFleet } from './testing/memory.ts';
+import { MemoryAlerts, MemoryBoard, testFleet } from '../../test/support/rules/memory.ts';
 
 const TOKENS = {
   a: 'caregiver-a-token-0001',

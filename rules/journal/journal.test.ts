@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../lib/logger.ts';
 import { SmallDisk, isRoot } from '../../test/faults/tmpfs.ts';
-import { Harness, QUIET_MONITORING, T0 } from '../test/harness.ts';
+import { Harness, QUIET_MONITORING, T0 } from '../../test/support/rules/engine.ts';
 import { testTempDir } from '../../test/support/temp.ts';
 import { Outbox } from '../channels/outbox.ts';
 import { DiskGuard } from './guard.ts';

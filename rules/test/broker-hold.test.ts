@@ -8,7 +8,8 @@ import type { BrokerHold } from '../../protocol/payloads.ts';
 import { topics } from '../../protocol/topics.ts';
 import { rulesServiceConfigSchema } from '../config.ts';
 import { type RunningRules, startRules } from '../service.ts';
-import { Devices, startMosquitto, workDir } from './support.ts';
+import { startMosquitto } from '../../test/support/mosquitto.ts';
+import { Devices, workDir } from '../../test/support/rules/service.ts';
 
 const WEARABLES = ['w-07', 'w-08', 'w-09', 'w-b1'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

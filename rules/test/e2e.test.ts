@@ -7,10 +7,17 @@ import { sampleSum } from '../../lib/ops/index.ts';
 import { type Alert, SEVERITIES } from '../../protocol/payloads.ts';
 import { countPoints, freshInflux } from '../../test/support/influx.ts';
 import { promtoolCheck } from '../../test/support/promtool.ts';
-import { webhookReceiver, type WebhookReceiver } from '../channels/testing/receiver.ts';
+import { webhookReceiver, type WebhookReceiver } from '../../test/support/rules/webhook-receiver.ts';
 import { rulesServiceConfigSchema } from '../config.ts';
 import { type RunningRules, startRules } from '../service.ts';
-import { Devices, api, sseClient, startProjectBroker, supervisorTokens, workDir } from './support.ts';
+import {
+  Devices,
+  api,
+  sseClient,
+  startProjectBroker,
+  supervisorTokens,
+  workDir,
+} from '../../test/support/rules/service.ts';
 
 /**
  * Devices → broker → rules → SSE client and a webhook receiver, all real: the project's Aedes broker, the rules

@@ -8,8 +8,9 @@ import { silentLogger } from '../../lib/logger.ts';
 import { alertId } from '../engine/engine.ts';
 import { rulesServiceConfigSchema } from '../config.ts';
 import { startRules } from '../service.ts';
-import { calm } from './harness.ts';
-import { startMosquitto, workDir } from './support.ts';
+import { calm } from '../../test/support/rules/engine.ts';
+import { startMosquitto } from '../../test/support/mosquitto.ts';
+import { workDir } from '../../test/support/rules/service.ts';
 
 /** A recorded input: device-time offset, topic, payload. Device timestamps are the recording's own. */
 type Recorded = { offset: number; topic: string; body: unknown };

@@ -7,12 +7,13 @@ import type { AlertTransition } from '../../protocol/alerts.ts';
 import type { Alert } from '../../protocol/payloads.ts';
 import { silentLogger } from '../../lib/logger.ts';
 import { freePort, waitFor } from '../../lib/net.ts';
-import { webhookReceiver, type WebhookReceiver } from '../channels/testing/receiver.ts';
+import { webhookReceiver, type WebhookReceiver } from '../../test/support/rules/webhook-receiver.ts';
 import { rulesServiceConfigSchema } from '../config.ts';
 import { Journal } from '../journal/journal.ts';
 import { startRules } from '../service.ts';
-import { Harness, QUIET_MONITORING } from './harness.ts';
-import { Devices, api, spawnRules, startMosquitto, supervisorTokens, workDir } from './support.ts';
+import { Harness, QUIET_MONITORING } from '../../test/support/rules/engine.ts';
+import { startMosquitto } from '../../test/support/mosquitto.ts';
+import { Devices, api, spawnRules, supervisorTokens, workDir } from '../../test/support/rules/service.ts';
 
 const transitionsAt = (hook: WebhookReceiver) =>
   hook.requests.map((r) => r.body as AlertTransition).map((t) => `${t.seq}:${t.kind}:${t.alert.id}`);

@@ -3,7 +3,8 @@ import type { AlertTransition } from '../../protocol/alerts.ts';
 import { FleetIndex } from '../../protocol/fleet.ts';
 import { type Message, parseMessage } from '../../protocol/parse.ts';
 import { monthOf } from '../../device-sim/fleet-gen.ts';
-import { generateFleet, loadScenario, planOf, simulate } from '../../device-sim/index.ts';
+import { loadScenario, planOf, simulate } from '../../device-sim/index.ts';
+import { scenarioFleet } from '../../test/support/fleets.ts';
 import { Engine, type EngineInput } from '../engine/engine.ts';
 import { rulesConfigSchema } from '../engine/thresholds.ts';
 
@@ -16,12 +17,7 @@ const START = Date.UTC(2026, 10, 22, 4, 0, 0);
  */
 function run(name: string, deviceTime: 'trusted' | 'measured' = 'trusted'): AlertTransition[] {
   const scenario = loadScenario(name);
-  const { fleet } = generateFleet({
-    ...scenario.fleet,
-    seed: scenario.seed,
-    hashCost: null,
-    referenceMonth: monthOf(START),
-  });
+  const { fleet } = scenarioFleet(scenario, monthOf(START));
   let now = START;
   const engine = new Engine({
     fleet: new FleetIndex(fleet),

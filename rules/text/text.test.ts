@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RULES } from '../engine/rules/index.ts';
-import { fleet } from '../test/harness.ts';
+import { fleet } from '../../test/support/rules/engine.ts';
 import { TEMPLATES, renderAlertText, renderMessage } from './index.ts';
 
 const prone = {

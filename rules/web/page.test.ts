@@ -1,7 +1,7 @@
 import { waitFor } from '../../lib/net.ts';
 import { localDay } from '../http/sheet.ts';
-import { caregiverPageSuite } from './testing/page-suite.ts';
-import { STACK_TOKENS, startStack } from './testing/stack.ts';
+import { caregiverPageSuite } from '../../test/support/web/page-suite.ts';
+import { STACK_TOKENS, startStack } from '../../test/support/stack.ts';
 
 caregiverPageSuite('real rules service, broker and InfluxDB', async () => {
   const stack = await startStack();

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { deviceTopic } from '../../ingest/test/fixtures.ts';
+import { deviceTopic } from '../support/ingest.ts';
 import type { InfluxConnection } from '../../lib/influx/connection.ts';
 import { type RunningInfluxd, startInfluxd } from '../../lib/influx/server.ts';
 import { freePort, waitFor } from '../../lib/net.ts';

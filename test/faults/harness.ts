@@ -6,7 +6,7 @@ import { brokerConfigSchema } from '../../broker/config.ts';
 import { type RunningBroker, startBroker } from '../../broker/server.ts';
 import type { IngestConfig } from '../../ingest/config.ts';
 import { type Ingest, startIngest } from '../../ingest/service.ts';
-import { deviceTopic, tempDir, testConfig, testFleetIndex, wearable } from '../../ingest/test/fixtures.ts';
+import { deviceTopic, tempDir, testConfig, testFleetIndex, wearable } from '../support/ingest.ts';
 import type { InfluxConnection } from '../../lib/influx/connection.ts';
 import { type Logger, silentLogger } from '../../lib/logger.ts';
 import { waitFor } from '../../lib/net.ts';

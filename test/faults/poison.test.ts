@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deviceTopic, publisher } from '../../ingest/test/fixtures.ts';
+import { deviceTopic, publisher } from '../support/ingest.ts';
 import type { InfluxConnection } from '../../lib/influx/connection.ts';
 import { waitFor } from '../../lib/net.ts';
 import { type DeadLetter, LIMITS, deadLetterSchema } from '../../protocol/payloads.ts';

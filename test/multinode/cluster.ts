@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { startRedis, type RedisServer } from '../../broker/test-support.ts';
-import { generateFleet, loadScenario } from '../../device-sim/index.ts';
+import { startRedis, type RedisServer } from '../support/redis.ts';
+import { loadScenario } from '../../device-sim/index.ts';
+import { scenarioFleet } from '../support/fleets.ts';
 import type { InfluxConnection } from '../../lib/influx/connection.ts';
 import { createServer, type Server } from 'node:net';
 import type { Fleet } from '../../protocol/fleet.ts';
@@ -55,12 +56,7 @@ export async function startCluster(options: {
   startTime: number;
 }): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), 'cw-multinode-'));
-  const fleet = generateFleet({
-    ...SCENARIO.fleet,
-    seed: SCENARIO.seed ?? 1,
-    hashCost: null,
-    referenceMonth: new Date(options.startTime).toISOString().slice(0, 7),
-  }).fleet;
+  const fleet = scenarioFleet(SCENARIO, new Date(options.startTime).toISOString().slice(0, 7)).fleet;
   const fleetFile = join(dir, 'fleet.yaml');
   writeFileSync(fleetFile, stringify(fleet));
   const redis = await startRedis();

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { chownSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -92,4 +92,22 @@ export async function startMosquitto(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Debian's mosquitto clients against our broker: exit code and output, never a throw. */
+export async function mosquitto(command: 'mosquitto_pub' | 'mosquitto_sub', args: string[], input?: Buffer) {
+  const child = execFile(command, args, { timeout: 15_000, encoding: 'utf8' });
+  if (input) child.stdin?.end(input);
+  else child.stdin?.end();
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => (stdout += d));
+  child.stderr?.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  return { code, stdout, stderr };
+}
+
+export function hostPort(url: string): string[] {
+  const { hostname, port } = new URL(url);
+  return ['-h', hostname, '-p', port, '-V', 'mqttv311'];
 }

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type Socket, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { type Packet, generate, parser } from 'mqtt-packet';
 import { stringify } from 'yaml';
-import { generateFleet, ids } from '../device-sim/index.ts';
-import { hashPassword } from '../lib/credentials.ts';
-import { freePort, waitFor } from '../lib/net.ts';
-import { FleetIndex } from '../protocol/fleet.ts';
-import type { ServiceAccount } from './config.ts';
+import { generateFleet, ids } from '../../device-sim/index.ts';
+import { hashPassword } from '../../lib/credentials.ts';
+import { waitFor } from '../../lib/net.ts';
+import { FleetIndex } from '../../protocol/fleet.ts';
+import type { ServiceAccount } from '../../broker/config.ts';
 
-const ROOT = new URL('..', import.meta.url).pathname;
+const ROOT = new URL('../..', import.meta.url).pathname;
 
 /** Two centres with one room each, so cross-centre refusals have somewhere to point. */
 export interface TestFleet {
@@ -132,45 +132,6 @@ export function spawnBroker(args: string[], env: NodeJS.ProcessEnv = {}): Promis
   });
 }
 
-export interface RedisServer {
-  url: string;
-  stop(): Promise<void>;
-}
-
-/**
- * A private redis-server (Debian's) on a free port, append-only so a restart of the brokers keeps state;
- * `port` brings one back where a stopped one was.
- */
-export async function startRedis(port?: number): Promise<RedisServer> {
-  port ??= await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'cw-redis-'));
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes'],
-    { stdio: 'ignore' },
-  );
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  await waitFor(
-    () =>
-      new Promise<boolean>((resolve) => {
-        const socket = tcpConnect(port, '127.0.0.1', () => {
-          socket.destroy();
-          resolve(true);
-        });
-        socket.on('error', () => resolve(false));
-      }),
-    { what: 'redis-server', timeoutMs: 10_000, intervalMs: 50 },
-  );
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 /** An MQTT 3.1.1 client that resolves on CONNACK 0 and rejects with the CONNACK code otherwise. */
 export function connect(url: string, options: IClientOptions = {}): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
@@ -241,7 +202,7 @@ export function collect(client: MqttClient) {
   };
 }
 
-export { scrapeMetric as metric } from '../lib/ops/index.ts';
+export { scrapeMetric as metric } from '../../lib/ops/index.ts';
 
 /**
  * A raw MQTT connection: writes packets built with mqtt-packet and records what the broker sends back, for
@@ -292,22 +253,4 @@ export function connectPacket(
     clientId: 'raw',
     ...fields,
   } as Packet;
-}
-
-/** Debian's mosquitto clients against our broker: exit code and output, never a throw. */
-export async function mosquitto(command: 'mosquitto_pub' | 'mosquitto_sub', args: string[], input?: Buffer) {
-  const child = execFile(command, args, { timeout: 15_000, encoding: 'utf8' });
-  if (input) child.stdin?.end(input);
-  else child.stdin?.end();
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => (stdout += d));
-  child.stderr?.on('data', (d) => (stderr += d));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-  return { code, stdout, stderr };
-}
-
-export function hostPort(url: string): string[] {
-  const { hostname, port } = new URL(url);
-  return ['-h', hostname, '-p', port, '-V', 'mqttv311'];
 }

@@ -3,7 +3,7 @@ import { AxeBuilder } from '@axe-core/playwright';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Alert, Posture } from '../../../protocol/payloads.ts';
-import type { NapCheckRecord } from '../../contracts.ts';
+import type { NapCheckRecord } from '../../../rules/contracts.ts';
 import { waitFor } from '../../../lib/net.ts';
 import { artifactPath, launchChromium, README_SHOT } from './browser.ts';
 import { cspViolations, enforcePageCsp } from './csp.ts';

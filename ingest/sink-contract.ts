@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Sink } from '../sink.ts';
+import type { Sink } from './sink.ts';
 
 export interface SinkHarness {
   sink: Sink;

@@ -5,8 +5,8 @@ import { stringify } from 'yaml';
 import type { InfluxConnection } from '../../lib/influx/connection.ts';
 import { type Fleet, FleetIndex, fleetSchema } from '../../protocol/fleet.ts';
 import { topics } from '../../protocol/topics.ts';
-import { testTempDir } from '../../test/support/temp.ts';
-import { type IngestConfig, ingestConfigSchema } from '../config.ts';
+import { testTempDir } from './temp.ts';
+import { type IngestConfig, ingestConfigSchema } from '../../ingest/config.ts';
 
 export const CENTER = 'c1';
 export const OTHER_CENTER = 'c2';

@@ -3,20 +3,18 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventSource } from 'eventsource';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { AlertTransition } from '../../protocol/alerts.ts';
-import { topics } from '../../protocol/topics.ts';
-import type { WearableReading } from '../../protocol/payloads.ts';
-import { silentLogger } from '../../lib/logger.ts';
-import { testTempDir } from '../../test/support/temp.ts';
-import { waitFor } from '../../lib/net.ts';
-import { brokerConfigSchema, startBroker } from '../../broker/index.ts';
-import { calm, fleet, fleetDoc } from './harness.ts';
+import type { AlertTransition } from '../../../protocol/alerts.ts';
+import { topics } from '../../../protocol/topics.ts';
+import type { WearableReading } from '../../../protocol/payloads.ts';
+import { silentLogger } from '../../../lib/logger.ts';
+import { testTempDir } from '../temp.ts';
+import { waitFor } from '../../../lib/net.ts';
+import { brokerConfigSchema, startBroker } from '../../../broker/index.ts';
+import { calm, fleet, fleetDoc } from './engine.ts';
 
 export const SUPERVISOR_TOKEN = 'supervisor-token-0123456789';
 
 /** The project's own broker (Aedes), anonymous for the test devices, with the test registry. */
-export { startMosquitto } from '../../test/support/mosquitto.ts';
-
 export async function startProjectBroker(
   limits: Record<string, unknown> = {},
 ): Promise<{ url: string; close(): Promise<void> }> {

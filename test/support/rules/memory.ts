@@ -6,7 +6,7 @@ import type {
 } from '../../../protocol/alerts.ts';
 import { FleetIndex, fleetSchema } from '../../../protocol/fleet.ts';
 import type { Alert } from '../../../protocol/payloads.ts';
-import type { BoardEvent, BoardService, NapCheckRecord, RoomBoard } from '../../contracts.ts';
+import type { BoardEvent, BoardService, NapCheckRecord, RoomBoard } from '../../../rules/contracts.ts';
 
 /**
  * Test doubles of the rules service's AlertService and BoardService, to test the HTTP layer alone (fastify

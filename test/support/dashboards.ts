@@ -2,16 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { brokerConfigSchema, startBroker } from '../broker/index.ts';
-import { generateFleet, loadScenario, runSimulation, writeFleetFiles } from '../device-sim/index.ts';
-import { ingestConfigSchema, startIngest } from '../ingest/index.ts';
-import { hashPassword } from '../lib/credentials.ts';
-import type { InfluxConnection } from '../lib/influx/connection.ts';
-import { silentLogger } from '../lib/logger.ts';
-import { freePort } from '../lib/net.ts';
-import type { AlertTransition } from '../protocol/alerts.ts';
-import { rulesServiceConfigSchema, startRules } from '../rules/index.ts';
-import { MIN_INTERVAL } from './boards/pipeline.ts';
+import { brokerConfigSchema, startBroker } from '../../broker/index.ts';
+import { generateFleet, loadScenario, runSimulation, writeFleetFiles } from '../../device-sim/index.ts';
+import { ingestConfigSchema, startIngest } from '../../ingest/index.ts';
+import { hashPassword } from '../../lib/credentials.ts';
+import type { InfluxConnection } from '../../lib/influx/connection.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { freePort } from '../../lib/net.ts';
+import type { AlertTransition } from '../../protocol/alerts.ts';
+import { rulesServiceConfigSchema, startRules } from '../../rules/index.ts';
+import { MIN_INTERVAL } from '../../dashboards/boards/pipeline.ts';
 
 /**
  * Seeds a database the way production does: the `supervisor-day` scenario (device-sim) through a private
@@ -29,7 +29,7 @@ export const SEED = {
 } as const;
 
 export const INGEST_INSTANCE = 'ingest-dashboards';
-export const SCENARIO_FILE = join(import.meta.dirname, 'supervisor-day.yaml');
+export const SCENARIO_FILE = join(import.meta.dirname, '../../dashboards/supervisor-day.yaml');
 const SPEED = 60;
 
 /** Caregiver actions the HTTP API takes while the scenario plays: which alerts get acknowledged, and when. */

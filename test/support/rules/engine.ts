@@ -1,9 +1,9 @@
-import type { AlertTransition } from '../../protocol/alerts.ts';
-import { FleetIndex, fleetSchema } from '../../protocol/fleet.ts';
-import type { RoomReading, WearableReading } from '../../protocol/payloads.ts';
-import { Engine, type EngineInput, type EngineOutput } from '../engine/engine.ts';
-import type { DurableState } from '../engine/state.ts';
-import { rulesConfigSchema } from '../engine/thresholds.ts';
+import type { AlertTransition } from '../../../protocol/alerts.ts';
+import { FleetIndex, fleetSchema } from '../../../protocol/fleet.ts';
+import type { RoomReading, WearableReading } from '../../../protocol/payloads.ts';
+import { Engine, type EngineInput, type EngineOutput } from '../../../rules/engine/engine.ts';
+import type { DurableState } from '../../../rules/engine/state.ts';
+import { rulesConfigSchema } from '../../../rules/engine/thresholds.ts';
 
 /** 12:00 in Shanghai on 2026-11-22: infants born 2026-06 are 4 months old (ages round down), 2025-09 13 months. */
 export const T0 = Date.UTC(2026, 10, 22, 4, 0, 0);

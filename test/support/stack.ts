@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { stringify } from 'yaml';
-import { brokerConfigSchema, type RunningBroker, startBroker } from '../../../broker/index.ts';
-import type { InfluxConnection } from '../../../lib/influx/connection.ts';
-import { hashPassword } from '../../../lib/credentials.ts';
-import { silentLogger } from '../../../lib/logger.ts';
-import { freshInflux } from '../../../test/support/influx.ts';
-import { type RunningRules, rulesServiceConfigSchema, startRules } from '../../index.ts';
+import { brokerConfigSchema, type RunningBroker, startBroker } from '../../broker/index.ts';
+import type { InfluxConnection } from '../../lib/influx/connection.ts';
+import { hashPassword } from '../../lib/credentials.ts';
+import { silentLogger } from '../../lib/logger.ts';
+import { freshInflux } from './influx.ts';
+import { type RunningRules, rulesServiceConfigSchema, startRules } from '../../rules/index.ts';
 
 const DEVICE_PASSWORD = 'device-secret-1';
 const RULES_PASSWORD = 'rules-secret-1';
