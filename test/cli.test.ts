@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { findInfluxd } from '../lib/influx/server.ts';
 import { pingInflux } from '../lib/influx/query.ts';
 import { probeWrite } from '../lib/influx/faults.ts';
+import { finished } from './support/run-module.ts';
 
 const ENTRY = join(import.meta.dirname, '..', 'bin', 'cradlewatch.mjs');
 const SUBCOMMANDS = ['up', 'broker', 'ingest', 'rules', 'sim', 'dashboards', 'influx'];
@@ -18,12 +19,7 @@ function cli(args: string[]): ChildProcess {
 }
 
 async function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = cli(args);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => (stdout += d));
-  child.stderr?.on('data', (d) => (stderr += d));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const { code, stdout, stderr } = await finished(cli(args));
   return { code, stdout, stderr };
 }
 

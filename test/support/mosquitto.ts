@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitFor } from '../../lib/net.ts';
+import { finished } from './run-module.ts';
 
 export interface RunningMosquitto {
   url: string;
@@ -99,11 +100,7 @@ export async function mosquitto(command: 'mosquitto_pub' | 'mosquitto_sub', args
   const child = execFile(command, args, { timeout: 15_000, encoding: 'utf8' });
   if (input) child.stdin?.end(input);
   else child.stdin?.end();
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => (stdout += d));
-  child.stderr?.on('data', (d) => (stderr += d));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  const { code, stdout, stderr } = await finished(child);
   return { code, stdout, stderr };
 }
 
