@@ -86,12 +86,10 @@ describe('the Redis emitter closing', () => {
     emitter.state.on('error', (error) => refused.push(error));
     await new Promise<void>((resolve) => emitter.on('cw/test', (_m, done) => done(), resolve));
     await gone.stop();
-    await waitFor(
-      () => emitter.subConn.status === 'reconnecting' && emitter.pubConn.status === 'reconnecting',
-      {
-        what: 'both connections reconnecting',
-      },
-    );
+    // Between attempts or in one: either way no 'end' comes by itself.
+    await waitFor(() => emitter.subConn.status !== 'ready' && emitter.pubConn.status !== 'ready', {
+      what: 'both connections lost',
+    });
     // Answered only by a Redis that comes back: the close waits for it a grace, then quits regardless.
     const pending = publish(emitter, 'during the outage');
     await new Promise<void>((resolve) => emitter.close(resolve));
@@ -99,5 +97,5 @@ describe('the Redis emitter closing', () => {
     expect(refused.length).toBeGreaterThan(0);
     expect(unhandled).toEqual([]);
     void pending;
-  }, 30_000);
+  }, 60_000);
 });
