@@ -95,6 +95,11 @@ export function createBrokerMetrics() {
       help: 'Bytes waiting on subscriber sockets plus messages queued inside the broker',
       registers: [registry],
     }),
+    emitterBusy: new Gauge({
+      name: `${prefix}emitter_busy`,
+      help: 'Messages in the broker\'s emitter, delivering or queued: an alarm waits once it is full',
+      registers: [registry],
+    }),
     telemetryHeld: new Gauge({
       name: `${prefix}telemetry_held`,
       help: '1 while the broker has stopped reading from telemetry publishers to bound memory',

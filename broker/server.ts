@@ -120,7 +120,10 @@ export async function startBroker(
     lowBytes: config.limits.backlogLowBytes,
     concurrency: EMITTER_CONCURRENCY,
   });
-  guard.onMeasure(({ backlog }) => metrics.backlogBytes.set(backlog));
+  guard.onMeasure(({ backlog, busy }) => {
+    metrics.backlogBytes.set(backlog);
+    metrics.emitterBusy.set(busy);
+  });
   guard.onChange((held, load) => {
     metrics.telemetryHeld.set(held ? 1 : 0);
     if (held) {

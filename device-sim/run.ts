@@ -14,7 +14,7 @@ import {
   checkSubjects,
   faultRatesSchema,
 } from './scenario.ts';
-import { type Account, Sender, type SenderStats } from './sender.ts';
+import { type Account, noSenderStats, Sender, type SenderStats } from './sender.ts';
 import { FleetIndex } from '../protocol/fleet.ts';
 
 export type StatusMode = 'tty' | 'log' | 'off';
@@ -154,18 +154,7 @@ function execute(
     if (r.op === 'drop') dropped.add(r.client);
     await writer?.write(r);
   };
-  const emptyStats: SenderStats = {
-    connected: 0,
-    published: 0,
-    acked: 0,
-    readingsSent: 0,
-    readingsAcked: 0,
-    inflight: 0,
-    errors: 0,
-    refusedConnects: 0,
-    simTime: 0,
-  };
-  const stats = () => ({ ...(sender?.stats ?? { ...emptyStats, simTime: lastT }), records: count });
+  const stats = () => ({ ...(sender?.stats ?? noSenderStats(lastT)), records: count });
   const stopStatus = startStatus(sender ? (options.status ?? 'off') : 'off', logger, stats);
   const done = (async (): Promise<SimSummary> => {
     try {

@@ -37,6 +37,21 @@ export interface SenderStats {
   simTime: number;
 }
 
+/** The counters of a run that has sent nothing yet (a dry run never starts a Sender). */
+export function noSenderStats(simTime = 0): SenderStats {
+  return {
+    connected: 0,
+    published: 0,
+    acked: 0,
+    readingsSent: 0,
+    readingsAcked: 0,
+    inflight: 0,
+    errors: 0,
+    refusedConnects: 0,
+    simTime,
+  };
+}
+
 interface Conn {
   client: LeanClient;
   inflight: number;
@@ -46,17 +61,7 @@ interface Conn {
 
 /** Turns a record stream into MQTT traffic at the record's simulated pace. */
 export class Sender {
-  readonly stats: SenderStats = {
-    connected: 0,
-    published: 0,
-    acked: 0,
-    readingsSent: 0,
-    readingsAcked: 0,
-    inflight: 0,
-    errors: 0,
-    refusedConnects: 0,
-    simTime: 0,
-  };
+  readonly stats: SenderStats = noSenderStats();
   readonly #conns = new Map<string, Conn>();
   readonly #closing = new Map<string, Promise<void>>();
   readonly #windowWaiters: (() => void)[] = [];
