@@ -2,6 +2,7 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../lib/logger.ts';
+import { waitFor } from '../../lib/net.ts';
 import { SmallDisk, isRoot } from '../../test/faults/tmpfs.ts';
 import { Harness, QUIET_MONITORING, T0 } from '../../test/support/rules/engine.ts';
 import { testTempDir } from '../../test/support/temp.ts';
@@ -63,6 +64,17 @@ describe('journal', () => {
     const { restored } = Journal.open(path);
     expect(restored.state).toEqual(h.engine.snapshot());
     expect(restored.delivered).toBe(h.engine.seq);
+  });
+
+  it('fsyncs on its timer in the background, and reports the fsync once the thread pool is done', async () => {
+    const path = dir();
+    const fsyncs: number[] = [];
+    const { journal } = Journal.open(path, { syncIntervalMs: 5, onFsync: (s) => fsyncs.push(s) });
+    journal.markDelivered(7);
+    expect(fsyncs).toEqual([]);
+    await waitFor(() => fsyncs.length === 1, { what: 'the background fsync' });
+    journal.close();
+    expect(Journal.open(path).restored.delivered).toBe(7);
   });
 
   it('drops a torn last line and keeps appending on a line of its own', () => {
