@@ -97,7 +97,7 @@ export function createBrokerMetrics() {
     }),
     emitterBusy: new Gauge({
       name: `${prefix}emitter_busy`,
-      help: 'Messages in the broker\'s emitter, delivering or queued: an alarm waits once it is full',
+      help: "Messages in the broker's emitter, delivering or queued: an alarm waits once it is full",
       registers: [registry],
     }),
     telemetryHeld: new Gauge({
