@@ -17,20 +17,28 @@ interface Delivering {
  * client are held here until its CONNACK is written, then passed on in the order they came.
  */
 export class ConnackFirst {
-  readonly #held = new WeakMap<Client, (() => void)[]>();
+  /** Each guarded client's release, until its CONNACK is written or its connection closes. */
+  readonly #releases = new WeakMap<Client, () => void>();
 
   constructor(aedes: Aedes) {
-    aedes.on('connackSent', (_packet, client) => this.#release(client));
+    aedes.on('connackSent', (_packet, client) => this.#releases.get(client)?.());
   }
 
   /** Wraps a client's delivery functions; call before Aedes reads its CONNECT (Aedes captures them at subscribe). */
   guard(client: Client, connection: NodeJS.EventEmitter): void {
-    const held: (() => void)[] = [];
-    this.#held.set(client, held);
+    // Read on every delivery for the life of the connection: a local, not a map lookup.
+    let held: (() => void)[] | undefined = [];
+    const release = () => {
+      const queued = held ?? [];
+      held = undefined;
+      this.#releases.delete(client);
+      for (const deliver of queued) deliver();
+    };
+    this.#releases.set(client, release);
     const gate =
       (deliver: Deliver): Deliver =>
       (packet, callback) => {
-        if (this.#held.get(client) === held) held.push(() => deliver(packet, callback));
+        if (held) held.push(() => deliver(packet, callback));
         else deliver(packet, callback);
       };
     const delivering = client as unknown as Delivering;
@@ -38,13 +46,6 @@ export class ConnackFirst {
     delivering.deliver0 = gate(delivering.deliver0);
     // A refused or dropped login gets no CONNACK: what was held then fails to write as for any closed
     // client, so QoS 1 messages stay queued in its session and every callback is answered.
-    connection.once('close', () => this.#release(client));
-  }
-
-  #release(client: Client): void {
-    const held = this.#held.get(client);
-    if (!held) return;
-    this.#held.delete(client);
-    for (const deliver of held) deliver();
+    connection.once('close', release);
   }
 }

@@ -73,10 +73,9 @@ export class RedisEmitter extends MQEmitterRedisBase {
       return;
     }
     this.closing = true;
-    let quitting = false;
+    // Called by the last publish's answer or by the grace's timer, whichever comes first: each unsets the other.
     const quit = () => {
-      if (quitting) return;
-      quitting = true;
+      this.#sent = undefined;
       clearTimeout(waited);
       const ended = [this.#quit(this.subConn, 'sub'), this.#quit(this.pubConn, 'pub')];
       void Promise.all(ended).then(() => this._close(callback));
