@@ -5,6 +5,13 @@ import { connectSession } from '../../lib/mqtt-connect.ts';
 import { Subscriptions } from '../../lib/mqtt-subscribe.ts';
 import { type CheckOutcome, passing } from '../../lib/ops/index.ts';
 import type { RulesServiceConfig } from '../config.ts';
+import { turnBudget } from './turn-budget.ts';
+
+/**
+ * Telemetry read per event-loop turn before the priority socket gets its turn: what an alarm press can wait
+ * in the rules behind a backlog (see turn-budget.ts).
+ */
+const TELEMETRY_MS_PER_TURN = 10;
 
 /** Where a message goes once the service is ready for it; `arrivedAt` is the wall clock at its arrival. */
 export type Receive = (topic: string, payload: Buffer, arrivedAt: number) => void;
@@ -70,17 +77,19 @@ export class MqttSessions {
   private constructor(config: RulesServiceConfig['mqtt'], log: Logger) {
     this.#url = config.url;
     this.#log = log;
-    const session = (clientId: string): MqttClient => {
+    const session = (clientId: string, bulk: boolean): MqttClient => {
       const c = connectSession({ ...config, clientId });
+      const budget = bulk ? turnBudget(() => c.stream, TELEMETRY_MS_PER_TURN) : undefined;
       c.on('message', (topic, payload) => {
+        budget?.();
         if (this.#receive) this.#receive(topic, payload, Date.now());
         else this.#early.push([topic, payload, Date.now()]);
       });
       c.on('error', (error) => log.warn({ err: error, clientId }, 'mqtt error'));
       return c;
     };
-    this.telemetry = session(config.clientId);
-    this.priority = session(`${config.clientId}-priority`);
+    this.telemetry = session(config.clientId, true);
+    this.priority = session(`${config.clientId}-priority`, false);
     this.#telemetrySubs = new Subscriptions(this.telemetry, log);
     this.#prioritySubs = new Subscriptions(this.priority, log);
   }
