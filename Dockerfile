@@ -11,6 +11,10 @@ RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
 
 FROM node:24.22.3-bookworm-slim AS runtime
 ENV NODE_ENV=production
+# The broker keeps its MQTT sessions in a private redis-server under its data dir (broker/README.md).
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends redis-server \
+  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
@@ -25,7 +29,8 @@ COPY frontend ./frontend
 COPY device-sim ./device-sim
 COPY dashboards ./dashboards
 COPY bench ./bench
-# Named volumes take their first owner from the image: the services write spools, journals and the fleet here.
+# Named volumes take their first owner from the image: the services write sessions, spools, journals and the
+# fleet here.
 RUN mkdir -p /data /fleet && chown node:node /data /fleet
 USER node
 EXPOSE 1883 8080 9464

@@ -1,7 +1,8 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { localRedisSocket } from '../broker/local-redis.ts';
 import { hashPassword } from '../lib/credentials.ts';
 import { freePort, waitFor } from '../lib/net.ts';
 import { checkPasses, fetchHealth } from '../lib/ops/index.ts';
@@ -68,6 +69,29 @@ function spawnCradlewatch(
   return { child, ready, stop, output: () => output, crashed };
 }
 
+/** The table's row for the broker's redis-server. */
+const STORE = "redis-server (the broker's sessions)";
+
+/**
+ * The broker's store in `storeDir`, its private redis-server (durable sessions, the product's default): its
+ * pid, for the table's CPU and memory columns, since it is part of what the broker costs; and shut down on
+ * the way out of a failed bench, which kills the broker and so leaves it running. `forget` once the broker
+ * has stopped (which shuts it down).
+ */
+function brokerStore(storeDir: string) {
+  const socket = localRedisSocket(storeDir);
+  const forget = onExit(() =>
+    spawnSync('redis-cli', ['-s', socket, 'shutdown', 'nosave'], { stdio: 'ignore' }),
+  );
+  let pid: number | undefined;
+  const lookUp = () => {
+    const info = spawnSync('redis-cli', ['-s', socket, 'info', 'server'], { encoding: 'utf8' }).stdout ?? '';
+    const found = /process_id:(\d+)/.exec(info)?.[1];
+    return found ? Number(found) : undefined;
+  };
+  return { pid: () => (pid ??= lookUp()), forget };
+}
+
 /** Broker, ingest, rules and the HTTP server as one child process, the way `cradlewatch up` runs them. */
 async function startOneProcess(
   dir: string,
@@ -77,6 +101,8 @@ async function startOneProcess(
 ): Promise<Services> {
   const configFile = join(dir, 'cradlewatch.yaml');
   writeFileSync(configFile, `tokens:\n  - { token: ${SUPERVISOR_TOKEN}, role: supervisor, name: bench }\n`);
+  // The broker's sessions go to data/broker, as `up` keeps them by default.
+  const store = brokerStore(join(dir, 'data', 'broker'));
   const up = spawnCradlewatch(
     ['up', '--fleet', fleetFile, '--config', configFile, '--data-dir', join(dir, 'data')],
     nodeArgs,
@@ -92,14 +118,17 @@ async function startOneProcess(
   const output = up.output();
   const metricsUrl = /Metrics\s+(\S+)\/metrics/.exec(output)![1]!;
   return {
-    pids: () => ({ 'cradlewatch up (broker+ingest+rules)': up.child.pid }),
+    pids: () => ({ 'cradlewatch up (broker+ingest+rules)': up.child.pid, [STORE]: store.pid() }),
     mqttUrl: /MQTT broker\s+(\S+)/.exec(output)![1]!,
     pageUrls: [/Caregiver page\s+(\S+)/.exec(output)![1]!],
     ingestUrls: [metricsUrl],
     brokerUrl: metricsUrl,
     rulesUrls: [metricsUrl],
     crashed: () => [up.crashed()].filter((c) => c !== undefined),
-    stop: up.stop,
+    stop: async () => {
+      await up.stop();
+      store.forget();
+    },
   };
 }
 
@@ -146,8 +175,12 @@ async function startSplit(
     started.push(child);
     return child;
   };
+  // The product's default: sessions on disk in a private redis-server (here in the bench's dir, not ./data).
+  const brokerData = join(dir, 'data', 'broker');
+  const store = brokerStore(brokerData);
   const stop = async () => {
     for (const s of started.reverse()) await s.stop();
+    store.forget();
   };
   // One partition runs unpartitioned, as before partitions existed: same ids, directories and names.
   const parts = Array.from({ length: partitions }, (_, i) =>
@@ -164,6 +197,7 @@ async function startSplit(
       port: 0,
       httpPort: brokerPort,
       fleetFile,
+      dataDir: brokerData,
       accounts: [ingestAccount.account, rulesAccount.account],
     });
     await broker.ready('the broker', (output) => output.includes('"ready":true'));
@@ -230,6 +264,7 @@ async function startSplit(
     return {
       pids: () => ({
         'cradlewatch broker': broker.child.pid,
+        [STORE]: store.pid(),
         ...Object.fromEntries([...ingests, ...rules].map((p) => [p.label, p.running.child.pid])),
       }),
       mqttUrl,

@@ -46,9 +46,15 @@ export const brokerConfigSchema = z
     allowAnonymous: envBoolean.default(false),
     /**
      * Where a private redis-server keeps sessions and retained messages, so QoS 1 queues survive a broker
-     * kill -9; absent (and no redis) = in memory.
+     * kill -9. Absent (and no redis) = in memory here; `cradlewatch broker` fills in DEFAULT_BROKER_DATA_DIR
+     * (loadBrokerConfig), so only a program embedding the broker gets memory by leaving it out.
      */
     dataDir: z.string().min(1).optional(),
+    /**
+     * The operator's opt-out of the command's default dataDir: sessions in memory, so a broker restart or
+     * kill -9 loses every queued QoS 1 message its PUBACKs promised (tests, throwaway runs).
+     */
+    memorySessions: envBoolean.default(false),
     /** An operator's ACL file (mosquitto acl_file syntax), applied after the registry's rules. */
     aclFile: z.string().min(1).optional(),
     /** Redis URL: persistence and pub/sub shared by several broker processes. */
@@ -97,8 +103,33 @@ export const brokerConfigSchema = z
   .refine((c) => !(c.redis && c.dataDir), {
     message: 'give redis (a cluster sharing one Redis) or dataDir (one broker), not both',
     path: ['dataDir'],
+  })
+  .refine((c) => !(c.memorySessions && (c.redis || c.dataDir)), {
+    message: 'sessions go in memory, redis or dataDir: give one of them',
+    path: ['memorySessions'],
   });
 export type BrokerConfig = z.infer<typeof brokerConfigSchema>;
+
+/** Where `cradlewatch broker` keeps sessions unless told redis or memorySessions: beside ./data/influxdb. */
+export const DEFAULT_BROKER_DATA_DIR = './data/broker';
+
+/**
+ * The operator's broker: durable sessions unless asked otherwise. With sessions in memory a broker kill -9
+ * loses acknowledged readings (1,440 and 7,680 in the field): those queued for ingest at the kill, and those
+ * acknowledged after the restart before ingest has subscribed again, which no session is there to keep.
+ * `startBroker` itself keeps memory when dataDir is absent: a program (a test) chooses its own directories,
+ * and a library call should not start a redis-server in whatever directory it runs from.
+ */
+const operatorBrokerConfigSchema = brokerConfigSchema.transform((c) =>
+  c.redis || c.dataDir || c.memorySessions ? c : { ...c, dataDir: DEFAULT_BROKER_DATA_DIR },
+);
+
+/** The opt-out as `cradlewatch broker` and `cradlewatch up` take it (each with its own env var). */
+export const MEMORY_SESSIONS_SETTING = {
+  path: 'memorySessions',
+  flag: '--memory-sessions',
+  help: 'keep MQTT sessions in memory: a broker restart or kill -9 loses every queued QoS 1 message',
+} as const satisfies Setting;
 
 /** What `cradlewatch broker` takes from env and flags, beside the file (accounts, the other limits). */
 export const BROKER_SETTINGS: Setting[] = [
@@ -141,8 +172,10 @@ export const BROKER_SETTINGS: Setting[] = [
     path: 'dataDir',
     env: 'CW_BROKER_DATA_DIR',
     flag: '--data-dir <dir>',
-    help: 'keep sessions and retained messages on disk there (private redis-server); in memory when absent',
+    help: 'keep sessions and retained messages on disk there, in a private redis-server (none with redis or memorySessions)',
+    defaultText: DEFAULT_BROKER_DATA_DIR,
   },
+  { ...MEMORY_SESSIONS_SETTING, env: 'CW_BROKER_MEMORY_SESSIONS' },
   {
     path: 'aclFile',
     env: 'CW_BROKER_ACL_FILE',
@@ -158,5 +191,5 @@ export const BROKER_SETTINGS: Setting[] = [
 ];
 
 export function loadBrokerConfig(sources: ConfigSources = {}): BrokerConfig {
-  return loadSettings(brokerConfigSchema, BROKER_SETTINGS, sources);
+  return loadSettings(operatorBrokerConfigSchema, BROKER_SETTINGS, sources);
 }

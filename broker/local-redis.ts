@@ -31,6 +31,25 @@ async function answers(socket: string): Promise<boolean> {
   }
 }
 
+/** The unix socket of the store in `dir`. */
+export const localRedisSocket = (dir: string) => join(resolve(dir), 'redis.sock');
+
+/**
+ * Shuts down the store in `dir` if one answers there: the broker's graceful stop, and whoever cleans up
+ * after a broker killed with -9 (a test, the bench), which leaves its store running.
+ */
+export async function stopLocalRedis(dir: string): Promise<void> {
+  const client = new Redis({
+    path: localRedisSocket(dir),
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => {});
+  // SHUTDOWN writes the append-only file out and exits; its connection then drops, which is the answer.
+  await client.shutdown().catch(() => {});
+  client.disconnect();
+}
+
 /**
  * A private redis-server holding the broker's sessions and retained messages in `dir` (append-only file,
  * fsync every second), reached on a unix socket there. A broker killed with -9 leaves it running, so the
@@ -39,14 +58,8 @@ async function answers(socket: string): Promise<boolean> {
 export async function startLocalRedis(dir: string, log: Logger): Promise<LocalRedis> {
   const home = resolve(dir);
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  const socket = join(home, 'redis.sock');
-  const stop = async () => {
-    const client = new Redis({ path: socket, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    client.on('error', () => {});
-    // SHUTDOWN writes the append-only file out and exits; its connection then drops, which is the answer.
-    await client.shutdown().catch(() => {});
-    client.disconnect();
-  };
+  const socket = localRedisSocket(home);
+  const stop = () => stopLocalRedis(home);
   if (await answers(socket)) {
     log.warn({ dir: home }, 'adopting the broker store left running by a previous broker');
     return { socket, stop };
@@ -75,7 +88,7 @@ export async function startLocalRedis(dir: string, log: Logger): Promise<LocalRe
     const missing = (outcome as NodeJS.ErrnoException).code === 'ENOENT';
     throw new ConfigError(
       missing
-        ? 'dataDir: durable sessions need redis-server (Debian package redis-server); install it, or drop dataDir to keep sessions in memory'
+        ? 'dataDir: durable MQTT sessions need redis-server on the PATH (Debian package redis-server); install it, or keep sessions in memory, lost at every broker restart (memorySessions: --memory-sessions, CW_BROKER_MEMORY_SESSIONS=true, under `up` CW_MEMORY_SESSIONS=true)'
         : `dataDir: could not start redis-server in ${home}: ${outcome.message}`,
     );
   }

@@ -21,7 +21,7 @@ export interface SessionStore {
  * otherwise.
  */
 export async function openSessionStore(
-  config: Pick<BrokerConfig, 'dataDir' | 'redis'>,
+  config: Pick<BrokerConfig, 'dataDir' | 'redis' | 'memorySessions'>,
   log: Logger,
 ): Promise<SessionStore> {
   const local = config.dataDir ? await startLocalRedis(config.dataDir, log) : undefined;
@@ -29,6 +29,9 @@ export async function openSessionStore(
   const options = url ? redisOptions(url) : local ? { path: local.socket } : undefined;
   if (url && options) await checkRedis(url, options);
   if (!options) {
+    // An operator who opted out hears once what it costs; a program that left dataDir out chose it.
+    if (config.memorySessions)
+      log.warn('MQTT sessions in memory (memorySessions): a broker restart loses every queued QoS 1 message');
     const owners = new MemorySessionOwners();
     return {
       backends: { persistence: new IndexedMemoryPersistence() },

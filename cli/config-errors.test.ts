@@ -67,6 +67,10 @@ const cases: Record<string, Case[]> = {
       not: ['CW_BROKER_PORT'],
     },
     {
+      argv: ['broker', '--memory-sessions', '--data-dir', 'sessions'],
+      says: ['memorySessions (--memory-sessions): sessions go in memory, redis or dataDir: give one of them'],
+    },
+    {
       argv: ['broker'],
       env: { CW_BROKER_MAX_CONNECTIONS: 'lots' },
       says: ['limits.maxConnections (env CW_BROKER_MAX_CONNECTIONS): expected a number (got "lots")'],

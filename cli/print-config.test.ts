@@ -45,6 +45,19 @@ describe('--print-config: the merged config of file, env and flags, secrets mask
     });
   });
 
+  it("broker sessions: ./data/broker unless --redis or --memory-sessions, and up's under its dataDir", async () => {
+    expect(await printed(['broker', '--allow-anonymous'])).toMatchObject({
+      dataDir: './data/broker',
+      memorySessions: false,
+    });
+    const clustered = await printed(['broker', '--allow-anonymous', '--redis', 'redis://r:6379']);
+    expect(clustered).not.toHaveProperty('dataDir');
+    const memory = await printed(['broker', '--allow-anonymous'], { CW_BROKER_MEMORY_SESSIONS: 'true' });
+    expect(memory).toMatchObject({ memorySessions: true });
+    expect(memory).not.toHaveProperty('dataDir');
+    expect(await printed(['up', '--demo', '--memory-sessions'])).toMatchObject({ memorySessions: true });
+  });
+
   it('sim run and sim replay', async () => {
     const env = { CW_SIM_NAP_PASSWORD: 'nap-secret', CW_SIM_SPEED: '10' };
     const run = await printed(

@@ -84,6 +84,7 @@ export function registerUpCommand(program: Command): void {
           port: await preferredPort(config.mqttPort, config.host),
           fleetFile,
           accounts: [accounts.ingest.account, accounts.rules.account, accounts.sim.account],
+          ...(config.memorySessions ? { memorySessions: true } : { dataDir: join(config.dataDir, 'broker') }),
         }),
         forService(log, 'broker'),
       );

@@ -22,6 +22,8 @@ interface Resolved {
       command?: string[];
       healthcheck?: { test?: string[] };
       environment?: Record<string, string>;
+      /** docker-compose 1.x writes `source:target:mode`. */
+      volumes?: string[];
     }
   >;
 }
@@ -118,6 +120,16 @@ describe('docker-compose.yml', () => {
     );
   });
 
+  it("keeps the broker's sessions on a volume of its own (its private redis-server's files)", () => {
+    const broker = resolved().services.broker!;
+    const dataDir = broker.environment?.CW_BROKER_DATA_DIR;
+    expect(dataDir).toBeDefined();
+    const mounts = (broker.volumes ?? []).map((v) => v.split(':'));
+    const [source] = mounts.find(([, target]) => dataDir!.startsWith(`${target}/`)) ?? [];
+    // A named volume, not a host path: its first owner comes from the image (the node user).
+    expect(source, `a named volume holding ${dataDir}`).toMatch(/^[\w-]+$/);
+  });
+
   it('validates the cluster profile: two brokers on Redis, both partitions of ingest and rules, two front ends, a stock balancer', () => {
     const check = compose('--profile', 'cluster', 'config', '-q');
     expect(check.status, check.stderr).toBe(0);
@@ -207,6 +219,11 @@ describe('Dockerfile', () => {
     const user = /^USER (\S+)/m.exec(dockerfile)?.[1];
     expect(user).toBeDefined();
     expect(['root', '0']).not.toContain(user);
+  });
+
+  it("has redis-server, which the broker's durable sessions run on", () => {
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    expect(runtime).toMatch(/apt-get install [^\n]*redis-server/);
   });
 
   it('runs on the Node release the project pins for npm start and npm test', () => {

@@ -50,18 +50,18 @@ const onPath = (command) => () =>
   has(command) || existsSync(`/usr/sbin/${command}`) || existsSync(`/usr/bin/${command}`);
 
 /**
- * What the run needs from Debian: [how to tell it is there, package]. `npm start` needs only InfluxDB; the
- * tests also drive real MQTT peers, Redis for the broker cluster, Chromium (with a CJK font, so zh-CN
- * screenshots show text rather than boxes) for the caregiver page, and docker-compose to validate the
+ * What the run needs from Debian: [how to tell it is there, package]. `npm start` needs InfluxDB and Redis
+ * (the broker's durable sessions); the tests also drive real MQTT peers, Chromium (with a CJK font, so
+ * zh-CN screenshots show text rather than boxes) for the caregiver page, and docker-compose to validate the
  * compose file without an engine.
  */
 const wanted = [
   [onPath('influxd'), 'influxdb'],
+  [onPath('redis-server'), 'redis-server'],
   ...(forTests
     ? [
         [onPath('mosquitto_pub'), 'mosquitto-clients'],
         [onPath('mosquitto'), 'mosquitto'],
-        [onPath('redis-server'), 'redis-server'],
         [onPath('chromium'), 'chromium'],
         [onPath('docker-compose'), 'docker-compose'],
         [onPath('promtool'), 'prometheus'],
@@ -77,7 +77,8 @@ const isDebian = existsSync('/etc/debian_version') && has('apt-get');
 if (process.env.CW_SKIP_SYSTEM_INSTALL === '1' || !isRoot || !isDebian) {
   const how = isDebian ? `sudo apt-get install -y ${packages.join(' ')}` : `install: ${packages.join(', ')}`;
   console.error(`[setup] missing Debian packages ${packages.join(', ')}; ${how}`);
-  // Without influxd, `npm start` still runs (it spools); tests cannot run without their real peers.
+  // Without influxd, `npm start` still runs (it spools); without redis-server it says so and how to opt out
+  // (CW_MEMORY_SESSIONS); tests cannot run without their real peers.
   process.exit(forTests ? 1 : 0);
 }
 say(`installing Debian packages: ${packages.join(' ')}`);

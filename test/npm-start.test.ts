@@ -1,10 +1,11 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EventSource } from 'eventsource';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AlertTransition } from '../protocol/alerts.ts';
+import { stopLocalRedis } from '../broker/local-redis.ts';
 import { influxRows } from '../lib/influx/query.ts';
 import { waitFor } from '../lib/net.ts';
 import { sampleSum } from '../lib/ops/index.ts';
@@ -77,8 +78,10 @@ function processesUsing(dir: string): string {
 }
 
 let current: Started | undefined;
-afterEach(() => {
+afterEach(async () => {
   if (current && current.child.exitCode === null) current.child.kill('SIGKILL');
+  // A process killed with -9 leaves the broker's store running (the next start adopts it).
+  if (current) await stopLocalRedis(join(current.dataDir, 'broker'));
   if (current) rmSync(current.dataDir, { recursive: true, force: true });
   current = undefined;
 });
@@ -136,7 +139,11 @@ describe('npm start', () => {
     expect(served.length).toBeGreaterThan(20);
     expect(served.filter((metric) => !table.has(metric))).toEqual([]);
     expect(await stop(started)).toBe(0);
-    expect(processesUsing(started.dataDir), 'no orphan process (influxd included)').toBe('');
+    expect(
+      existsSync(join(started.dataDir, 'broker', 'appendonlydir')),
+      "the broker's sessions on disk",
+    ).toBe(true);
+    expect(processesUsing(started.dataDir), 'no orphan process (influxd and redis-server included)').toBe('');
   }, 90_000);
 
   it('without influxd on PATH still delivers alerts, and the banner says readings are spooled', async () => {

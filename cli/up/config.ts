@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type ConfigSources, FLEET_FILE_SETTING, envBoolean, portSchema } from '../../protocol/config.ts';
 import { type Setting, loadSettings } from '../../protocol/settings.ts';
 import { INFLUX_SETTINGS, defaultApiV2, influxConnectionSchema } from '../../lib/influx/connection.ts';
+import { MEMORY_SESSIONS_SETTING } from '../../broker/config.ts';
 
 /**
  * `cradlewatch up`: one process running broker, ingest, rules and the caregiver page, with storage chosen
@@ -13,6 +14,8 @@ export const upConfigSchema = z.object({
   mqttPort: portSchema.default(1883),
   httpPort: portSchema.default(8080),
   dataDir: z.string().min(1).default('./data'),
+  /** The broker's sessions in memory instead of dataDir/broker (see the broker's memorySessions). */
+  memorySessions: envBoolean.default(false),
   demo: envBoolean.default(false),
   /** Fleet registry for a real site; the demo generates its own. */
   fleetFile: z.string().min(1).optional(),
@@ -53,8 +56,9 @@ export const UP_SETTINGS: Setting[] = [
     path: 'dataDir',
     env: 'CW_DATA_DIR',
     flag: '--data-dir <dir>',
-    help: 'where InfluxDB data, the spool and the rules journal live',
+    help: "where InfluxDB data, the broker's sessions, the spool and the rules journal live",
   },
+  { ...MEMORY_SESSIONS_SETTING, env: 'CW_MEMORY_SESSIONS' },
   { path: 'demo', env: 'CW_DEMO', flag: '--demo', help: 'generate a demo fleet and play the demo scenario' },
   { ...FLEET_FILE_SETTING, help: 'fleet registry for a real site' },
   {

@@ -1,6 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { DEFAULT_BROKER_DATA_DIR } from '../../broker/config.ts';
+import { stopLocalRedis } from '../../broker/local-redis.ts';
 import { waitFor } from '../../lib/net.ts';
 import { reachable } from '../support/mosquitto.ts';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
 
 /** One JSON log line of a service. */
 export interface LogLine {
@@ -19,9 +24,10 @@ export class Service {
   readonly #exited: Promise<void>;
   #stderr = '';
 
-  constructor(args: string[]) {
-    this.#child = spawn(process.execPath, ['bin/cradlewatch.mjs', ...args], {
-      cwd: new URL('../..', import.meta.url).pathname,
+  /** `cwd`: where its relative defaults (the broker's ./data/broker) land. */
+  constructor(args: string[], cwd = ROOT) {
+    this.#child = spawn(process.execPath, [join(ROOT, 'bin/cradlewatch.mjs'), ...args], {
+      cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, CW_LOG_LEVEL: 'info', CW_LOG_FORMAT: 'json' },
     });
@@ -63,15 +69,19 @@ export class Service {
 }
 
 /**
- * `cradlewatch broker` on `port`, anonymous, with the test registry: its default persistence, or with
- * `redis` a node of a cluster sharing sessions there.
+ * `cradlewatch broker` on `port`, anonymous, with the test registry, run in `home` with its default
+ * persistence (sessions in `home`/data/broker, where a private redis-server keeps them; a kill -9 leaves
+ * that running, `stopBrokerStore` ends it) unless `args` say otherwise (`--redis`, `--memory-sessions`).
  */
-export async function brokerProcess(port: number, fleetFile: string, redis?: string): Promise<Service> {
-  const broker = new Service([
-    'broker',
-    ...['--port', String(port), '--fleet', fleetFile, '--allow-anonymous'],
-    ...(redis ? ['--redis', redis] : []),
-  ]);
+export async function brokerProcess(
+  port: number,
+  fleetFile: string,
+  { home, args = [] }: { home: string; args?: string[] },
+): Promise<Service> {
+  const broker = new Service(
+    ['broker', ...['--port', String(port), '--fleet', fleetFile, '--allow-anonymous'], ...args],
+    home,
+  );
   await waitFor(
     async () => {
       if (broker.exitCode !== null) throw new Error(`broker exited: ${broker.stderr}`);
@@ -81,3 +91,9 @@ export async function brokerProcess(port: number, fleetFile: string, redis?: str
   );
   return broker;
 }
+
+/** The store a broker run in `home` keeps by default. */
+export const brokerStore = (home: string) => join(home, DEFAULT_BROKER_DATA_DIR);
+
+/** Ends the store of the brokers run in `home`, left running by a kill -9, before `home` is removed. */
+export const stopBrokerStore = (home: string) => stopLocalRedis(brokerStore(home));

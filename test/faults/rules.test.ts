@@ -6,7 +6,7 @@ import { freePort, waitFor } from '../../lib/net.ts';
 import type { Alert } from '../../protocol/payloads.ts';
 import { Devices, api, sseClient, supervisorTokens, workDir } from '../support/rules/service.ts';
 import { startRedis } from '../support/redis.ts';
-import { Service, brokerProcess } from './processes.ts';
+import { Service, brokerProcess, stopBrokerStore } from './processes.ts';
 import { mqttProxy } from '../support/tcp-proxy.ts';
 import { SmallDisk, isRoot } from './tmpfs.ts';
 
@@ -109,9 +109,9 @@ describe.skipIf(!isRoot)(
 
     it('journal disk full: all 12 presses reach SSE, /healthz names the path, the state is durable once the disk is back', async () => {
       disk = new SmallDisk(1024 * 1024);
-      const { fleetFile } = workDir();
+      const { dir, fleetFile } = workDir();
       const brokerPort = await freePort();
-      services.push(await brokerProcess(brokerPort, fleetFile));
+      services.push(await brokerProcess(brokerPort, fleetFile, { home: dir }));
       const brokerUrl = `mqtt://127.0.0.1:${brokerPort}`;
       const journalDir = join(disk.dir, 'rules');
       const rig = await rulesProcess(brokerUrl, journalDir);
@@ -166,19 +166,27 @@ describe.skipIf(!isRoot)(
 
 describe('rules across a broker kill -9 (#15.3)', { timeout: 120_000 }, () => {
   const services: Service[] = [];
+  /** Where each case's brokers ran: their stores outlive a kill -9. */
+  const homes: string[] = [];
   let devices: Devices | undefined;
   let sse: ReturnType<typeof sseClient> | undefined;
+  const home = () => {
+    const { dir, fleetFile } = workDir();
+    homes.push(dir);
+    return { dir, fleetFile };
+  };
 
   afterEach(async () => {
     sse?.close();
     await devices?.close();
     for (const s of services.reverse()) await s.kill9();
+    for (const dir of homes.splice(0)) await stopBrokerStore(dir);
   });
 
   it('stays alive, resubscribes, and an alarm pressed after the restart reaches SSE', async () => {
-    const { dir, fleetFile } = workDir();
+    const { dir, fleetFile } = home();
     const port = await freePort();
-    let broker = await brokerProcess(port, fleetFile);
+    let broker = await brokerProcess(port, fleetFile, { home: dir });
     services.push(broker);
     const brokerUrl = `mqtt://127.0.0.1:${port}`;
     const rig = await rulesProcess(brokerUrl, join(dir, 'journal'));
@@ -196,7 +204,7 @@ describe('rules across a broker kill -9 (#15.3)', { timeout: 120_000 }, () => {
       await broker.kill9();
       await waitFor(async () => (await check(rig.url, 'mqtt')).code === 503, { what: 'rules sees the loss' });
       await sleep(pause);
-      broker = await brokerProcess(port, fleetFile);
+      broker = await brokerProcess(port, fleetFile, { home: dir });
       services.push(broker);
     }
     const back = performance.now();
@@ -215,9 +223,9 @@ describe('rules across a broker kill -9 (#15.3)', { timeout: 120_000 }, () => {
   });
 
   it('a subscription in flight when the broker dies: no unhandled "Connection closed", subscribed on reconnect', async () => {
-    const { dir, fleetFile } = workDir();
+    const { dir, fleetFile } = home();
     const port = await freePort();
-    let broker = await brokerProcess(port, fleetFile);
+    let broker = await brokerProcess(port, fleetFile, { home: dir });
     services.push(broker);
     const relay = await mqttProxy(port);
     relay.holdSubscribes = true;
@@ -232,7 +240,7 @@ describe('rules across a broker kill -9 (#15.3)', { timeout: 120_000 }, () => {
 
       await broker.kill9();
       relay.holdSubscribes = false;
-      broker = await brokerProcess(port, fleetFile);
+      broker = await brokerProcess(port, fleetFile, { home: dir });
       services.push(broker);
       const back = performance.now();
       await rig.healthy(rules);
@@ -257,10 +265,9 @@ describe('rules across a broker kill -9 (#15.3)', { timeout: 120_000 }, () => {
     const redis = await startRedis();
     try {
       const ports = [await freePort(), await freePort()] as const;
-      const nodes = [
-        await brokerProcess(ports[0], fleetFile, redis.url),
-        await brokerProcess(ports[1], fleetFile, redis.url),
-      ];
+      const node = (port: number) =>
+        brokerProcess(port, fleetFile, { home: dir, args: ['--redis', redis.url] });
+      const nodes = [await node(ports[0]), await node(ports[1])];
       services.push(...nodes);
       const urls = ports.map((p) => `mqtt://127.0.0.1:${p}`);
       const rig = await rulesProcess(urls.join(','), join(dir, 'journal'));
@@ -290,7 +297,7 @@ describe('rules across a broker kill -9 (#15.3)', { timeout: 120_000 }, () => {
         const before = sse.events.length;
         await pressOn(urls[live]!);
         await waitFor(() => sse!.events.length === before + 1, { what: `a press on node ${live} on SSE` });
-        nodes[dead] = await brokerProcess(ports[dead], fleetFile, redis.url);
+        nodes[dead] = await node(ports[dead]);
         services.push(nodes[dead]!);
       }
       expect(sse.events.map((e) => e.kind)).toEqual(['raised', 'renotified']);

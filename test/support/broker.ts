@@ -10,7 +10,9 @@ import { generateFleet, ids } from '../../device-sim/index.ts';
 import { hashPassword } from '../../lib/credentials.ts';
 import { waitFor } from '../../lib/net.ts';
 import { FleetIndex } from '../../protocol/fleet.ts';
-import type { ServiceAccount } from '../../broker/config.ts';
+import { DEFAULT_BROKER_DATA_DIR, type ServiceAccount } from '../../broker/config.ts';
+import { stopLocalRedis } from '../../broker/local-redis.ts';
+import { testTempDir } from './temp.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -91,25 +93,31 @@ export interface BrokerProcess {
   stop(): Promise<{ code: number | null }>;
 }
 
-/** Runs `cradlewatch broker` as its own process on free ports and waits for its ready line. */
+/**
+ * Runs `cradlewatch broker` as its own process on free ports and waits for its ready line. It runs in a
+ * temp dir of its own, so its default store (./data/broker, a private redis-server) lands there; `stop`
+ * ends that store too, should the broker have left it running.
+ */
 export function spawnBroker(args: string[], env: NodeJS.ProcessEnv = {}): Promise<BrokerProcess> {
+  const home = testTempDir('cw-broker-home-');
   const child = spawn(
     process.execPath,
     [join(ROOT, 'bin/cradlewatch.mjs'), 'broker', '--port', '0', '--http-port', '0', ...args],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CW_LOG_FORMAT: 'json', ...env } },
+    { cwd: home, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CW_LOG_FORMAT: 'json', ...env } },
   );
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const stopStore = () => stopLocalRedis(join(home, DEFAULT_BROKER_DATA_DIR));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`broker did not start: ${out}`));
+      void stopStore().finally(() => reject(new Error(`broker did not start: ${out}`)));
     }, 20_000);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`broker exited ${code} before ready: ${out}`));
+      void stopStore().finally(() => reject(new Error(`broker exited ${code} before ready: ${out}`)));
     });
     const onData = () => {
       const line = out.split('\n').find((l) => l.startsWith('{"ready":true'));
@@ -124,7 +132,9 @@ export function spawnBroker(args: string[], env: NodeJS.ProcessEnv = {}): Promis
         output: () => out,
         stop: async () => {
           if (child.exitCode === null) child.kill('SIGTERM');
-          return { code: await exited };
+          const code = await exited;
+          await stopStore();
+          return { code };
         },
       });
     };
