@@ -35,8 +35,8 @@ export function redisOptions(url: string): RedisOptions {
   };
 }
 
-/** Sessions, retained messages and wills (aedes-persistence-redis), the emitter and session owners in Redis. */
-export function redisBackends(options: RedisOptions, log: Logger): RedisBackends {
+/** Sessions, retained messages and wills in Redis (aedes-persistence-redis), adapted to Aedes 1.2. */
+export function redisPersistence(options: RedisOptions): StreamSources {
   // The package's main export wraps the async persistence in a callback shim that Aedes 1.x refuses.
   const RedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (
     o: object,
@@ -66,8 +66,13 @@ export function redisBackends(options: RedisOptions, log: Logger): RedisBackends
       return this.#writes.run(client, `remove:${topics[0]}`, topics, write);
     }
   }
+  return new StreamingRedisPersistence(new PackageRedis(options));
+}
+
+/** What brokers sharing one Redis need: the persistence, the emitter between them and the session owners. */
+export function redisBackends(options: RedisOptions, log: Logger): RedisBackends {
   return {
-    persistence: new StreamingRedisPersistence(new PackageRedis(options)),
+    persistence: redisPersistence(options),
     mq: new RedisEmitter(options, log),
     owners: new RedisSessionOwners(new Redis(options)),
   };

@@ -4,7 +4,13 @@ import type { BrokerConfig } from './config.ts';
 import { MemorySessionOwners, type SessionOwners } from './identity.ts';
 import { startLocalRedis } from './local-redis.ts';
 import { IndexedMemoryPersistence } from './outgoing-persistence.ts';
-import { checkRedis, type RedisBackends, redisBackends, redisOptions } from './redis-persistence.ts';
+import {
+  checkRedis,
+  type RedisBackends,
+  redisBackends,
+  redisOptions,
+  redisPersistence,
+} from './redis-persistence.ts';
 
 /** Where sessions, retained messages, wills and session owners live, and the emitter brokers share. */
 export interface SessionStore {
@@ -40,6 +46,21 @@ export async function openSessionStore(
       close: () => owners.close(),
     };
   }
+  if (local) {
+    // One broker: its messages go from publisher to subscriber inside the process, as in memory; only what
+    // must outlive it (sessions, their queues, retained messages, wills) goes to its redis-server. Routing
+    // every message through Redis pub/sub too, as a cluster must, bought nothing here.
+    const owners = new MemorySessionOwners();
+    return {
+      backends: { persistence: redisPersistence(options) },
+      owners,
+      checks: {},
+      close: async () => {
+        await owners.close();
+        await local.stop();
+      },
+    };
+  }
   const { owners, ...backends } = redisBackends(options, log);
   // A Redis outage while running is logged and retried by the clients, never a crash.
   let redisError: string | undefined;
@@ -52,11 +73,10 @@ export async function openSessionStore(
   return {
     backends,
     owners,
-    checks: url ? { redis: () => unless(redisError === undefined, `Redis unreachable: ${redisError}`) } : {},
+    checks: { redis: () => unless(redisError === undefined, `Redis unreachable: ${redisError}`) },
     close: async () => {
       await new Promise<void>((resolve) => backends.mq.close(resolve));
       await owners.close();
-      await local?.stop();
     },
   };
 }
