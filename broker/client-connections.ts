@@ -3,6 +3,7 @@ import type { Aedes, Client } from 'aedes';
 import type { Logger } from '../lib/logger.ts';
 import type { ClientSocket } from './listeners.ts';
 import { ConnackFirst } from './connack-first.ts';
+import { dedupeByMessage } from './delivery-dedupe.ts';
 import { type BrokerMetrics, perQos } from './metrics.ts';
 import { GuardedConnection } from './packet-guard.ts';
 
@@ -42,6 +43,7 @@ export class ClientConnections {
     this.#open.add(connection);
     connection.on('close', () => this.#open.delete(connection));
     const client = this.aedes.handle(connection as unknown as Socket);
+    dedupeByMessage(client);
     this.#connackFirst.guard(client, connection);
     this.#of.set(client, connection);
   };
