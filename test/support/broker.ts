@@ -38,13 +38,20 @@ export const SERVICE_USERS = {
   supervisor: 'super',
 } as const;
 
+/** The fleet's size; a bench asks for a larger one than the tests' two rooms. */
+export interface TestFleetShape {
+  centers: number;
+  roomsPerCenter: number;
+  infantsPerRoom: number;
+}
+
 /** Cheap scrypt (N=1024): the tests check the hash path, not its cost. */
-export function makeTestFleet(): TestFleet {
+export function makeTestFleet(
+  shape: TestFleetShape = { centers: 2, roomsPerCenter: 1, infantsPerRoom: 2 },
+): TestFleet {
   const dir = mkdtempSync(join(tmpdir(), 'cw-broker-'));
   const generated = generateFleet({
-    centers: 2,
-    roomsPerCenter: 1,
-    infantsPerRoom: 2,
+    ...shape,
     gateways: false,
     seed: 'broker-tests',
     hashCost: 1024,
@@ -96,13 +103,17 @@ export interface BrokerProcess {
 /**
  * Runs `cradlewatch broker` as its own process on free ports and waits for its ready line. It runs in a
  * temp dir of its own, so its default store (./data/broker, a private redis-server) lands there; `stop`
- * ends that store too, should the broker have left it running.
+ * ends that store too, should the broker have left it running. `nodeArgs` go to Node (a bench's `--cpu-prof`).
  */
-export function spawnBroker(args: string[], env: NodeJS.ProcessEnv = {}): Promise<BrokerProcess> {
+export function spawnBroker(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  nodeArgs: string[] = [],
+): Promise<BrokerProcess> {
   const home = testTempDir('cw-broker-home-');
   const child = spawn(
     process.execPath,
-    [join(ROOT, 'bin/cradlewatch.mjs'), 'broker', '--port', '0', '--http-port', '0', ...args],
+    [...nodeArgs, join(ROOT, 'bin/cradlewatch.mjs'), 'broker', '--port', '0', '--http-port', '0', ...args],
     { cwd: home, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CW_LOG_FORMAT: 'json', ...env } },
   );
   let out = '';

@@ -7,6 +7,8 @@ import { freePort, waitFor } from '../../lib/net.ts';
 
 export interface RedisServer {
   url: string;
+  /** Its working directory (append-only file), removed by `stop`. */
+  dir: string;
   stop(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export async function startRedis(port?: number): Promise<RedisServer> {
   );
   return {
     url: `redis://127.0.0.1:${port}`,
+    dir,
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
