@@ -9,7 +9,7 @@
  *   BENCH_STORE=memory npx tsx bench/redis-persistence.ts    # the in-memory persistence, same load
  *   BENCH_CPU_PROF=prof npx tsx bench/redis-persistence.ts   # and a V8 CPU profile of the broker in prof/
  *
- * The broker runs as its own process (`cradlewatch broker --redis`), Redis in a redis-server of its own on a
+ * The broker runs as its own process (`cradlewatch broker --redis`, or `--memory-sessions`), Redis in a redis-server of its own on a
  * free port and a temporary directory (append-only, fsync every second), both stopped at the end; devices
  * and subscribers run in this process. A run takes ~50 s at the defaults (BENCH_SECONDS, default 20, is the
  * measured window; a replay not done in 25 s is reported as such). Reported: messages/s the broker
@@ -208,13 +208,16 @@ async function main(): Promise<void> {
     broker = await spawnBroker(
       [
         ...['--fleet', fleet.fleetFile, '--config', fleet.configFile],
-        ...(redisServer ? ['--redis', redisServer.url] : []),
+        ...(redisServer ? ['--redis', redisServer.url] : ['--memory-sessions']),
       ],
       { CW_LOG_LEVEL: 'error' },
       PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
     );
     const running = broker;
-    const forgetBroker = onExit(() => running.child.kill('SIGKILL'));
+    const forgetBroker = onExit(() => {
+      running.child.kill('SIGKILL');
+      rmSync(running.home, { recursive: true, force: true });
+    });
     const pids = { broker: broker.child.pid, 'redis-server': redisPid };
 
     const ingest = await subscriber(broker.mqtt, credentials(fleet, 'svc-ingest'));
@@ -281,6 +284,7 @@ async function main(): Promise<void> {
     await Promise.all([ingest.client.endAsync(), rules.client.endAsync()]);
     forgetBroker();
     await broker.stop();
+    rmSync(broker.home, { recursive: true, force: true });
     broker = undefined;
 
     const cpu = (name: string) => (after.cpu[name] ?? 0) - (before.cpu[name] ?? 0);
@@ -330,6 +334,7 @@ async function main(): Promise<void> {
   } finally {
     await devices?.stop();
     await broker?.stop();
+    if (broker) rmSync(broker.home, { recursive: true, force: true });
     admin?.disconnect();
     await redisServer?.stop();
     forgetRedis();

@@ -5,7 +5,7 @@ import type { Logger } from '../lib/logger.ts';
 import { ConfigError } from '../protocol/config.ts';
 import { RedisSessionOwners } from './identity.ts';
 import { RedisEmitter } from './redis-emitter.ts';
-import { allOutgoing, PackageRedis, type PersistenceConnection } from './redis-outgoing.ts';
+import { allOutgoing, enqueue, PackageRedis, type PersistenceConnection } from './redis-outgoing.ts';
 import { SubscriptionWrites } from './subscription-writes.ts';
 
 const require = createRequire(import.meta.url);
@@ -15,9 +15,13 @@ interface StreamSources {
   createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown>;
   outgoingStream(client: unknown): AsyncIterable<unknown>;
   streamWill(brokers: unknown): AsyncIterable<unknown>;
+  outgoingUpdate(client: object, packet: object): Promise<unknown>;
+  outgoingEnqueueCombi(subs: { clientId: string }[] | undefined, packet: QueuedPacket): Promise<void>;
   addSubscriptions(client: object, subs: { topic: string }[]): Promise<unknown>;
   removeSubscriptions(client: object, topics: string[]): Promise<unknown>;
 }
+
+type QueuedPacket = { brokerId: string; brokerCounter: number };
 
 export interface RedisBackends {
   persistence: StreamSources;
@@ -36,7 +40,7 @@ export function redisOptions(url: string): RedisOptions {
 }
 
 /** Sessions, retained messages and wills in Redis (aedes-persistence-redis), adapted to Aedes 1.2. */
-export function redisPersistence(options: RedisOptions): StreamSources {
+export function redisPersistence(options: RedisOptions, log: Logger): StreamSources {
   // The package's main export wraps the async persistence in a callback shim that Aedes 1.x refuses.
   const RedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (
     o: object,
@@ -49,6 +53,24 @@ export function redisPersistence(options: RedisOptions): StreamSources {
     }
     override createRetainedStreamCombi(patterns: string[]) {
       return Readable.from(super.createRetainedStreamCombi(patterns));
+    }
+    override outgoingEnqueueCombi(subs: { clientId: string }[] | undefined, packet: QueuedPacket) {
+      return enqueue(this.db, subs ?? [], packet);
+    }
+    /**
+     * Aedes writes a delivery only once this resolves: one Redis round trip per packet, in series while a
+     * returning session's queue is replayed (5,000 queued took 4-14 s against ~1 s in memory, in
+     * bench/redis-persistence.ts). For a QoS 1 publish the package's update is a SET of the shared packet
+     * with this delivery's identifier, which nothing reads back (a replay gives a fresh one, ownIdentifier in
+     * redis-outgoing.ts); the identifier's mapping that the PUBACK needs is set before the update's first
+     * await. So the write goes out without waiting, and the SET still precedes the PUBACK's commands on the
+     * connection. Its failure is logged: the entry stays queued until a PUBACK clears it.
+     */
+    override outgoingUpdate(client: object, packet: { cmd?: string; qos?: number }) {
+      const update = super.outgoingUpdate(client, packet);
+      if (packet.cmd !== 'publish' || packet.qos !== 1) return update;
+      update.catch((error: Error) => log.warn({ err: error.message }, 'Redis outgoing update failed'));
+      return Promise.resolve();
     }
     override outgoingStream(client: { id: string; closed?: boolean }) {
       return Readable.from(allOutgoing(this.db, client));
@@ -66,13 +88,18 @@ export function redisPersistence(options: RedisOptions): StreamSources {
       return this.#writes.run(client, `remove:${topics[0]}`, topics, write);
     }
   }
-  return new StreamingRedisPersistence(new PackageRedis(options));
+  // The package awaits each of a message's commands in turn (MSET and an RPUSH per session on publish, SET
+  // per delivery, GET, LREM, DECR and DEL per PUBACK), and ioredis wrote each as a socket write of its own:
+  // 13 writes a message with two persistent subscribers, the broker's largest cost in
+  // bench/redis-persistence.ts. Auto-pipelining sends the commands issued in one tick, across messages,
+  // in one write, in the order they were issued (mqemitter-redis turns it on for its own connections).
+  return new StreamingRedisPersistence(new PackageRedis({ ...options, enableAutoPipelining: true }));
 }
 
 /** What brokers sharing one Redis need: the persistence, the emitter between them and the session owners. */
 export function redisBackends(options: RedisOptions, log: Logger): RedisBackends {
   return {
-    persistence: redisPersistence(options),
+    persistence: redisPersistence(options, log),
     mq: new RedisEmitter(options, log),
     owners: new RedisSessionOwners(new Redis(options)),
   };

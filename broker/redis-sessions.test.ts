@@ -133,4 +133,28 @@ describe('persistent sessions on the Redis store', () => {
     await back.got.waitFor(1);
     expect(back.got.messages[0]).toMatchObject({ payload: 'while away', qos: 1 });
   });
+
+  it("replays a QoS 1 message queued for two sessions under the returning connection's own packet identifier", async () => {
+    // The broker's own persistence on its redis-server: the identifier's collision needs exact timing over MQTT.
+    const { persistence } = broker.aedes as unknown as {
+      persistence: {
+        outgoingEnqueueCombi(subs: { clientId: string }[], packet: object): Promise<void>;
+        outgoingUpdate(client: { id: string }, packet: object): Promise<void>;
+        outgoingStream(client: { id: string }): AsyncIterable<{ messageId?: number; payload: Buffer }>;
+      };
+    };
+    const packet = {
+      ...{ cmd: 'publish', topic: topics.deviceTelemetry('c1', fleet.ids.wearable), qos: 1 },
+      ...{ payload: Buffer.from('shared'), retain: false, dup: false },
+      ...{ brokerId: broker.aedes.id, brokerCounter: 900_001 },
+    };
+    await persistence.outgoingEnqueueCombi([{ clientId: 'shared-a' }, { clientId: 'shared-b' }], packet);
+    // Delivered to the session that stayed, under its identifier 7: the package stores that in the shared entry.
+    await persistence.outgoingUpdate({ id: 'shared-a' }, { ...packet, messageId: 7 });
+    const replayed = [];
+    for await (const queued of persistence.outgoingStream({ id: 'shared-b' })) replayed.push(queued);
+    expect(replayed.map((p) => p.payload.toString())).toEqual(['shared']);
+    // Aedes gives it the returning connection's next identifier; 7 could be one in flight there.
+    expect(replayed[0]!.messageId).toBeUndefined();
+  });
 });

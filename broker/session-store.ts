@@ -52,7 +52,7 @@ export async function openSessionStore(
     // every message through Redis pub/sub too, as a cluster must, bought nothing here.
     const owners = new MemorySessionOwners();
     return {
-      backends: { persistence: redisPersistence(options) },
+      backends: { persistence: redisPersistence(options, log) },
       owners,
       checks: {},
       close: async () => {

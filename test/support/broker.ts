@@ -94,6 +94,8 @@ export interface BrokerProcess {
   child: ChildProcess;
   mqtt: string;
   http: string;
+  /** Its working directory: the test run removes it; a bench script outside vitest must. */
+  home: string;
   /** Everything the process printed, for asserting on log lines. */
   output(): string;
   /** SIGTERM, then the exit code. */
@@ -140,6 +142,7 @@ export function spawnBroker(
         child,
         mqtt: ready.mqtt,
         http: ready.http,
+        home,
         output: () => out,
         stop: async () => {
           if (child.exitCode === null) child.kill('SIGTERM');
