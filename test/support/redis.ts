@@ -1,47 +1,22 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, waitFor } from '../../lib/net.ts';
+import { type RedisServer as Server, startRedisServer } from '../../lib/redis-server.ts';
 
-export interface RedisServer {
-  url: string;
+export interface RedisServer extends Server {
   /** Its working directory (append-only file), removed by `stop`. */
   dir: string;
-  stop(): Promise<void>;
 }
 
-/**
- * A private redis-server (Debian's) on a free port, append-only so a restart of the brokers keeps state;
- * `port` brings one back where a stopped one was.
- */
+/** A private redis-server in a temp dir of its own, removed when it stops (lib/redis-server.ts). */
 export async function startRedis(port?: number): Promise<RedisServer> {
-  port ??= await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'cw-redis-'));
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes'],
-    { stdio: 'ignore' },
-  );
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  await waitFor(
-    () =>
-      new Promise<boolean>((resolve) => {
-        const socket = tcpConnect(port, '127.0.0.1', () => {
-          socket.destroy();
-          resolve(true);
-        });
-        socket.on('error', () => resolve(false));
-      }),
-    { what: 'redis-server', timeoutMs: 10_000, intervalMs: 50 },
-  );
+  const server = await startRedisServer(dir, port);
   return {
-    url: `redis://127.0.0.1:${port}`,
+    ...server,
     dir,
     stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
+      await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
