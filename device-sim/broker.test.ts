@@ -191,6 +191,32 @@ describe('through a real broker', () => {
     await sub.close();
   });
 
+  it('spreads the connections over a list of brokers in turn, each device on one of them', async () => {
+    const scenario = loadScenario('alarm-press');
+    const { fleet } = scenarioFleet(scenario, '2026-01', 1);
+    const other = await startMosquitto('second');
+    const subs = [await subscriber(url), await subscriber(other)];
+    const summary = await runSimulation({
+      fleet,
+      scenario,
+      startTime: START,
+      durationMs: 20_000,
+      speed: 'max',
+      url: `${url},${other}`,
+    }).done;
+    expect(summary.errors).toBe(0);
+    await waitFor(() => subs[0]!.seen.length + subs[1]!.seen.length >= summary.acked, {
+      what: 'all messages',
+    });
+    const devices = subs.map(
+      (sub) => new Set(sub.seen.map((m) => /\/devices\/([^/]+)\//.exec(m.topic)?.[1]).filter(Boolean)),
+    );
+    // alarm-press's 12 devices: 6 on each broker, none on both.
+    expect(devices.map((d) => d.size)).toEqual([6, 6]);
+    expect([...devices[0]!].filter((d) => devices[1]!.has(d))).toEqual([]);
+    await Promise.all(subs.map((sub) => sub.close()));
+  });
+
   it('stops on request and reports what it sent', async () => {
     const scenario = loadScenario('nap-time');
     const { fleet } = scenarioFleet(scenario, '2026-01', 1);

@@ -97,7 +97,12 @@ const FAULT_SETTINGS: Setting[] = Object.keys(faultRatesSchema.shape).map((key) 
 
 /** What `sim run` takes from env and flags beside the file; `sim replay` takes the sending part of them. */
 export const SIM_SETTINGS: Setting[] = [
-  { path: 'url', env: 'CW_SIM_URL', flag: '--url <url>', help: 'broker URL (plain MQTT over TCP)' },
+  {
+    path: 'url',
+    env: 'CW_SIM_URL',
+    flag: '--url <url>',
+    help: "broker URL (plain MQTT over TCP); a cluster's brokers, comma-separated, take the connections in turn",
+  },
   {
     path: 'scenario',
     env: 'CW_SIM_SCENARIO',

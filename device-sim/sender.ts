@@ -1,5 +1,6 @@
 import { setImmediate as yieldToIo } from 'node:timers/promises';
 import type { Logger } from '../lib/logger.ts';
+import { brokerUrls } from '../lib/mqtt-connect.ts';
 import { LeanClient } from './lean-client.ts';
 import { NAP_CLIENT } from './model/plan.ts';
 import type { SimRecord } from './recording.ts';
@@ -10,6 +11,11 @@ export interface Account {
 }
 
 export interface SenderOptions {
+  /**
+   * The broker, or a cluster's brokers comma-separated: each new connection goes to the next one, as a TCP
+   * balancer in front of them would spread them (the compose cluster's HAProxy, leastconn: the same counts
+   * while connections only open).
+   */
   url: string;
   /** Device id → password; null connects anonymously (a private mosquitto in tests). */
   credentials: Record<string, string> | null;
@@ -67,8 +73,8 @@ export class Sender {
   readonly #windowWaiters: (() => void)[] = [];
   /** Wrong-password attempts still waiting for the broker's answer. */
   readonly #probes = new Map<LeanClient, Promise<void>>();
-  readonly #host: string;
-  readonly #port: number;
+  readonly #brokers: { host: string; port: number }[];
+  #nextBroker = 0;
   #stopped = false;
   #tokens: number;
   #tokensAt = performance.now();
@@ -76,14 +82,21 @@ export class Sender {
 
   constructor(private readonly options: SenderOptions) {
     this.#tokens = Math.min(options.connectRate, 50);
-    const url = new URL(options.url);
-    if (url.protocol !== 'mqtt:' && url.protocol !== 'tcp:') {
-      throw new RangeError(
-        `the simulator speaks plain MQTT over TCP: expected mqtt://host:port, got ${options.url}`,
-      );
-    }
-    this.#host = url.hostname;
-    this.#port = url.port ? Number(url.port) : 1883;
+    this.#brokers = brokerUrls(options.url).map((u) => {
+      const url = new URL(u);
+      if (url.protocol !== 'mqtt:' && url.protocol !== 'tcp:') {
+        throw new RangeError(`the simulator speaks plain MQTT over TCP: expected mqtt://host:port, got ${u}`);
+      }
+      return { host: url.hostname, port: url.port ? Number(url.port) : 1883 };
+    });
+    if (this.#brokers.length === 0) throw new RangeError('the simulator needs a broker URL');
+  }
+
+  /** Where the next connection goes: the brokers in turn. */
+  #broker(): { host: string; port: number } {
+    const broker = this.#brokers[this.#nextBroker % this.#brokers.length]!;
+    this.#nextBroker += 1;
+    return broker;
   }
 
   stop(): void {
@@ -170,8 +183,7 @@ export class Sender {
     const account = this.#account(record.client);
     const clientId = record.client === NAP_CLIENT ? (account?.username ?? 'device-sim-nap') : record.client;
     const client = new LeanClient({
-      host: this.#host,
-      port: this.#port,
+      ...this.#broker(),
       clientId,
       ...(account ? { username: account.username, password: account.password } : {}),
       ...(record.will ? { will: record.will } : {}),
@@ -186,8 +198,7 @@ export class Sender {
 
   #probeWrongPassword(device: string): void {
     const client = new LeanClient({
-      host: this.#host,
-      port: this.#port,
+      ...this.#broker(),
       clientId: `${device}-badpw`,
       username: device,
       password: 'not-the-password',
