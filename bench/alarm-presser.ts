@@ -1,5 +1,6 @@
 import { EventSource } from 'eventsource';
-import mqtt from 'mqtt';
+import type { MqttClient } from 'mqtt';
+import { connectBroker } from '../lib/mqtt-connect.ts';
 import { waitFor } from '../lib/net.ts';
 import type { AlertTransition } from '../protocol/alerts.ts';
 import type { Fleet } from '../protocol/fleet.ts';
@@ -9,6 +10,7 @@ import { SUPERVISOR_TOKEN } from './options.ts';
 export interface PressJob {
   buttons: Fleet['devices'];
   credentials: Record<string, string>;
+  /** With a cluster, its brokers comma-separated: every button on the first, the rest to fail over to. */
   mqttUrl: string;
   /** Every rules partition's page: a press's alert reaches the SSE stream of its centre's partition. */
   pageUrls: string[];
@@ -67,8 +69,8 @@ export async function pressAlarms({
   const clients = await Promise.all(
     buttons.map(
       (b) =>
-        new Promise<mqtt.MqttClient>((resolve, reject) => {
-          const client = mqtt.connect(mqttUrl, {
+        new Promise<MqttClient>((resolve, reject) => {
+          const client = connectBroker(mqttUrl, {
             clientId: b.id,
             username: b.id,
             password: credentials[b.id]!,

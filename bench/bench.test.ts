@@ -9,8 +9,10 @@ const resultsDir = mkdtempSync(join(tmpdir(), 'cw-bench-results-'));
 afterAll(() => rmSync(resultsDir, { recursive: true, force: true }));
 
 const smoke = (
-  options: Pick<BenchOptions, 'scenarios' | 'topology'> & Partial<Pick<BenchOptions, 'partitions'>>,
+  options: Pick<BenchOptions, 'scenarios' | 'topology'> &
+    Partial<Pick<BenchOptions, 'brokers' | 'partitions'>>,
 ): BenchOptions => ({
+  brokers: 1,
   partitions: 1,
   ...options,
   rate: SMOKE.rate,
@@ -58,3 +60,25 @@ it('runs broker, ingest and rules as three processes and measures each (smoke ru
     expect.arrayContaining(['cradlewatch broker', 'cradlewatch ingest', 'cradlewatch rules', 'influxd']),
   );
 }, 120_000);
+
+it('runs a cluster of two brokers on a redis-server of its own, each measured (smoke run, split, 2 brokers, 2 partitions)', async () => {
+  // Half the smoke's seconds: seven service processes take most of the time to start on two cores.
+  const { results, table } = await runBench(
+    { ...smoke({ scenarios: ['throughput'], topology: 'split', brokers: 2, partitions: 2 }), durationS: 3 },
+    resultsDir,
+  );
+  const [r] = results;
+  expect(r!.brokers).toBe(2);
+  expect(table).toContain('| throughput (split, 2 brokers, 2 partitions) |');
+  expect(r!.readingsSent).toBeGreaterThan(0);
+  expect(r!.readingsWritten).toBe(r!.readingsSent);
+  expect(r!.processes.map((p) => p.process)).toEqual(
+    expect.arrayContaining([
+      'cradlewatch broker b0',
+      'cradlewatch broker b1',
+      "redis-server (the brokers' cluster)",
+      'cradlewatch ingest p0of2',
+      'cradlewatch rules p1of2',
+    ]),
+  );
+}, 60_000);

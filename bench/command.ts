@@ -10,6 +10,7 @@ const flagsSchema = z
   .object({
     scenario: z.enum([...SCENARIOS, 'all']).default('all'),
     services: z.enum(TOPOLOGIES).default('split'),
+    brokers: z.coerce.number().int().min(1).max(8).default(1),
     partitions: z.coerce.number().int().min(1).max(16).default(1),
     rate: z.coerce.number().int().min(10).max(100_000).default(30_000),
     duration: z.coerce.number().int().min(1).max(3_600).default(300),
@@ -24,6 +25,11 @@ const flagsSchema = z
   .refine((f) => f.partitions === 1 || f.services === 'split', {
     message: 'needs --services split',
     path: ['partitions'],
+  })
+  // Likewise its one broker: a cluster is broker processes of their own.
+  .refine((f) => f.brokers === 1 || f.services === 'split', {
+    message: 'needs --services split (`cradlewatch up` runs one broker in its process)',
+    path: ['brokers'],
   });
 
 export function registerBenchCommand(program: Command): void {
@@ -34,6 +40,10 @@ export function registerBenchCommand(program: Command): void {
     .option(
       '--services <how>',
       `${TOPOLOGIES.join(' | ')}: one \`cradlewatch up\` or three processes (default split)`,
+    )
+    .option(
+      '--brokers <n>',
+      'broker processes as one cluster on a private redis-server, with split (default 1)',
     )
     .option(
       '--partitions <n>',
@@ -55,6 +65,7 @@ export function registerBenchCommand(program: Command): void {
       const options: BenchOptions = {
         scenarios: flags.scenario === 'all' ? [...SCENARIOS] : [flags.scenario],
         topology: flags.services,
+        brokers: flags.brokers,
         partitions: flags.partitions,
         ...(flags.cpuProf ? { cpuProfileDir: resolve(flags.cpuProf) } : {}),
         ...(flags.heapMb ? { heapMb: flags.heapMb } : {}),

@@ -67,8 +67,9 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
       ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
       ...(options.heapMb ? [`--max-old-space-size=${options.heapMb}`] : []),
     ];
-    const started = await startServices(options.topology, options.partitions, dir, fleetFile, conn, nodeArgs);
+    const started = await startServices(options, dir, fleetFile, conn, nodeArgs);
     services = started;
+    if (started.layout) say(`brokers: ${started.layout}; the devices' connections go to them in turn`);
     const sample = sampleProcesses(() => ({
       ...started.pids(),
       'simulator + bench clients': process.pid,
@@ -131,6 +132,7 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
     return {
       scenario: name,
       topology: options.topology,
+      brokers: options.brokers,
       partitions: options.partitions,
       offeredPerS: wearables + Math.round((generated.fleet.rooms.length * 1000) / 10_000),
       connections,

@@ -8,15 +8,24 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 export const TOPOLOGIES = ['one-process', 'split'] as const;
 export type Topology = (typeof TOPOLOGIES)[number];
 
-/** The topology as the table and progress lines name it: `split, 2 partitions` beside plain `split`. */
-export const topologyName = (run: { topology: Topology; partitions: number }) =>
-  run.partitions > 1 ? `${run.topology}, ${run.partitions} partitions` : run.topology;
+/**
+ * The topology as the table and progress lines name it: `split, 2 brokers, 2 partitions` beside plain
+ * `split` (one broker, one partition a tier).
+ */
+export const topologyName = (run: { topology: Topology; brokers: number; partitions: number }) =>
+  [
+    run.topology,
+    ...(run.brokers > 1 ? [`${run.brokers} brokers`] : []),
+    ...(run.partitions > 1 ? [`${run.partitions} partitions`] : []),
+  ].join(', ');
 
 export type InfluxV1 = Extract<InfluxConnection, { api: 'v1' }>;
 
 export interface BenchOptions {
   scenarios: ScenarioName[];
   topology: Topology;
+  /** Broker processes in the split topology: above 1, one cluster on a private redis-server. */
+  brokers: number;
   /** Ingest and rules processes each in the split topology, partitioned by centre (`--partition i/n`). */
   partitions: number;
   /** Where the services write a V8 CPU profile each (`node --cpu-prof`); absent = none. */
@@ -45,6 +54,7 @@ export interface ProcessUsage {
 export interface ScenarioResult {
   scenario: ScenarioName;
   topology: Topology;
+  brokers: number;
   partitions: number;
   offeredPerS: number;
   connections: number;
@@ -66,7 +76,7 @@ export interface ScenarioResult {
    * excluded: until its gateway logs in, a wearable really is unmonitored).
    */
   silenceRaisedAfterConnect: Record<string, number>;
-  /** Times the broker held telemetry publishers, and the hold announcements the rules heard. */
+  /** Times the brokers (summed) held telemetry publishers, and the hold announcements the rules heard. */
   overload: { brokerHolds: number; rulesHeardHeld: number };
   /**
    * Presses as the rules saw them: mean ms from the press to its arrival at the rules, and to the engine

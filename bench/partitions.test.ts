@@ -1,6 +1,7 @@
 import { expect, it } from 'vitest';
 import { generateFleet } from '../device-sim/index.ts';
-import { describeSplit, devicesByPartition, fleetShape } from './partitions.ts';
+import { topologyName } from './options.ts';
+import { brokerListFor, describeSplit, devicesByPartition, fleetShape } from './partitions.ts';
 
 const fleetFor = (wearables: number, partitions: number) =>
   generateFleet({
@@ -32,4 +33,24 @@ it('spreads a fleet smaller than a centre a partition over one centre per partit
 
 it('refuses a split that leaves a partition without a centre', () => {
   expect(() => describeSplit(fleetFor(300, 1), 2)).toThrow(/partition 0\/2 owns no centre/);
+});
+
+it('gives each service process the next broker first and the others after it, to fail over to', () => {
+  const brokers = ['mqtt://b0', 'mqtt://b1'];
+  // Ingest p0, p1, then rules p0, p1 (k = 0…3): each broker is the first of one ingest and one rules.
+  expect([0, 1, 2, 3].map((k) => brokerListFor(brokers, k))).toEqual([
+    'mqtt://b0,mqtt://b1',
+    'mqtt://b1,mqtt://b0',
+    'mqtt://b0,mqtt://b1',
+    'mqtt://b1,mqtt://b0',
+  ]);
+  expect(brokerListFor(['mqtt://only'], 3)).toBe('mqtt://only');
+});
+
+it('names the topology by its brokers and partitions, leaving out the ones', () => {
+  expect(topologyName({ topology: 'split', brokers: 1, partitions: 1 })).toBe('split');
+  expect(topologyName({ topology: 'split', brokers: 2, partitions: 1 })).toBe('split, 2 brokers');
+  expect(topologyName({ topology: 'split', brokers: 2, partitions: 2 })).toBe(
+    'split, 2 brokers, 2 partitions',
+  );
 });

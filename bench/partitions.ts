@@ -45,3 +45,14 @@ export function describeSplit(fleet: Fleet, partitions: number): string {
     .map((p) => `p${p.i}of${partitions}: ${p.centers} centres, ${p.wearables} wearables`)
     .join('; ');
 }
+
+/**
+ * The broker list the `k`-th service process connects with (ingest partitions first, then rules
+ * partitions): each takes the next broker as its first, so the brokers deliver to as many subscribers each,
+ * and the others follow for failover (lib/mqtt-connect.ts; docs/scaling.md: a broker loss then moves only
+ * some services).
+ */
+export function brokerListFor(brokers: string[], k: number): string {
+  const first = k % brokers.length;
+  return [...brokers.slice(first), ...brokers.slice(0, first)].join(',');
+}

@@ -9,14 +9,15 @@ export async function scrapeSum(urls: string[], name: string, labels: Record<str
 }
 
 /**
- * What the services' own /metrics say about the run: the broker's holds, and presses as the rules saw them
- * (every rules partition's, summed: each saw only its own centres' presses).
+ * What the services' own /metrics say about the run: the brokers' holds (summed: each holds its own
+ * publishers), and presses as the rules saw them (every rules partition's, summed: each saw only its own
+ * centres' presses).
  */
 export async function serviceCounters(
   services: Services,
 ): Promise<Pick<ScenarioResult, 'overload' | 'alarmPath'>> {
   const overload = {
-    brokerHolds: await scrapeMetric(services.brokerUrl, 'cradlewatch_broker_overload_holds_total'),
+    brokerHolds: await scrapeSum(services.brokerUrls, 'cradlewatch_broker_overload_holds_total'),
     rulesHeardHeld: await scrapeSum(services.rulesUrls, 'cradlewatch_rules_broker_holds_heard_total', {
       held: 'true',
     }),

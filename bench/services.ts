@@ -6,22 +6,27 @@ import { localRedisSocket } from '../broker/local-redis.ts';
 import { hashPassword } from '../lib/credentials.ts';
 import { freePort, waitFor } from '../lib/net.ts';
 import { checkPasses, fetchHealth } from '../lib/ops/index.ts';
+import { startRedisServer } from '../lib/redis-server.ts';
 import { onExit } from './on-exit.ts';
-import { type InfluxV1, SUPERVISOR_TOKEN, type Topology } from './options.ts';
+import { type BenchOptions, type InfluxV1, SUPERVISOR_TOKEN } from './options.ts';
+import { brokerListFor } from './partitions.ts';
 
 const root = join(import.meta.dirname, '..');
 
 export interface Services {
-  /** The cradlewatch processes by the name the table shows. */
+  /** The cradlewatch processes (and the brokers' redis-server) by the name the table shows. */
   pids: () => Record<string, number | undefined>;
+  /** What devices connect to: the broker, or the cluster's brokers comma-separated (taken in turn). */
   mqttUrl: string;
   /** The caregiver page of each rules partition: each streams only its own centres' alerts. */
   pageUrls: string[];
   /** Where each ingest partition's /metrics answers: its own port, or the page's under `cradlewatch up`. */
   ingestUrls: string[];
-  /** Where the broker's and each rules partition's /metrics answer (one URL under `cradlewatch up`). */
-  brokerUrl: string;
+  /** Where each broker's and each rules partition's /metrics answer (one URL under `cradlewatch up`). */
+  brokerUrls: string[];
   rulesUrls: string[];
+  /** Which broker each service process uses first, for the progress lines; absent with one broker. */
+  layout?: string;
   /** What each service that exited during the run said last. */
   crashed(): string[];
   stop(): Promise<void>;
@@ -69,16 +74,22 @@ function spawnCradlewatch(
   return { child, ready, stop, output: () => output, crashed };
 }
 
-/** The table's row for the broker's redis-server. */
-const STORE = "redis-server (the broker's sessions)";
+/** Where the brokers keep sessions: its row in the table, and what the broker's config says of it. */
+interface BrokerStore {
+  row: string;
+  pid: () => number | undefined;
+  setting: { dataDir: string } | { redis: string };
+  /** Once the brokers have stopped. */
+  stop: () => Promise<void>;
+}
 
 /**
- * The broker's store in `storeDir`, its private redis-server (durable sessions, the product's default): its
+ * One broker's store in `storeDir`, its private redis-server (durable sessions, the product's default): its
  * pid, for the table's CPU and memory columns, since it is part of what the broker costs; and shut down on
- * the way out of a failed bench, which kills the broker and so leaves it running. `forget` once the broker
- * has stopped (which shuts it down).
+ * the way out of a failed bench, which kills the broker and so leaves it running. A stopped broker has shut
+ * it down itself.
  */
-function brokerStore(storeDir: string) {
+function localStore(storeDir: string): BrokerStore {
   const socket = localRedisSocket(storeDir);
   const forget = onExit(() =>
     spawnSync('redis-cli', ['-s', socket, 'shutdown', 'nosave'], { stdio: 'ignore' }),
@@ -89,7 +100,33 @@ function brokerStore(storeDir: string) {
     const found = /process_id:(\d+)/.exec(info)?.[1];
     return found ? Number(found) : undefined;
   };
-  return { pid: () => (pid ??= lookUp()), forget };
+  return {
+    row: "redis-server (the broker's sessions)",
+    pid: () => (pid ??= lookUp()),
+    setting: { dataDir: storeDir },
+    stop: async () => void forget(),
+  };
+}
+
+/** The redis-server a cluster of brokers shares (loopback, a free port, append-only in `dir`). */
+async function clusterStore(dir: string): Promise<BrokerStore> {
+  const redis = await startRedisServer(dir);
+  const forget = onExit(() => {
+    try {
+      process.kill(redis.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  });
+  return {
+    row: "redis-server (the brokers' cluster)",
+    pid: () => redis.pid,
+    setting: { redis: redis.url },
+    stop: async () => {
+      await redis.stop();
+      forget();
+    },
+  };
 }
 
 /** Broker, ingest, rules and the HTTP server as one child process, the way `cradlewatch up` runs them. */
@@ -102,7 +139,7 @@ async function startOneProcess(
   const configFile = join(dir, 'cradlewatch.yaml');
   writeFileSync(configFile, `tokens:\n  - { token: ${SUPERVISOR_TOKEN}, role: supervisor, name: bench }\n`);
   // The broker's sessions go to data/broker, as `up` keeps them by default.
-  const store = brokerStore(join(dir, 'data', 'broker'));
+  const store = localStore(join(dir, 'data', 'broker'));
   const up = spawnCradlewatch(
     ['up', '--fleet', fleetFile, '--config', configFile, '--data-dir', join(dir, 'data')],
     nodeArgs,
@@ -118,16 +155,16 @@ async function startOneProcess(
   const output = up.output();
   const metricsUrl = /Metrics\s+(\S+)\/metrics/.exec(output)![1]!;
   return {
-    pids: () => ({ 'cradlewatch up (broker+ingest+rules)': up.child.pid, [STORE]: store.pid() }),
+    pids: () => ({ 'cradlewatch up (broker+ingest+rules)': up.child.pid, [store.row]: store.pid() }),
     mqttUrl: /MQTT broker\s+(\S+)/.exec(output)![1]!,
     pageUrls: [/Caregiver page\s+(\S+)/.exec(output)![1]!],
     ingestUrls: [metricsUrl],
-    brokerUrl: metricsUrl,
+    brokerUrls: [metricsUrl],
     rulesUrls: [metricsUrl],
     crashed: () => [up.crashed()].filter((c) => c !== undefined),
     stop: async () => {
       await up.stop();
-      store.forget();
+      await store.stop();
     },
   };
 }
@@ -142,15 +179,16 @@ const partitionOf = (index: number, count: number) => ({
  * Broker, ingest and rules as three processes with their own config files, the way a site runs them:
  * each gets its own event loop (and core), and the table shows each one's CPU and memory. With
  * `partitions` above 1, ingest and rules run that many processes each, partitioned by centre
- * (docs/scaling.md), every one with its own client id, directories and port; still one broker (a broker
- * cluster needs Redis and a device balancer: test/multinode has one, the bench does not).
+ * (docs/scaling.md), every one with its own client id, directories and port. With `brokers` above 1, that
+ * many brokers form one cluster on a redis-server of the run's own (docs/scaling.md's broker tier): the
+ * devices' connections go to them in turn, and each service process has its own first broker.
  */
 async function startSplit(
   dir: string,
   fleetFile: string,
   influx: InfluxV1,
   nodeArgs: string[],
-  partitions: number,
+  { brokers, partitions }: Pick<BenchOptions, 'brokers' | 'partitions'>,
 ): Promise<Services> {
   const account = (username: string, role: 'ingest' | 'rules') => {
     const password = randomBytes(18).toString('base64url');
@@ -162,62 +200,77 @@ async function startSplit(
   const ingestAccount = account('cradlewatch-ingest', 'ingest');
   const rulesAccount = account('cradlewatch-rules', 'rules');
   const started: ReturnType<typeof spawnCradlewatch>[] = [];
+  /** A process's name in errors and the layout line (`ingest p0of2`); the table's adds `cradlewatch`. */
+  const nameOf = (name: string, suffix: string | undefined) => (suffix ? `${name} ${suffix}` : name);
   /** `cradlewatch <service> --config <dir>/<file>.json`, stopped with the others on the way out. */
   const service = (name: 'broker' | 'ingest' | 'rules', config: unknown, suffix?: string) => {
     const file = join(dir, `${suffix ? `${name}-${suffix}` : name}.json`);
     writeFileSync(file, JSON.stringify(config));
-    const child = spawnCradlewatch(
-      [name, '--config', file],
-      nodeArgs,
-      {},
-      suffix ? `${name} ${suffix}` : name,
-    );
+    const child = spawnCradlewatch([name, '--config', file], nodeArgs, {}, nameOf(name, suffix));
     started.push(child);
-    return child;
+    return { ...child, name: nameOf(name, suffix), label: `cradlewatch ${nameOf(name, suffix)}` };
   };
-  // The product's default: sessions on disk in a private redis-server (here in the bench's dir, not ./data).
-  const brokerData = join(dir, 'data', 'broker');
-  const store = brokerStore(brokerData);
+  let store: BrokerStore | undefined;
   const stop = async () => {
     for (const s of started.reverse()) await s.stop();
-    store.forget();
+    await store?.stop();
   };
   // One partition runs unpartitioned, as before partitions existed: same ids, directories and names.
   const parts = Array.from({ length: partitions }, (_, i) =>
     partitions > 1 ? partitionOf(i, partitions) : undefined,
   );
   type Part = (typeof parts)[number];
-  const label = (name: string, part: Part) =>
-    part ? `cradlewatch ${name} ${part.suffix}` : `cradlewatch ${name}`;
   const below = (path: string, part: Part) => (part ? join(path, part.suffix) : path);
   try {
-    const brokerPort = await freePort();
-    const broker = service('broker', {
-      host: '127.0.0.1',
-      port: 0,
-      httpPort: brokerPort,
-      fleetFile,
-      dataDir: brokerData,
-      accounts: [ingestAccount.account, rulesAccount.account],
-    });
-    await broker.ready('the broker', (output) => output.includes('"ready":true'));
-    const readyLine = broker
-      .output()
-      .split('\n')
-      .find((l) => l.includes('"ready":true'))!;
-    const mqttUrl = (JSON.parse(readyLine) as { mqtt: string }).mqtt;
+    // One broker: the product's default, sessions on disk in a private redis-server (here in the bench's
+    // dir, not ./data). A cluster: the redis-server they share, in the bench's dir too.
+    store =
+      brokers > 1 ? await clusterStore(join(dir, 'data', 'redis')) : localStore(join(dir, 'data', 'broker'));
+    const { setting } = store;
+    const brokerTier = await Promise.all(
+      Array.from({ length: brokers }, async (_, i) => {
+        const suffix = brokers > 1 ? `b${i}` : undefined;
+        const httpPort = await freePort();
+        const running = service(
+          'broker',
+          {
+            host: '127.0.0.1',
+            port: 0,
+            httpPort,
+            fleetFile,
+            ...setting,
+            accounts: [ingestAccount.account, rulesAccount.account],
+          },
+          suffix,
+        );
+        await running.ready('the broker', (output) => output.includes('"ready":true'));
+        const readyLine = running
+          .output()
+          .split('\n')
+          .find((l) => l.includes('"ready":true'))!;
+        return {
+          running,
+          mqttUrl: (JSON.parse(readyLine) as { mqtt: string }).mqtt,
+          metricsUrl: `http://127.0.0.1:${httpPort}`,
+        };
+      }),
+    );
+    const brokerMqtt = brokerTier.map((b) => b.mqttUrl);
     /** One `name` process per partition, each on its own HTTP port; resolves once `isUp` holds for all. */
     const startTier = async (
       name: 'ingest' | 'rules',
       what: string,
-      configOf: (part: Part, port: number) => unknown,
+      configOf: (part: Part, port: number, brokerList: string) => unknown,
       isUp: (url: string) => Promise<boolean>,
     ) => {
+      // The ingest partitions take the brokers in turn from the first, the rules partitions after them.
+      const before = name === 'rules' ? partitions : 0;
       const tier = await Promise.all(
-        parts.map(async (part) => {
+        parts.map(async (part, i) => {
           const port = await freePort();
-          const running = service(name, configOf(part, port), part?.suffix);
-          return { label: label(name, part), running, url: `http://127.0.0.1:${port}` };
+          const brokerList = brokerListFor(brokerMqtt, before + i);
+          const running = service(name, configOf(part, port, brokerList), part?.suffix);
+          return { running, firstBroker: (before + i) % brokers, url: `http://127.0.0.1:${port}` };
         }),
       );
       await Promise.all(tier.map(({ running, url }) => running.ready(what, () => isUp(url))));
@@ -227,9 +280,9 @@ async function startSplit(
     const ingests = await startTier(
       'ingest',
       'ingest subscribed',
-      (part, port) => ({
+      (part, port, brokerList) => ({
         mqtt: {
-          url: mqttUrl,
+          url: brokerList,
           ...ingestAccount.login,
           ...(part ? { clientId: `cradlewatch-ingest-${part.suffix}` } : {}),
         },
@@ -246,8 +299,8 @@ async function startSplit(
     const rules = await startTier(
       'rules',
       'rules serving',
-      (part, port) => ({
-        mqtt: { url: mqttUrl, ...rulesAccount.login },
+      (part, port, brokerList) => ({
+        mqtt: { url: brokerList, ...rulesAccount.login },
         fleetFile,
         ...(part ? { partition: part.setting } : {}),
         journalDir: below(join(dir, 'data', 'rules'), part),
@@ -261,17 +314,29 @@ async function startSplit(
       async (url) => (await fetchHealth(url))?.status === 'ok',
     );
     const rulesUrls = rules.map((r) => r.url);
+    const runningStore = store;
     return {
       pids: () => ({
-        'cradlewatch broker': broker.child.pid,
-        [STORE]: store.pid(),
-        ...Object.fromEntries([...ingests, ...rules].map((p) => [p.label, p.running.child.pid])),
+        ...Object.fromEntries(
+          [...brokerTier, ...ingests, ...rules].map(({ running }) => [running.label, running.child.pid]),
+        ),
+        [runningStore.row]: runningStore.pid(),
       }),
-      mqttUrl,
+      mqttUrl: brokerMqtt.join(','),
       pageUrls: rulesUrls,
       ingestUrls: ingests.map((i) => i.url),
-      brokerUrl: `http://127.0.0.1:${brokerPort}`,
+      brokerUrls: brokerTier.map((b) => b.metricsUrl),
       rulesUrls,
+      ...(brokers > 1
+        ? {
+            layout: brokerTier
+              .map((b, i) => {
+                const first = [...ingests, ...rules].filter((p) => p.firstBroker === i);
+                return `${b.running.name} (${b.mqttUrl}): first broker of ${first.map((p) => p.running.name).join(', ') || 'no service'}`;
+              })
+              .join('; '),
+          }
+        : {}),
       crashed: () => started.map((s) => s.crashed()).filter((c) => c !== undefined),
       stop,
     };
@@ -281,16 +346,18 @@ async function startSplit(
   }
 }
 
-/** The services in `topology` (ingest and rules in `partitions` each when split), on `fleetFile`, writing to `influx`. */
+/**
+ * The services in `topology` (when split, `brokers` brokers and ingest and rules in `partitions` each), on
+ * `fleetFile`, writing to `influx`.
+ */
 export function startServices(
-  topology: Topology,
-  partitions: number,
+  topology: Pick<BenchOptions, 'topology' | 'brokers' | 'partitions'>,
   dir: string,
   fleetFile: string,
   influx: InfluxV1,
   nodeArgs: string[],
 ): Promise<Services> {
-  return topology === 'split'
-    ? startSplit(dir, fleetFile, influx, nodeArgs, partitions)
+  return topology.topology === 'split'
+    ? startSplit(dir, fleetFile, influx, nodeArgs, topology)
     : startOneProcess(dir, fleetFile, influx, nodeArgs);
 }
