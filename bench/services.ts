@@ -276,8 +276,10 @@ async function startSplit(
       await Promise.all(tier.map(({ running, url }) => running.ready(what, () => isUp(url))));
       return tier;
     };
+    // The two tiers start side by side: neither waits for the other, and seven processes starting one tier
+    // after the other took most of a smoke run.
     // Ingest derives nothing from its partition: its client id is given here, as ingest/README.md asks.
-    const ingests = await startTier(
+    const ingestTier = startTier(
       'ingest',
       'ingest subscribed',
       (part, port, brokerList) => ({
@@ -296,7 +298,7 @@ async function startSplit(
       async (url) => checkPasses(await fetchHealth(url), 'mqtt'),
     );
     // Rules makes its client id its partition's own (cradlewatch-rules-p{i}of{n}); the journal is set here.
-    const rules = await startTier(
+    const rulesTier = startTier(
       'rules',
       'rules serving',
       (part, port, brokerList) => ({
@@ -313,6 +315,7 @@ async function startSplit(
       }),
       async (url) => (await fetchHealth(url))?.status === 'ok',
     );
+    const [ingests, rules] = await Promise.all([ingestTier, rulesTier]);
     const rulesUrls = rules.map((r) => r.url);
     const runningStore = store;
     return {
