@@ -14,6 +14,7 @@ import { openListeners } from './listeners.ts';
 import { type BrokerMetrics, type BrokerStats, createBrokerMetrics, readStats } from './metrics.ts';
 import { announceHolds, defaultBrokerId } from './hold-announcer.ts';
 import { type EmitterLoad, OverloadGuard, isTelemetryPublisher } from './overload-guard.ts';
+import { type QueueingEmitter, prioritiseInEmitter } from './priority-lane.ts';
 import { Qos2Limits } from './qos2-limits.ts';
 import { SessionOwnership } from './session-ownership.ts';
 import { openSessionStore } from './session-store.ts';
@@ -114,8 +115,10 @@ export async function startBroker(
     log.debug({ clientId: client.id, err: error.message }, 'connection error'),
   );
 
-  // Aedes keeps its emitter's queue internal; the overload guard reads it.
-  const guard = new OverloadGuard((aedes as unknown as { mq: EmitterLoad }).mq, {
+  // Aedes keeps its emitter internal; the priority lane and the overload guard reach into it.
+  const emitter = (aedes as unknown as { mq: QueueingEmitter & EmitterLoad }).mq;
+  prioritiseInEmitter(emitter);
+  const guard = new OverloadGuard(emitter, {
     highBytes: config.limits.backlogHighBytes,
     lowBytes: config.limits.backlogLowBytes,
     concurrency: EMITTER_CONCURRENCY,
