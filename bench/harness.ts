@@ -111,8 +111,16 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
       );
     }, 10_000);
     const report: Promise<ScenarioReport> =
-      scenario.run?.({ options, generated, services: started, influxd, rampMs: connectS * 1000, say }) ??
-      Promise.resolve({});
+      scenario.run?.({
+        options,
+        generated,
+        services: started,
+        influxd,
+        rampMs: connectS * 1000,
+        allConnected: () => allConnectedAt !== undefined,
+        planEndsAt: Date.now() + durationMs,
+        say,
+      }) ?? Promise.resolve({});
     // Bounded: a rate the pipeline cannot take leaves a backlog in the simulator; it gets one more minute.
     const bound = setTimeout(() => {
       say('the pipeline fell behind the offered rate: stopping the simulator a minute after its plan ended');

@@ -12,6 +12,10 @@ export interface ScenarioRun {
   influxd: RunningInfluxd;
   /** The connection ramp: the full rate is offered from this long after the simulator started. */
   rampMs: number;
+  /** Whether every device of the fleet has connected (the ramp takes longer on a saturated machine). */
+  allConnected: () => boolean;
+  /** When the simulator's plan ends (wall clock, ms). */
+  planEndsAt: number;
   say: (line: string) => void;
 }
 
