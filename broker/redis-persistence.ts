@@ -5,7 +5,6 @@ import type { Logger } from '../lib/logger.ts';
 import { ConfigError } from '../protocol/config.ts';
 import { RedisSessionOwners } from './identity.ts';
 import { RedisEmitter } from './redis-emitter.ts';
-import { quitWithin, type RedisConnection } from './redis-quit.ts';
 import { allOutgoing, enqueue, PackageRedis, type PersistenceConnection } from './redis-outgoing.ts';
 import { SubscriptionWrites } from './subscription-writes.ts';
 
@@ -25,7 +24,7 @@ interface StreamSources {
 type QueuedPacket = { brokerId: string; brokerCounter: number };
 
 export interface RedisBackends {
-  persistence: ClosablePersistence;
+  persistence: StreamSources;
   mq: RedisEmitter;
   owners: RedisSessionOwners;
 }
@@ -40,11 +39,8 @@ export function redisOptions(url: string): RedisOptions {
   };
 }
 
-/** The persistence, and the close of its connection (Aedes' close leaves the persistence open). */
-export type ClosablePersistence = StreamSources & { close(): Promise<void> };
-
 /** Sessions, retained messages and wills in Redis (aedes-persistence-redis), adapted to Aedes 1.2. */
-export function redisPersistence(options: RedisOptions, log: Logger): ClosablePersistence {
+export function redisPersistence(options: RedisOptions, log: Logger): StreamSources {
   // The package's main export wraps the async persistence in a callback shim that Aedes 1.x refuses.
   const RedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (
     o: object,
@@ -52,16 +48,8 @@ export function redisPersistence(options: RedisOptions, log: Logger): ClosablePe
   // Its streams are async generators, but Aedes 1.2 pipes retained messages with `.pipe` (a SUBSCRIBE
   // crashed the broker): these overrides hand Aedes Node streams, as its in-memory persistence does.
   class StreamingRedisPersistence extends RedisPersistence {
-    constructor(private readonly db: PersistenceConnection & RedisConnection) {
+    constructor(private readonly db: PersistenceConnection) {
       super({ conn: db });
-    }
-    /** Its connection quit, or cut if Redis does not answer (redis-quit.ts). */
-    close() {
-      return quitWithin(
-        this.db,
-        (error) => log.warn({ err: error.message }, 'the persistence connection did not quit'),
-        () => log.warn('the persistence connection was cut: Redis did not answer QUIT'),
-      );
     }
     override createRetainedStreamCombi(patterns: string[]) {
       return Readable.from(super.createRetainedStreamCombi(patterns));
@@ -105,9 +93,7 @@ export function redisPersistence(options: RedisOptions, log: Logger): ClosablePe
   // 13 writes a message with two persistent subscribers, the broker's largest cost in
   // bench/redis-persistence.ts. Auto-pipelining sends the commands issued in one tick, across messages,
   // in one write, in the order they were issued (mqemitter-redis turns it on for its own connections).
-  const db = new PackageRedis({ ...options, enableAutoPipelining: true }) as PersistenceConnection &
-    RedisConnection;
-  return new StreamingRedisPersistence(db);
+  return new StreamingRedisPersistence(new PackageRedis({ ...options, enableAutoPipelining: true }));
 }
 
 /** What brokers sharing one Redis need: the persistence, the emitter between them and the session owners. */

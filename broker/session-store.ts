@@ -51,14 +51,12 @@ export async function openSessionStore(
     // must outlive it (sessions, their queues, retained messages, wills) goes to its redis-server. Routing
     // every message through Redis pub/sub too, as a cluster must, bought nothing here.
     const owners = new MemorySessionOwners();
-    const persistence = redisPersistence(options, log);
     return {
-      backends: { persistence },
+      backends: { persistence: redisPersistence(options, log) },
       owners,
       checks: {},
       close: async () => {
         await owners.close();
-        await persistence.close();
         await local.stop();
       },
     };
@@ -79,7 +77,6 @@ export async function openSessionStore(
     close: async () => {
       await new Promise<void>((resolve) => backends.mq.close(resolve));
       await owners.close();
-      await backends.persistence.close();
     },
   };
 }
