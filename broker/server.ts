@@ -15,6 +15,7 @@ import { type BrokerMetrics, type BrokerStats, createBrokerMetrics, readStats } 
 import { announceHolds, defaultBrokerId } from './hold-announcer.ts';
 import { type EmitterLoad, OverloadGuard, isTelemetryPublisher } from './overload-guard.ts';
 import { type QueueingEmitter, prioritiseInEmitter } from './priority-lane.ts';
+import { keepReleasesAsync, type SubscribingEmitter } from './emitter-releases.ts';
 import { Qos2Limits } from './qos2-limits.ts';
 import { SessionOwnership } from './session-ownership.ts';
 import { openSessionStore } from './session-store.ts';
@@ -116,8 +117,9 @@ export async function startBroker(
   );
 
   // Aedes keeps its emitter internal; the priority lane and the overload guard reach into it.
-  const emitter = (aedes as unknown as { mq: QueueingEmitter & EmitterLoad }).mq;
+  const emitter = (aedes as unknown as { mq: QueueingEmitter & EmitterLoad & SubscribingEmitter }).mq;
   prioritiseInEmitter(emitter);
+  keepReleasesAsync(emitter);
   const guard = new OverloadGuard(emitter, {
     highBytes: config.limits.backlogHighBytes,
     lowBytes: config.limits.backlogLowBytes,
