@@ -12,9 +12,8 @@ import { topics } from '../protocol/topics.ts';
  * by then. Two tries at letting alarm presses past the emitter's queue lost every reading a press overtook
  * on its way to ingest (bench: 881,471, 626,491 and 374,450 acknowledged readings in three runs one day;
  * 113,080, 369,485 and 96,411 in three the next), and the Redis persistence reorders by itself (a retained
- * message waits for its write). broker/delivery-dedupe.ts replaces the check for our broker's clients
- * (which is what lets priority-lane.ts reorder); this is the plain Aedes behaviour it answers, kept so that
- * an Aedes that stops doing it is noticed.
+ * message waits for its write). broker/delivery-dedupe.ts replaces the check for our broker's clients;
+ * this is the plain Aedes behaviour it answers, kept so that an Aedes that stops doing it is noticed.
  */
 describe('delivery order in Aedes', () => {
   let aedes: Aedes;

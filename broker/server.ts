@@ -14,7 +14,6 @@ import { openListeners } from './listeners.ts';
 import { type BrokerMetrics, type BrokerStats, createBrokerMetrics, readStats } from './metrics.ts';
 import { announceHolds, defaultBrokerId } from './hold-announcer.ts';
 import { type EmitterLoad, OverloadGuard, isTelemetryPublisher } from './overload-guard.ts';
-import { type QueueingEmitter, prioritiseInEmitter } from './priority-lane.ts';
 import { keepReleasesAsync, type SubscribingEmitter } from './emitter-releases.ts';
 import { Qos2Limits } from './qos2-limits.ts';
 import { SessionOwnership } from './session-ownership.ts';
@@ -116,9 +115,8 @@ export async function startBroker(
     log.debug({ clientId: client.id, err: error.message }, 'connection error'),
   );
 
-  // Aedes keeps its emitter internal; the priority lane and the overload guard reach into it.
-  const emitter = (aedes as unknown as { mq: QueueingEmitter & EmitterLoad & SubscribingEmitter }).mq;
-  prioritiseInEmitter(emitter);
+  // Aedes keeps its emitter internal; the overload guard reads its queue.
+  const emitter = (aedes as unknown as { mq: EmitterLoad & SubscribingEmitter }).mq;
   keepReleasesAsync(emitter);
   const guard = new OverloadGuard(emitter, {
     highBytes: config.limits.backlogHighBytes,

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { centerIdArb, idArb } from './arbitraries.ts';
-import { type ParsedTopic, TOPIC_ROOT, filters, isPriorityTopic, parseTopic, topics } from './topics.ts';
+import { type ParsedTopic, TOPIC_ROOT, filters, parseTopic, topics } from './topics.ts';
 
 /** Each builder with the parsed shape its topic must come back as. */
 const BUILDERS: [string, (a: string, b: string) => string, (a: string, b: string) => ParsedTopic][] = [
@@ -154,30 +154,5 @@ describe('topics', () => {
     expect(parseTopic('cw/v1/$broker/b-1/hold/x')).toBeNull();
     expect(parseTopic('cw/v1/$broker/B 1/hold')).toBeNull();
     expect(() => topics.brokerHold('$x')).toThrow(RangeError);
-  });
-});
-
-describe('isPriorityTopic', () => {
-  it('puts what people do and are told ahead of readings and statuses', () => {
-    const ahead = [
-      topics.deviceAlarm('c1', 'b1'),
-      topics.nap('c1', 'r1'),
-      topics.alert('c1', 'a1'),
-      topics.alertAck('c1', 'a1'),
-      topics.alertResolve('c1', 'a1'),
-      topics.alertTransition('c1', 'a1'),
-      topics.brokerHold('b1'),
-    ];
-    const behind = [
-      topics.deviceTelemetry('c1', 'w1'),
-      topics.gatewayTelemetry('c1', 'g1'),
-      topics.deviceStatus('c1', 'w1'),
-      topics.gatewayStatus('c1', 'g1'),
-      topics.deadletter('c1', 'w1'),
-      '$SYS/broker/clients',
-      'cw/v1/c1/devices/b1/alarm/extra',
-    ];
-    expect(ahead.filter(isPriorityTopic)).toEqual(ahead);
-    expect(behind.filter(isPriorityTopic)).toEqual([]);
   });
 });

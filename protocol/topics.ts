@@ -142,23 +142,3 @@ export function parseTopic(topic: string): ParsedTopic | null {
   }
   return null;
 }
-
-/** What people do and what they are told: alarm presses, naps, alerts and their acknowledgements. */
-const PRIORITY_KINDS = new Set<ParsedTopic['kind']>([
-  'nap',
-  'alert',
-  'alert-ack',
-  'alert-resolve',
-  'alert-transition',
-  'broker-hold',
-]);
-
-/**
- * Whether a message on `topic` goes ahead of telemetry wherever both wait (the broker's emitter, the rules'
- * priority session): everything but device and gateway readings, statuses and dead letters.
- */
-export function isPriorityTopic(topic: string): boolean {
-  const parsed = parseTopic(topic);
-  if (!parsed) return false;
-  return parsed.kind === 'device' ? parsed.channel === 'alarm' : PRIORITY_KINDS.has(parsed.kind);
-}
