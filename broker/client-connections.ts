@@ -3,7 +3,6 @@ import type { Aedes, Client } from 'aedes';
 import type { Logger } from '../lib/logger.ts';
 import type { ClientSocket } from './listeners.ts';
 import { ConnackFirst } from './connack-first.ts';
-import { dedupeByMessage } from './delivery-dedupe.ts';
 import { type BrokerMetrics, perQos } from './metrics.ts';
 import { GuardedConnection } from './packet-guard.ts';
 
@@ -43,7 +42,6 @@ export class ClientConnections {
     this.#open.add(connection);
     connection.on('close', () => this.#open.delete(connection));
     const client = this.aedes.handle(connection as unknown as Socket);
-    dedupeByMessage(client);
     this.#connackFirst.guard(client, connection);
     this.#of.set(client, connection);
   };

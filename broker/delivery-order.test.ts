@@ -7,13 +7,13 @@ import { waitFor } from '../lib/net.ts';
 import { topics } from '../protocol/topics.ts';
 
 /**
- * Aedes drops, as a duplicate, a message that reaches a client after one its broker published later
- * (`dedupe` in aedes/lib/client.js compares per-broker publish counters), and the publisher has its PUBACK
- * by then. Two tries at letting alarm presses past the emitter's queue lost every reading a press overtook
- * on its way to ingest (bench: 881,471, 626,491 and 374,450 acknowledged readings in three runs one day;
- * 113,080, 369,485 and 96,411 in three the next), and the Redis persistence reorders by itself (a retained
- * message waits for its write). broker/delivery-dedupe.ts replaces the check for our broker's clients;
- * this is the plain Aedes behaviour it answers, kept so that an Aedes that stops doing it is noticed.
+ * Why nothing may overtake in the broker's emitter. Aedes drops, as a duplicate, a message that reaches a
+ * client after one its broker published later (`dedupe` in aedes/lib/client.js compares per-broker publish
+ * counters), and the publisher has its PUBACK by then. Letting alarm presses past the emitter's queue was
+ * tried twice: a press overtook the readings queued for ingest (which stores presses too), and every one of
+ * them was dropped (bench: 881,471, 626,491 and 374,450 acknowledged readings lost in three runs one day;
+ * 113,080, 369,485 and 96,411 in three the next). Priority has to come from separate sessions (the rules'
+ * priority lane) and from how the consumers read, never from reordering one client's deliveries.
  */
 describe('delivery order in Aedes', () => {
   let aedes: Aedes;

@@ -62,47 +62,6 @@ describe('persistent sessions on the Redis store', () => {
     expect(got.messages[0]).toMatchObject({ payload: 'reading', qos: 1 });
   });
 
-  it('delivers every press and reading to a subscriber of both, whichever waited longer in the store', async () => {
-    // Presses are queued for two persistent sessions (ingest and the rules' priority lane), readings for
-    // one: a press waits one Redis round trip more before it is handed on, and readings published after
-    // it overtake it. Aedes dropped each overtaken press as a duplicate (broker/delivery-dedupe.ts).
-    const priority = await login(SERVICE_USERS.rules, `${SERVICE_USERS.rules}-priority-order`);
-    await priority.subscribeAsync(filters.alarms('c1'), { qos: 1 });
-    const ingest = await login(SERVICE_USERS.ingest, `${SERVICE_USERS.ingest}-order`);
-    await ingest.subscribeAsync([...filters.telemetry('c1'), filters.alarms('c1')], { qos: 1 });
-    const got = collect(ingest);
-    const wearable = await connect(broker.mqttUrl, credentials(fleet, fleet.ids.wearable));
-    const button = await connect(broker.mqttUrl, credentials(fleet, fleet.ids.alarm));
-    opened.push(wearable, button);
-    const published: Promise<unknown>[] = [];
-    for (let i = 0; i < 40; i += 1) {
-      published.push(
-        button.publishAsync(topics.deviceAlarm('c1', fleet.ids.alarm), `press ${i}`, { qos: 1 }),
-      );
-      published.push(
-        wearable.publishAsync(topics.deviceTelemetry('c1', fleet.ids.wearable), `reading ${i}`, { qos: 1 }),
-      );
-    }
-    await Promise.all(published);
-    await got.waitFor(80);
-    const payloads = got.messages.map((m) => String(m.payload));
-    expect(payloads.filter((p) => p.startsWith('press'))).toHaveLength(40);
-    expect(payloads.filter((p) => p.startsWith('reading'))).toHaveLength(40);
-  });
-
-  it('delivers a message once to a subscriber whose filters overlap', async () => {
-    const client = await login(SERVICE_USERS.ingest, `${SERVICE_USERS.ingest}-overlap`);
-    await client.subscribeAsync([filters.alarms('c1'), filters.alarms('+')], { qos: 1 });
-    const got = collect(client);
-    const button = await connect(broker.mqttUrl, credentials(fleet, fleet.ids.alarm));
-    opened.push(button);
-    await button.publishAsync(topics.deviceAlarm('c1', fleet.ids.alarm), 'one press', { qos: 1 });
-    await button.publishAsync(topics.deviceAlarm('c1', fleet.ids.alarm), 'another press', { qos: 1 });
-    await got.waitFor(2);
-    // Both are here and neither twice; a second copy of the first would have come before the second.
-    expect(got.messages.map((m) => String(m.payload))).toEqual(['one press', 'another press']);
-  });
-
   it('answers the same filter subscribed, then unsubscribed, twice at once (two packets in flight)', async () => {
     const client = await login(SERVICE_USERS.rules, `${SERVICE_USERS.rules}-twice`);
     const filter = filters.alarms('c1');
