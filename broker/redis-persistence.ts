@@ -12,6 +12,7 @@ const require = createRequire(import.meta.url);
 
 /** The methods of aedes-persistence-redis' async persistence the broker adapts. */
 interface StreamSources {
+  storeRetained(packet: object): Promise<unknown>;
   createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown>;
   outgoingStream(client: unknown): AsyncIterable<unknown>;
   streamWill(brokers: unknown): AsyncIterable<unknown>;
@@ -70,6 +71,21 @@ export function redisPersistence(options: RedisOptions, log: Logger): StreamSour
       const update = super.outgoingUpdate(client, packet);
       if (packet.cmd !== 'publish' || packet.qos !== 1) return update;
       update.catch((error: Error) => log.warn({ err: error.message }, 'Redis outgoing update failed'));
+      return Promise.resolve();
+    }
+    /**
+     * Aedes emits a message only once its retained copy is stored, one round trip that a message without
+     * `retain` does not wait for; Aedes then drops, as a duplicate, a message that reaches a client after one
+     * published later (its `dedupe` compares publish counters). A subscriber to statuses (retained) and
+     * readings, as the rules' telemetry session is, got 1 of 500 statuses published between readings
+     * (500 in memory), their publisher acknowledged. The write is issued in publish order on the pipelined
+     * connection and not waited for, so every message with a persistent subscriber is emitted after the
+     * same one round trip (its enqueue). A failure is logged; the retained copy is a last value.
+     */
+    override storeRetained(packet: object) {
+      super
+        .storeRetained(packet)
+        .catch((error: Error) => log.warn({ err: error.message }, 'Redis retained write failed'));
       return Promise.resolve();
     }
     override outgoingStream(client: { id: string; closed?: boolean }) {
