@@ -77,8 +77,8 @@ export function redisPersistence(options: RedisOptions, log: Logger): StreamSour
      * Aedes emits a message only once its retained copy is stored, one round trip that a message without
      * `retain` does not wait for; Aedes then drops, as a duplicate, a message that reaches a client after one
      * published later (its `dedupe` compares publish counters). A subscriber to statuses (retained) and
-     * readings, as the rules' telemetry session is, got 1 of 500 statuses published between readings
-     * (500 in memory), their publisher acknowledged. The write is issued in publish order on the pipelined
+     * readings, as the rules' telemetry session is, got 0-1 of 500 statuses published between readings
+     * (500 in memory; retained-order.test.ts), their publisher acknowledged. The write is issued in publish order on the pipelined
      * connection and not waited for, so every message with a persistent subscriber is emitted after the
      * same one round trip (its enqueue). A failure is logged; the retained copy is a last value.
      */
