@@ -120,6 +120,8 @@ export interface IngestMqtt {
   subscriptions: Subscriptions;
   readonly pendingAcks: number;
   publish(topic: string, payload: string): void;
+  /** Takes no more messages; those already taken keep their PUBACKs until released. */
+  stopTaking(): void;
   close(): Promise<void>;
 }
 
@@ -135,12 +137,34 @@ export function connectIngestMqtt(options: IngestMqttOptions, log: Logger): Inge
   let timer: NodeJS.Timeout | undefined;
   const client = connectSession(options, { reconnectPeriod: 0, connectTimeout: 10_000 });
   gate.install(client);
+  let refusing = false;
+  /** The callback of the message ingest took last, until ingest lets mqtt.js hand over the next one. */
+  let waiting: (() => void) | undefined;
   client.handleMessage = (packet: Packet, callback: (error?: Error) => void) => {
     const publish = packet as IPublishPacket;
     const ack = publish.qos === 1 && publish.messageId !== undefined ? gate.hold(publish.messageId) : NO_ACK;
+    // Held and never released: the broker delivers it again on the next session.
+    if (refusing) return callback();
     const payload =
       typeof publish.payload === 'string' ? Buffer.from(publish.payload) : Buffer.from(publish.payload);
-    options.onMessage(publish.topic, payload, ack, () => callback());
+    let called = false;
+    const next = () => {
+      if (called) return;
+      called = true;
+      if (waiting === next) waiting = undefined;
+      callback();
+    };
+    waiting = next;
+    options.onMessage(publish.topic, payload, ack, next);
+  };
+  /**
+   * Stops handing messages to ingest. mqtt.js keeps reading the socket, refusing what comes: a disconnect
+   * waits for the broker's end of the connection, which a socket nobody reads never delivers (a close
+   * under back-pressure hung there for good).
+   */
+  const stopTaking = () => {
+    refusing = true;
+    waiting?.();
   };
   client.on('connect', (connack) => {
     backoff.reset();
@@ -179,7 +203,9 @@ export function connectIngestMqtt(options: IngestMqttOptions, log: Logger): Inge
       }
       if (client.connected) client.publish(topic, payload, { qos: 0 });
     },
+    stopTaking,
     async close() {
+      stopTaking();
       closing = true;
       clearTimeout(timer);
       await client.endAsync();

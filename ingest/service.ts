@@ -224,9 +224,9 @@ export async function startIngest(
     async close() {
       clearInterval(pipelineTimer);
       watcher?.close();
-      // Stop taking messages first, then make everything taken durable so its PUBACKs go out.
-      // Never calling back stops mqtt.js reading; whatever it had not handed over is redelivered.
-      mqttClient!.client.handleMessage = () => {};
+      // Stop taking messages first, then make everything taken durable so its PUBACKs go out;
+      // whatever was not taken is redelivered.
+      mqttClient!.stopTaking();
       try {
         await pipeline.close();
       } finally {
