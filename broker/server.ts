@@ -15,6 +15,7 @@ import { type BrokerMetrics, type BrokerStats, createBrokerMetrics, readStats } 
 import { announceHolds, defaultBrokerId } from './hold-announcer.ts';
 import { type EmitterLoad, OverloadGuard, isTelemetryPublisher } from './overload-guard.ts';
 import { keepReleasesAsync, type SubscribingEmitter } from './emitter-releases.ts';
+import { type LocalEmitter, PriorityLane } from './priority-lane.ts';
 import { Qos2Limits } from './qos2-limits.ts';
 import { SessionOwnership } from './session-ownership.ts';
 import { openSessionStore } from './session-store.ts';
@@ -118,6 +119,8 @@ export async function startBroker(
   // Aedes keeps its emitter internal; the overload guard reads its queue.
   const emitter = (aedes as unknown as { mq: EmitterLoad & SubscribingEmitter }).mq;
   keepReleasesAsync(emitter);
+  // In a cluster, messages reach the local emitter from Redis pub/sub past the `emit` the lane wraps.
+  if (!store.backends.mq) new PriorityLane(aedes, emitter as unknown as LocalEmitter);
   const guard = new OverloadGuard(emitter, {
     highBytes: config.limits.backlogHighBytes,
     lowBytes: config.limits.backlogLowBytes,

@@ -142,3 +142,27 @@ export function parseTopic(topic: string): ParsedTopic | null {
   }
   return null;
 }
+
+const PRIORITY_KINDS = new Set<ParsedTopic['kind']>(['nap', 'alert-ack', 'alert-resolve', 'broker-hold']);
+
+/**
+ * What people do (alarm presses, naps, acknowledgements, resolutions) and the broker's holds: read before
+ * telemetry wherever the path has a queue.
+ */
+export function isPriorityTopic(topic: string): boolean {
+  const parsed = parseTopic(topic);
+  if (!parsed) return false;
+  return parsed.kind === 'device' ? parsed.channel === 'alarm' : PRIORITY_KINDS.has(parsed.kind);
+}
+
+/**
+ * Whether every topic a subscription filter can match is a priority topic. A `+` stands for an id: the
+ * layout tells kinds apart by their fixed levels, so a filter whose fixed levels make a priority topic
+ * matches only priority topics; `#` can match anything.
+ */
+export function isPriorityFilter(filter: string): boolean {
+  const levels = filter.split('/');
+  if (levels.includes('#')) return false;
+  const id = levels.map((level, i) => (level === '+' ? `x${i}` : level)).join('/');
+  return isPriorityTopic(id);
+}
