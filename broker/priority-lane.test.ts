@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
-import { type AddressInfo, createServer, type Server } from 'node:net';
-import { Aedes } from 'aedes';
+import type { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../lib/net.ts';
 import { filters, isPriorityFilter, isPriorityTopic, topics } from '../protocol/topics.ts';
+import { type BareAedes, bareAedes } from '../test/support/broker.ts';
 import { type LocalEmitter, PriorityLane } from './priority-lane.ts';
 
 const require = createRequire(import.meta.url);
@@ -115,28 +115,22 @@ describe('PriorityLane (mqemitter)', () => {
 });
 
 describe('PriorityLane (Aedes, real sockets)', () => {
-  let aedes: Aedes;
-  let server: Server;
-  let url: string;
+  let broker: BareAedes;
   let emitter: LocalEmitter;
 
   beforeAll(async () => {
-    aedes = await Aedes.createBroker({ concurrency: 1 });
-    emitter = (aedes as unknown as { mq: LocalEmitter }).mq;
-    new PriorityLane(aedes, emitter);
-    server = createServer(aedes.handle);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    broker = await bareAedes({ concurrency: 1 });
+    emitter = (broker.aedes as unknown as { mq: LocalEmitter }).mq;
+    new PriorityLane(broker.aedes, emitter);
   });
 
   afterAll(async () => {
-    await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await broker?.close();
   });
 
   it('a press overtakes queued readings for the priority session; the mixed session loses none', async () => {
     const subscriber = async (clientId: string, subscriptions: string[]) => {
-      const client = await mqtt.connectAsync(url, { clientId, clean: false, protocolVersion: 4 });
+      const client = await mqtt.connectAsync(broker.url, { clientId, clean: false, protocolVersion: 4 });
       const received: string[] = [];
       client.on('message', (_topic, payload) => received.push(payload.toString()));
       await client.subscribeAsync(subscriptions, { qos: 1 });
@@ -151,7 +145,7 @@ describe('PriorityLane (Aedes, real sockets)', () => {
     };
     local.on(topics.deviceTelemetry('c2', 'slow'), (_message, done) => held.push(done));
     const publish = (topic: string, payload: string) =>
-      aedes.publish(
+      broker.aedes.publish(
         { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false } as never,
         () => {},
       );

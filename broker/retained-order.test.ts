@@ -1,10 +1,8 @@
-import { createServer, type Server } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../lib/logger.ts';
 import { waitFor } from '../lib/net.ts';
+import { type BareAedes, bareAedes } from '../test/support/broker.ts';
 import { testTempDir } from '../test/support/temp.ts';
 import { type LocalRedis, startLocalRedis } from './local-redis.ts';
 import { redisPersistence } from './redis-persistence.ts';
@@ -16,37 +14,31 @@ import { redisPersistence } from './redis-persistence.ts';
  */
 describe('retained and plain messages through the Redis persistence', () => {
   let redis: LocalRedis;
-  let aedes: Aedes;
-  let server: Server;
-  let url: string;
+  let broker: BareAedes;
 
   beforeAll(async () => {
     redis = await startLocalRedis(testTempDir('cw-retained-'), silentLogger);
-    aedes = await Aedes.createBroker({
+    broker = await bareAedes({
       persistence: redisPersistence({ path: redis.socket }, silentLogger) as never,
     });
-    server = createServer(aedes.handle);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
 
   afterAll(async () => {
-    await new Promise<void>((resolve) => aedes?.close(() => resolve()));
-    await new Promise<void>((resolve) => server?.close(() => resolve()));
+    await broker?.close();
     await redis?.stop();
   });
 
   it('reach a subscriber of both in full when they are published interleaved', async () => {
-    const rules = await mqtt.connectAsync(url, { clientId: 'rules-like', clean: false });
+    const rules = await mqtt.connectAsync(broker.url, { clientId: 'rules-like', clean: false });
     const got = { status: 0, telemetry: 0 };
     rules.on('message', (topic) => {
       got[topic.startsWith('status') ? 'status' : 'telemetry'] += 1;
     });
     await rules.subscribeAsync(['status/#', 'telemetry/#'], { qos: 1 });
     // A second persistent session on readings only, as ingest: the two kinds have different subscribers.
-    const ingest = await mqtt.connectAsync(url, { clientId: 'ingest-like', clean: false });
+    const ingest = await mqtt.connectAsync(broker.url, { clientId: 'ingest-like', clean: false });
     await ingest.subscribeAsync('telemetry/#', { qos: 1 });
-    const publisher = await mqtt.connectAsync(url, { clientId: 'publisher' });
+    const publisher = await mqtt.connectAsync(broker.url, { clientId: 'publisher' });
     const sent: Promise<unknown>[] = [];
     for (let i = 0; i < 200; i += 1) {
       sent.push(publisher.publishAsync(`status/${i}`, 'online', { qos: 1, retain: true }));

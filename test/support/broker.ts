@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { type Socket, connect as tcpConnect } from 'node:net';
+import { type AddressInfo, type Socket, connect as tcpConnect, createServer } from 'node:net';
+import { Aedes, type AedesOptions } from 'aedes';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
@@ -277,4 +278,25 @@ export function connectPacket(
     clientId: 'raw',
     ...fields,
   } as Packet;
+}
+
+/** A stock Aedes on a loopback socket, for tests of Aedes' own behaviour under our modules. */
+export interface BareAedes {
+  aedes: Aedes;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function bareAedes(options: AedesOptions = {}): Promise<BareAedes> {
+  const aedes = await Aedes.createBroker(options);
+  const server = createServer(aedes.handle);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    aedes,
+    url: `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
