@@ -139,6 +139,11 @@ export async function runScenario(name: ScenarioName, options: BenchOptions): Pr
     const crashed = started.crashed();
     if (crashed.length > 0) throw new Error(`a service exited during the run:\n${crashed.join('\n')}`);
     const { overload, alarmPath } = await serviceCounters(started);
+    if (alarmPath) {
+      say(
+        `presses at the rules: mean ${alarmPath.meanArrivalMs} ms after the press, ${alarmPath.arrivedAfter1s} of ${alarmPath.presses} after 1 s`,
+      );
+    }
     return {
       scenario: name,
       topology: options.topology,

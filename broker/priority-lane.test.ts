@@ -116,51 +116,76 @@ describe('PriorityLane (mqemitter)', () => {
 
 describe('PriorityLane (Aedes, real sockets)', () => {
   let broker: BareAedes;
-  let emitter: LocalEmitter;
+  /** Deliveries of the blocker, each holding the emitter's one slot until called. */
+  const held: (() => void)[] = [];
 
   beforeAll(async () => {
     broker = await bareAedes({ concurrency: 1 });
-    emitter = (broker.aedes as unknown as { mq: LocalEmitter }).mq;
+    const emitter = (broker.aedes as unknown as { mq: LocalEmitter }).mq;
     new PriorityLane(broker.aedes, emitter);
-  });
-
-  afterAll(async () => {
-    await broker?.close();
-  });
-
-  it('a press overtakes queued readings for the priority session; the mixed session loses none', async () => {
-    const subscriber = async (clientId: string, subscriptions: string[]) => {
-      const client = await mqtt.connectAsync(broker.url, { clientId, clean: false, protocolVersion: 4 });
-      const received: string[] = [];
-      client.on('message', (_topic, payload) => received.push(payload.toString()));
-      await client.subscribeAsync(subscriptions, { qos: 1 });
-      return { client, received };
-    };
-    const priority = await subscriber('rules-priority', [filters.alarms('c1'), filters.nap('c1')]);
-    const ingest = await subscriber('ingest', [...filters.telemetry('c1'), filters.alarms('c1')]);
-    // The one delivery slot, taken until released by a message nobody else takes: what follows waits.
-    const held: (() => void)[] = [];
     const local = emitter as unknown as {
       on(topic: string, listener: (m: unknown, done: () => void) => void): void;
     };
     local.on(topics.deviceTelemetry('c2', 'slow'), (_message, done) => held.push(done));
-    const publish = (topic: string, payload: string) =>
-      broker.aedes.publish(
-        { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false } as never,
-        () => {},
-      );
+  });
+
+  afterAll(async () => {
+    for (const done of held.splice(0)) done();
+    await broker?.close();
+  });
+
+  const subscriber = async (clientId: string, subscriptions: string[]) => {
+    const client = await mqtt.connectAsync(broker.url, { clientId, clean: false, protocolVersion: 4 });
+    const received: string[] = [];
+    client.on('message', (_topic, payload) => received.push(payload.toString()));
+    await client.subscribeAsync(subscriptions, { qos: 1 });
+    return { client, received };
+  };
+  const publish = (topic: string, payload: string) =>
+    broker.aedes.publish(
+      { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false } as never,
+      () => {},
+    );
+  /** Takes the one delivery slot with a message nobody else takes: what follows waits in the queue. */
+  const block = async () => {
     publish(topics.deviceTelemetry('c2', 'slow'), 'blocker');
     await waitFor(() => held.length === 1, { what: 'the slot taken' });
+    return () => {
+      for (const done of held.splice(0)) done();
+    };
+  };
+
+  it('a press overtakes queued readings for the priority session; the mixed session loses none', async () => {
+    const priority = await subscriber('rules-priority', [filters.alarms('c1'), filters.nap('c1')]);
+    const ingest = await subscriber('ingest', [...filters.telemetry('c1'), filters.alarms('c1')]);
+    const release = await block();
     const readings = Array.from({ length: 20 }, (_, i) => `reading ${i}`);
     for (const r of readings.slice(0, 10)) publish(topics.deviceTelemetry('c1', 'w1'), r);
     publish(topics.deviceAlarm('c1', 'b1'), 'press');
     for (const r of readings.slice(10)) publish(topics.deviceTelemetry('c1', 'w1'), r);
     await waitFor(() => priority.received.includes('press'), { what: 'the press, past the queue' });
     expect(ingest.received).toEqual([]);
-    for (const done of held.splice(0)) done();
+    release();
     await waitFor(() => ingest.received.length === 21, { what: `ingest's 21 messages` });
     expect(ingest.received).toEqual([...readings.slice(0, 10), 'press', ...readings.slice(10)]);
     expect(priority.received).toEqual(['press']);
     await Promise.all([priority.client.endAsync(), ingest.client.endAsync()]);
+  });
+
+  it('acknowledges a press before its run through the queue, so the next press is not held behind it', async () => {
+    const priority = await subscriber('rules-priority-2', [filters.alarms('c3')]);
+    const ingest = await subscriber('ingest-2', [...filters.telemetry('c3'), filters.alarms('c3')]);
+    const button = await mqtt.connectAsync(broker.url, { clientId: 'b3', protocolVersion: 4 });
+    const release = await block();
+    // Aedes reads a client's next packet only once the previous publish has called back.
+    await button.publishAsync(topics.deviceAlarm('c3', 'b3'), 'first press', { qos: 1 });
+    await button.publishAsync(topics.deviceAlarm('c3', 'b3'), 'second press', { qos: 1 });
+    await waitFor(() => priority.received.length === 2, { what: 'both presses, past the queue' });
+    expect(priority.received).toEqual(['first press', 'second press']);
+    expect(ingest.received).toEqual([]);
+    release();
+    await waitFor(() => ingest.received.length === 2, { what: `ingest's two presses` });
+    expect(ingest.received).toEqual(['first press', 'second press']);
+    await Promise.all([priority.client.endAsync(), ingest.client.endAsync(), button.endAsync()]);
   });
 });

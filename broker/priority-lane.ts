@@ -12,6 +12,7 @@ export interface LocalEmitter {
   _parallel(that: unknown, listeners: Listener[], message: unknown, done: Done): void;
   current: number;
   _doing: boolean;
+  closed: boolean;
 }
 
 /** Aedes' per-client record of a subscription: `func` is the listener it gave the emitter. */
@@ -30,6 +31,9 @@ type ClientSubscriptions = Record<string, { func: Listener }>;
  * reordered. Everyone else gets the message from the queue, in publish order; the queue's run skips the
  * listeners the lane has served.
  *
+ * A priority message's publisher is acknowledged (and its next packet read) once the lane has served it,
+ * not after the queue's run: a button pressed twice waited for the first press's whole run.
+ *
  * A session joins the lane at its SUBSCRIBE (Aedes announces no restored subscription; the rules subscribe
  * again on every connection) and leaves it at the first subscription outside it.
  */
@@ -44,8 +48,14 @@ export class PriorityLane {
     const queue = emitter.emit.bind(emitter);
     const step = emitter._do.bind(emitter);
     emitter.emit = (message, done) => {
-      if (isPriorityTopic(message.topic)) this.#serve(emitter, message);
-      return queue(message, done);
+      if (emitter.closed || !isPriorityTopic(message.topic)) return queue(message, done);
+      this.#serve(emitter, message);
+      queue(message);
+      // Aedes reads a client's next packets, and sends its PUBACK, once the emitter calls back: a second
+      // press of the same button would wait for the first's whole run through the queue. The message is
+      // as safe here as there: a persistent session's copy was stored before the emit.
+      done?.();
+      return emitter;
     };
     emitter._do = (message, done) => {
       const served = this.#served.get(message);

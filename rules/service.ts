@@ -124,7 +124,7 @@ export async function startRules(
     const alsoServe = options.alsoServe ?? [];
     http = await startHttp(config.http, { alerts, board, fleet, log, ops: [ops, ...alsoServe] });
   } catch (error) {
-    loop.close();
+    await loop.close();
     await delivery.closeChannels();
     await sessions.end(true);
     await naps.close().catch(() => undefined);
@@ -149,7 +149,7 @@ export async function startRules(
     async close() {
       if (closed) return;
       closed = true;
-      loop.close();
+      await loop.close();
       // A last chance for state the disk refused, while the outboxes are still open to be written.
       disk.retry();
       disk.close();

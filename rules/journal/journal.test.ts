@@ -77,6 +77,19 @@ describe('journal', () => {
     expect(Journal.open(path).restored.delivered).toBe(7);
   });
 
+  it('syncAsync resolves once the thread pool has fsynced, not before', async () => {
+    const path = dir();
+    const fsyncs: number[] = [];
+    const { journal } = Journal.open(path, { syncIntervalMs: 60_000, onFsync: (s) => fsyncs.push(s) });
+    journal.markDelivered(9);
+    const synced = journal.syncAsync();
+    expect(fsyncs).toEqual([]);
+    await synced;
+    expect(fsyncs).toHaveLength(1);
+    journal.close();
+    expect(Journal.open(path).restored.delivered).toBe(9);
+  });
+
   it('drops a torn last line and keeps appending on a line of its own', () => {
     const path = dir();
     const { journal, h, step } = journalled(path);

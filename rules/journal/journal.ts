@@ -66,8 +66,8 @@ export class JournalError extends Error {
  * The rules service's durable state on local disk: an append-only JSONL journal over a snapshot replaced
  * atomically (write, fsync, rename, fsync the directory) at compaction. Every step is written before
  * `append` returns, so a kill -9 loses nothing the kernel has. fsync, which guards against power loss, costs
- * a disk flush, so it is a group commit: the caller calls `sync()` before it delivers transitions, once for
- * all the steps since the last; without a caller's sync the journal fsyncs within `syncIntervalMs` (rule
+ * a disk flush, so it is a group commit: the caller awaits `syncAsync()` (or calls `sync()`) before it
+ * delivers transitions, once for all the steps since the last; without a caller's sync the journal fsyncs within `syncIntervalMs` (rule
  * timers moving on with every reading, delivery watermarks), so a power cut can at worst restart a hold
  * timer or repeat a notification, never lose a delivered alert. A torn last line
  * (kill -9 mid-write) is dropped: its step was never delivered to anyone. A bad line anywhere else means
@@ -236,8 +236,8 @@ export class Journal {
   /**
    * The timer's fsync, on libuv's thread pool. Behind InfluxDB's writes a flush took up to hundreds of ms,
    * and on the event loop it held every alarm press waiting behind it (the rules' loop lag reached 0.9 s at
-   * 30,000 readings/s offered, 1.2 s of fsyncSync in one run). A caller's `sync()` before it delivers
-   * transitions stays synchronous: those must be on disk first.
+   * 30,000 readings/s offered, 1.2 s of fsyncSync in one run). The transitions' own fsync is off the loop
+   * too (`syncAsync`), their delivery waiting for it.
    */
   #syncInBackground(): void {
     this.#syncTimer = undefined;
@@ -250,6 +250,30 @@ export class Journal {
       if (generation !== this.#generation) return;
       if (error) this.#fail(error, 'fsync');
       else this.#onFsync?.((performance.now() - started) / 1000);
+    });
+  }
+
+  /**
+   * fsync of everything appended so far, on libuv's thread pool: resolves once it is on disk (or the disk
+   * failed, which is reported as for `sync`). The event loop goes on meanwhile, so an alarm press is read
+   * while the disk is slow; its caller delivers the transitions appended before the call only then.
+   */
+  syncAsync(): Promise<void> {
+    clearTimeout(this.#syncTimer);
+    this.#syncTimer = undefined;
+    const fd = this.#fd;
+    if (fd === undefined) return Promise.resolve();
+    const generation = this.#generation;
+    const started = performance.now();
+    return new Promise((resolve) => {
+      fsync(fd, (error) => {
+        // Compacted meanwhile: the snapshot, fsync'd before its rename, holds everything appended before.
+        if (generation === this.#generation) {
+          if (error) this.#fail(error, 'fsync');
+          else this.#onFsync?.((performance.now() - started) / 1000);
+        }
+        resolve();
+      });
     });
   }
 
