@@ -79,9 +79,8 @@ export class MqttSessions {
     this.#log = log;
     const session = (clientId: string, bulk: boolean): MqttClient => {
       const c = connectSession({ ...config, clientId });
-      const budget = bulk ? turnBudget(() => c.stream, TELEMETRY_MS_PER_TURN) : undefined;
+      if (bulk) c.handleMessage = turnBudget(TELEMETRY_MS_PER_TURN);
       c.on('message', (topic, payload) => {
-        budget?.();
         if (this.#receive) this.#receive(topic, payload, Date.now());
         else this.#early.push([topic, payload, Date.now()]);
       });
